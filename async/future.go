@@ -1,0 +1,218 @@
+package async
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/velalang/runtime/internal/hook"
+)
+
+// settling is the state word of a future whose first settle is being
+// written: its value is not yet visible, so it still reads as Pending.
+const settling = 0xff
+
+// closedChan is returned by Done for futures settled before anyone asked.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// Future is the read side of a one-shot value produced by a [Promise], a
+// worker or a combinator. It settles exactly once; the first settle wins.
+//
+// All methods are safe for concurrent use by any number of goroutines. A
+// Future must not be copied; use it through the pointer it was handed out as.
+// Reading a settled future (State, Result, Await, Poll) takes no lock and
+// does not allocate.
+type Future[T any] struct {
+	state atomic.Uint32 // a State, or settling
+
+	mu       sync.Mutex
+	done     chan struct{}    // made on demand by Done; closed on settle
+	waker    Waker            // first registered waker
+	wakers   []Waker          // the rest, in registration order
+	canceler hook.Canceler    // told first when the future is cancelled
+	onCancel []func(error)    // Promise.OnCancel handlers, in order
+
+	// value and err are written once by the settling goroutine before the
+	// state word leaves settling, and read only after it has.
+	value T
+	err   error
+}
+
+// State reports the future's state. It never blocks; a future whose settle
+// is in progress reports Pending until its value is visible.
+func (f *Future[T]) State() State {
+	if s := f.state.Load(); s != settling {
+		return State(s)
+	}
+	return Pending
+}
+
+func (f *Future[T]) settled() bool {
+	s := f.state.Load()
+	return s != uint32(Pending) && s != settling
+}
+
+// Done returns a channel that is closed once the future has settled, for use
+// in select statements. Every call returns the same channel, made on the
+// first call (one allocation) unless the future has already settled.
+func (f *Future[T]) Done() <-chan struct{} {
+	if f.settled() {
+		return closedChan
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.settled() {
+		return closedChan
+	}
+	if f.done == nil {
+		f.done = make(chan struct{})
+	}
+	return f.done
+}
+
+// Await blocks until the future settles or ctx ends, whichever comes first.
+// Once settled it returns the value and error the future settled with; the
+// error of a cancelled future satisfies errors.Is(err, ErrCancelled). If ctx
+// ends first, Await returns the zero T and an error for which errors.Is(err,
+// ctx.Err()) holds (and errors.Is reaches context.Cause(ctx) too); the future
+// is left as it was. A nil ctx is treated as context.Background().
+//
+// Await on a settled future returns at once, without locking or allocating.
+func (f *Future[T]) Await(ctx context.Context) (T, error) {
+	if f.settled() {
+		return f.value, f.err
+	}
+	var ctxDone <-chan struct{}
+	if ctx != nil {
+		ctxDone = ctx.Done()
+	}
+	done := f.Done()
+	if ctxDone == nil {
+		<-done
+		return f.value, f.err
+	}
+	select {
+	case <-done:
+		return f.value, f.err
+	case <-ctxDone:
+		if f.settled() {
+			return f.value, f.err
+		}
+		var zero T
+		return zero, awaitError(ctx)
+	}
+}
+
+// awaitError describes a context that ended while waiting: it matches
+// ctx.Err() and, when it differs, context.Cause(ctx).
+func awaitError(ctx context.Context) error {
+	err := ctx.Err()
+	if cause := context.Cause(ctx); cause != nil && cause != err {
+		return fmt.Errorf("async: await: %w (%w)", err, cause)
+	}
+	return fmt.Errorf("async: await: %w", err)
+}
+
+// Result returns the future's outcome without blocking; ok is false while
+// the future is pending.
+func (f *Future[T]) Result() (r Result[T], ok bool) {
+	if !f.settled() {
+		return r, false
+	}
+	return Result[T]{Value: f.value, Err: f.err}, true
+}
+
+// Cancel settles a pending future as Cancelled with an error that satisfies
+// errors.Is(err, ErrCancelled), then runs the promise's cancellation
+// handlers on the calling goroutine (for a worker's future this removes a
+// queued task or cancels a running task's context), then releases waiters.
+// It returns false, and changes nothing, if the future had already settled.
+func (f *Future[T]) Cancel() bool { return f.CancelWithCause(nil) }
+
+// CancelWithCause is Cancel with a reason: the future's error wraps both
+// ErrCancelled and cause, so errors.Is and errors.As reach either. A nil
+// cause is the same as Cancel.
+func (f *Future[T]) CancelWithCause(cause error) bool {
+	err := ErrCancelled
+	if cause != nil && cause != ErrCancelled {
+		err = &cancelError{cause: cause}
+	}
+	var zero T
+	return f.settle(Cancelled, zero, err)
+}
+
+// Poll reports the future's outcome for an event loop. If the future has
+// settled, the returned Poll is ready and carries its value or error.
+// Otherwise Poll registers w and returns a pending Poll; w.Wake is called
+// once, on the goroutine that settles the future, after it settles.
+// Registration happens under the future's lock before the state is checked
+// again, so a settle that races with Poll is never missed. Each pending Poll
+// registers w once more; registrations are dropped when they are woken.
+// A nil w is allowed and only observes.
+func (f *Future[T]) Poll(w Waker) Poll[T] {
+	if f.settled() {
+		return Poll[T]{ready: true, value: f.value, err: f.err}
+	}
+	f.mu.Lock()
+	if f.settled() {
+		f.mu.Unlock()
+		return Poll[T]{ready: true, value: f.value, err: f.err}
+	}
+	if w != nil {
+		f.addWakerLocked(w)
+	}
+	f.mu.Unlock()
+	return Poll[T]{}
+}
+
+func (f *Future[T]) addWakerLocked(w Waker) {
+	if f.waker == nil {
+		f.waker = w
+	} else {
+		f.wakers = append(f.wakers, w)
+	}
+}
+
+// subscribe calls w.Wake once the future has settled: at once, on the
+// calling goroutine, if it already has.
+func (f *Future[T]) subscribe(w Waker) {
+	if f.Poll(w).ready {
+		w.Wake()
+	}
+}
+
+// settle is the single way a future leaves Pending. It returns false if
+// another settle came first. On a cancel it runs the cancellation handlers
+// before it releases waiters, so that what they update is visible to a
+// goroutine woken by the settle.
+func (f *Future[T]) settle(s State, v T, err error) bool {
+	if !f.state.CompareAndSwap(uint32(Pending), settling) {
+		return false
+	}
+	f.value, f.err = v, err
+	f.mu.Lock()
+	f.state.Store(uint32(s))
+	done, w, ws := f.done, f.waker, f.wakers
+	c, handlers := f.canceler, f.onCancel
+	f.done, f.waker, f.wakers, f.canceler, f.onCancel = nil, nil, nil, nil, nil
+	f.mu.Unlock()
+	if s == Cancelled {
+		if c != nil {
+			c.FutureCancelled(err)
+		}
+		for _, h := range handlers {
+			h(err)
+		}
+	}
+	if done != nil {
+		close(done)
+	}
+	if w != nil {
+		w.Wake()
+	}
+	for _, w := range ws {
+		w.Wake()
+	}
+	return true
+}

@@ -1,0 +1,238 @@
+package async
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrLoopClosed is returned by Run and RunUntilComplete on a closed loop.
+var ErrLoopClosed = errors.New("async: loop closed")
+
+// ErrLoopRunning is returned by Run and RunUntilComplete when another
+// goroutine is already running the loop.
+var ErrLoopRunning = errors.New("async: loop already running")
+
+// Loop is a single-threaded event loop, the Vela runtime's executor.
+// Callbacks posted with Post, timers from AfterFunc, tasks from Spawn and
+// continuations from On all run one at a time, in the goroutine that calls
+// Run, so they may share state without locks.
+//
+// Post, AfterFunc, Spawn, On and Close are safe to call from any goroutine,
+// including from callbacks; none of them blocks. Only one goroutine runs the
+// loop at a time. A panic in a callback or task unwinds Run on its goroutine;
+// the loop stays consistent and may be run again.
+type Loop struct {
+	wake chan struct{} // capacity 1: "look at the queue again"
+
+	mu      sync.Mutex
+	queue   []func() // FIFO; queue[head:] are waiting
+	head    int
+	pending int // timers, tasks and On continuations not finished yet
+	timers  map[*loopTimer]struct{}
+	closed  bool
+	running bool
+}
+
+// NewLoop returns an empty loop. A loop holds no goroutine; the one that
+// calls Run does the work.
+func NewLoop() *Loop {
+	return &Loop{wake: make(chan struct{}, 1)}
+}
+
+func (l *Loop) signal() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Post queues fn to run on the loop, after every callback posted before it.
+// It never blocks. It returns false, and fn will not run, if fn is nil or the
+// loop is closed.
+func (l *Loop) Post(fn func()) bool {
+	if fn == nil {
+		return false
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return false
+	}
+	l.queue = append(l.queue, fn)
+	l.mu.Unlock()
+	l.signal()
+	return true
+}
+
+// addWork counts one more timer, task or continuation that keeps Run from
+// returning. It reports false on a closed loop.
+func (l *Loop) addWork() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.pending++
+	return true
+}
+
+// doneWork is the end of what addWork counted.
+func (l *Loop) doneWork() {
+	l.mu.Lock()
+	l.pending--
+	l.mu.Unlock()
+	l.signal()
+}
+
+// Run runs callbacks, timers, tasks and continuations on the calling
+// goroutine until there is no work left, then returns nil. Work left means a
+// queued callback, a timer not yet fired or stopped, a spawned task not yet
+// done, or an On continuation whose future has not settled: Run waits for
+// those rather than return early. If ctx ends first, Run returns ctx.Err()
+// and leaves the remaining work queued for a later Run. Run returns
+// ErrLoopClosed if the loop is or becomes closed, and ErrLoopRunning if
+// another goroutine is running it.
+func (l *Loop) Run(ctx context.Context) error {
+	return l.run(ctx, nil)
+}
+
+func (l *Loop) run(ctx context.Context, until func() bool) error {
+	l.mu.Lock()
+	switch {
+	case l.closed:
+		l.mu.Unlock()
+		return ErrLoopClosed
+	case l.running:
+		l.mu.Unlock()
+		return ErrLoopRunning
+	}
+	l.running = true
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.running = false
+		l.mu.Unlock()
+	}()
+	var ctxDone <-chan struct{}
+	if ctx != nil {
+		ctxDone = ctx.Done()
+	}
+	for {
+		if until != nil && until() {
+			return nil
+		}
+		if ctxDone != nil {
+			select {
+			case <-ctxDone:
+				return ctx.Err()
+			default:
+			}
+		}
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			return ErrLoopClosed
+		}
+		if l.head < len(l.queue) {
+			fn := l.queue[l.head]
+			l.queue[l.head] = nil // do not keep the closure alive
+			l.head++
+			if l.head == len(l.queue) {
+				l.queue, l.head = l.queue[:0], 0
+			}
+			l.mu.Unlock()
+			fn()
+			continue
+		}
+		idle := l.pending == 0
+		l.mu.Unlock()
+		if idle && until == nil {
+			return nil
+		}
+		select {
+		case <-l.wake:
+		case <-ctxDone:
+			return ctx.Err()
+		}
+	}
+}
+
+// Close closes the loop: queued callbacks are dropped, timers are stopped,
+// later Post calls return false, and later Spawn, On and AfterFunc calls do
+// nothing. A Run in progress returns ErrLoopClosed after the callback it is
+// running, if any. Close does not wait; a second Close does nothing.
+func (l *Loop) Close() {
+	l.mu.Lock()
+	l.closed = true
+	l.queue, l.head = nil, 0
+	timers := l.timers
+	l.timers = nil
+	l.mu.Unlock()
+	for t := range timers {
+		t.t.Stop()
+	}
+	l.signal()
+}
+
+// loopTimer is one AfterFunc call. state moves once from 0 to stopped (by
+// stop) or to fired (on the loop); whoever moves it ends the pending work.
+type loopTimer struct {
+	l     *Loop
+	fn    func()
+	t     *time.Timer
+	state atomic.Uint32
+}
+
+const (
+	timerStopped = 1
+	timerFired   = 2
+)
+
+// AfterFunc arranges for fn to run on the loop once d has elapsed; until
+// then the timer counts as work and keeps Run from returning. stop cancels
+// it: stop returns true if it prevented fn from running, and false if fn has
+// run or been queued to run, or the timer was already stopped. A nil fn or a
+// closed loop gives a stop that does nothing and returns false.
+func (l *Loop) AfterFunc(d time.Duration, fn func()) (stop func() bool) {
+	if fn == nil || !l.addWork() {
+		return func() bool { return false }
+	}
+	lt := &loopTimer{l: l, fn: fn}
+	l.mu.Lock()
+	if l.timers == nil {
+		l.timers = make(map[*loopTimer]struct{})
+	}
+	l.timers[lt] = struct{}{}
+	lt.t = time.AfterFunc(d, func() { l.Post(lt.fire) })
+	l.mu.Unlock()
+	return lt.stop
+}
+
+func (lt *loopTimer) forget() {
+	lt.l.mu.Lock()
+	delete(lt.l.timers, lt)
+	lt.l.mu.Unlock()
+	lt.l.doneWork()
+}
+
+func (lt *loopTimer) fire() {
+	if lt.state.CompareAndSwap(0, timerFired) {
+		lt.forget()
+		fn := lt.fn
+		lt.fn = nil
+		fn()
+	}
+}
+
+func (lt *loopTimer) stop() bool {
+	if !lt.state.CompareAndSwap(0, timerStopped) {
+		return false
+	}
+	lt.t.Stop()
+	lt.fn = nil
+	lt.forget()
+	return true
+}

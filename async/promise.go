@@ -1,0 +1,92 @@
+package async
+
+import "github.com/velalang/runtime/internal/hook"
+
+// Promise is the write side of a [Future]. Resolve, Reject and the future's
+// Cancel race; the first to arrive settles the future and the others return
+// false.
+//
+// The zero Promise is ready to use and holds a pending future, so a Promise
+// can be embedded in a larger struct without a separate allocation. A Promise
+// must not be copied after first use. All methods are safe for concurrent
+// use.
+type Promise[T any] struct {
+	f Future[T]
+}
+
+// NewPromise returns a pending promise and its future, in one allocation.
+func NewPromise[T any]() (*Promise[T], *Future[T]) {
+	p := new(Promise[T])
+	return p, &p.f
+}
+
+// FromValue returns a future already fulfilled with v.
+func FromValue[T any](v T) *Future[T] {
+	p, f := NewPromise[T]()
+	p.Resolve(v)
+	return f
+}
+
+// FromError returns a future already rejected with err (ErrRejectedNil if
+// err is nil).
+func FromError[T any](err error) *Future[T] {
+	p, f := NewPromise[T]()
+	p.Reject(err)
+	return f
+}
+
+// Future returns the promise's future. Every call returns the same pointer.
+func (p *Promise[T]) Future() *Future[T] { return &p.f }
+
+// Resolve fulfils the future with v and releases its waiters. It returns
+// false, and changes nothing, if the future had already settled.
+func (p *Promise[T]) Resolve(v T) bool { return p.f.settle(Fulfilled, v, nil) }
+
+// Reject rejects the future with err and releases its waiters. Reject(nil)
+// still rejects, with ErrRejectedNil, so that a rejected future always
+// carries a non-nil error. It returns false, and changes nothing, if the
+// future had already settled.
+func (p *Promise[T]) Reject(err error) bool {
+	if err == nil {
+		err = ErrRejectedNil
+	}
+	var zero T
+	return p.f.settle(Rejected, zero, err)
+}
+
+// OnCancel arranges for fn to run once if, and only if, the future is
+// cancelled, with the cancellation error (errors.Is(cause, ErrCancelled)
+// holds). Handlers run in registration order on the goroutine that cancels
+// the future, before the future's waiters are released, so they must not
+// block. If the future is already cancelled, fn runs at once on the calling
+// goroutine; if it settled any other way, fn is dropped and never runs. This
+// is how a producer learns that nobody wants its result any more.
+func (p *Promise[T]) OnCancel(fn func(cause error)) {
+	if fn == nil {
+		return
+	}
+	f := &p.f
+	f.mu.Lock()
+	if !f.settled() {
+		f.onCancel = append(f.onCancel, fn)
+		f.mu.Unlock()
+		return
+	}
+	f.mu.Unlock()
+	if State(f.state.Load()) == Cancelled {
+		fn(f.err)
+	}
+}
+
+// attacher is implemented by every *Promise[T]; see package internal/hook.
+type attacher interface{ attach(hook.Canceler) }
+
+func (p *Promise[T]) attach(c hook.Canceler) {
+	p.f.mu.Lock()
+	p.f.canceler = c
+	p.f.mu.Unlock()
+}
+
+func init() {
+	hook.Attach = func(promise any, c hook.Canceler) { promise.(attacher).attach(c) }
+}

@@ -1,0 +1,50 @@
+package async
+
+import (
+	"fmt"
+
+	"github.com/velalang/runtime/internal/safecall"
+)
+
+// Then returns a future for fn applied to f's value. fn runs once, on the
+// goroutine that settles f (or on the caller, if f has already settled), so
+// it should be quick; hand heavy work to a worker instead. If f fails, fn
+// does not run and the result rejects with f's error. If fn panics or calls
+// runtime.Goexit, the result rejects with a *PanicError or ErrGoexit. A nil f
+// or fn rejects the result with an error wrapping ErrInvalidArgument.
+// Cancelling the result does not cancel f; it only drops fn's outcome.
+func Then[T, U any](f *Future[T], fn func(T) (U, error)) *Future[U] {
+	p, out := NewPromise[U]()
+	if f == nil || fn == nil {
+		p.Reject(fmt.Errorf("async: Then with a nil future or function: %w", ErrInvalidArgument))
+		return out
+	}
+	f.subscribe(WakerFunc(func() {
+		if f.err != nil {
+			p.Reject(f.err)
+			return
+		}
+		c := &thenCall[T, U]{fn: fn, in: f.value, p: p}
+		if panicked, v, stack := safecall.Do(c); panicked {
+			p.Reject(&PanicError{Value: v, Stack: stack})
+			return
+		}
+		if c.err != nil {
+			p.Reject(c.err)
+		} else {
+			p.Resolve(c.out)
+		}
+	}))
+	return out
+}
+
+type thenCall[T, U any] struct {
+	fn  func(T) (U, error)
+	in  T
+	out U
+	err error
+	p   *Promise[U]
+}
+
+func (c *thenCall[T, U]) Call()     { c.out, c.err = c.fn(c.in) }
+func (c *thenCall[T, U]) Goexited() { c.p.Reject(ErrGoexit) }

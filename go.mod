@@ -1,0 +1,3 @@
+module github.com/velalang/runtime
+
+go 1.26
