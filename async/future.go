@@ -27,11 +27,11 @@ type Future[T any] struct {
 	state atomic.Uint32 // a State, or settling
 
 	mu       sync.Mutex
-	done     chan struct{}    // made on demand by Done; closed on settle
-	waker    Waker            // first registered waker
-	wakers   []Waker          // the rest, in registration order
-	canceler hook.Canceler    // told first when the future is cancelled
-	onCancel []func(error)    // Promise.OnCancel handlers, in order
+	done     chan struct{} // made on demand by Done; closed on settle
+	waker    Waker         // first registered waker
+	wakers   []Waker       // the rest, in registration order
+	canceler hook.Canceler // told first when the future is cancelled
+	onCancel []func(error) // Promise.OnCancel handlers, in order
 
 	// value and err are written once by the settling goroutine before the
 	// state word leaves settling, and read only after it has.
