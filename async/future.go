@@ -30,7 +30,7 @@ type Future[T any] struct {
 	done     chan struct{} // made on demand by Done; closed on settle
 	waker    Waker         // first registered waker
 	wakers   []Waker       // the rest, in registration order
-	canceler hook.Canceler // told first when the future is cancelled
+	observer hook.Observer // told first how the future settled
 	onCancel []func(error) // Promise.OnCancel handlers, in order
 
 	// value and err are written once by the settling goroutine before the
@@ -183,9 +183,9 @@ func (f *Future[T]) subscribe(w Waker) {
 }
 
 // settle is the single way a future leaves Pending. It returns false if
-// another settle came first. On a cancel it runs the cancellation handlers
-// before it releases waiters, so that what they update is visible to a
-// goroutine woken by the settle.
+// another settle came first. It tells the observer, and on a cancel runs the
+// cancellation handlers, before it releases waiters, so that what they
+// update is visible to a goroutine woken by the settle.
 func (f *Future[T]) settle(s State, v T, err error) bool {
 	if !f.state.CompareAndSwap(uint32(Pending), settling) {
 		return false
@@ -194,13 +194,13 @@ func (f *Future[T]) settle(s State, v T, err error) bool {
 	f.mu.Lock()
 	f.state.Store(uint32(s))
 	done, w, ws := f.done, f.waker, f.wakers
-	c, handlers := f.canceler, f.onCancel
-	f.done, f.waker, f.wakers, f.canceler, f.onCancel = nil, nil, nil, nil, nil
+	o, handlers := f.observer, f.onCancel
+	f.done, f.waker, f.wakers, f.observer, f.onCancel = nil, nil, nil, nil, nil
 	f.mu.Unlock()
+	if o != nil {
+		o.Settled(uint8(s), err)
+	}
 	if s == Cancelled {
-		if c != nil {
-			c.FutureCancelled(err)
-		}
 		for _, h := range handlers {
 			h(err)
 		}

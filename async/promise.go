@@ -79,14 +79,11 @@ func (p *Promise[T]) OnCancel(fn func(cause error)) {
 }
 
 // attacher is implemented by every *Promise[T]; see package internal/hook.
-type attacher interface{ attach(hook.Canceler) }
+type attacher interface{ attach(hook.Observer) }
 
-func (p *Promise[T]) attach(c hook.Canceler) {
-	p.f.mu.Lock()
-	p.f.canceler = c
-	p.f.mu.Unlock()
-}
+// attach runs before the promise is shared, so it needs no lock.
+func (p *Promise[T]) attach(o hook.Observer) { p.f.observer = o }
 
 func init() {
-	hook.Attach = func(promise any, c hook.Canceler) { promise.(attacher).attach(c) }
+	hook.Attach = func(promise any, o hook.Observer) { promise.(attacher).attach(o) }
 }

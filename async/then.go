@@ -24,27 +24,20 @@ func Then[T, U any](f *Future[T], fn func(T) (U, error)) *Future[U] {
 			p.Reject(f.err)
 			return
 		}
-		c := &thenCall[T, U]{fn: fn, in: f.value, p: p}
-		if panicked, v, stack := safecall.Do(c); panicked {
-			p.Reject(&PanicError{Value: v, Stack: stack})
-			return
-		}
-		if c.err != nil {
-			p.Reject(c.err)
-		} else {
-			p.Resolve(c.out)
+		v, err, r := safecall.Call(fn, f.value, goexitRejecter[U]{p})
+		switch {
+		case r != nil:
+			p.Reject(&PanicError{Value: r.Value, Stack: r.Stack})
+		case err != nil:
+			p.Reject(err)
+		default:
+			p.Resolve(v)
 		}
 	}))
 	return out
 }
 
-type thenCall[T, U any] struct {
-	fn  func(T) (U, error)
-	in  T
-	out U
-	err error
-	p   *Promise[U]
-}
+// goexitRejecter rejects a promise whose producer called runtime.Goexit.
+type goexitRejecter[T any] struct{ p *Promise[T] }
 
-func (c *thenCall[T, U]) Call()     { c.out, c.err = c.fn(c.in) }
-func (c *thenCall[T, U]) Goexited() { c.p.Reject(ErrGoexit) }
+func (g goexitRejecter[T]) Goexited() { g.p.Reject(ErrGoexit) }

@@ -4,40 +4,44 @@ package safecall
 
 import "runtime/debug"
 
-// Body is user code with a handler for runtime.Goexit.
-type Body interface {
-	// Call runs the user code.
-	Call()
-	// Goexited is called, from a deferred call, if Call ended with
-	// runtime.Goexit. The goroutine is exiting and cannot be stopped; Goexited
-	// must record the outcome and arrange for any work the goroutine owed.
+// Recovered is a panic caught by Call: the value given to panic and the
+// stack of the panicking goroutine, taken where it was recovered.
+type Recovered struct {
+	Value any
+	Stack []byte
+}
+
+// Goexiter is told that the user code called runtime.Goexit.
+type Goexiter interface {
+	// Goexited is called from a deferred call while the goroutine unwinds.
+	// The goroutine is exiting and cannot be stopped: Goexited must record the
+	// outcome and arrange for any work the goroutine still owed.
 	Goexited()
 }
 
-// Do runs b.Call. If it panics, Do recovers and returns the panic value and
-// the stack of the panicking goroutine, taken at the recovery. If it calls
-// runtime.Goexit, Do calls b.Goexited and never returns. The two deferred
-// calls tell the cases apart: recover returns nil during a Goexit, and since
-// Go 1.21 never returns nil during a panic.
-func Do(b Body) (panicked bool, value any, stack []byte) {
+// Call returns fn(a). If fn panics, Call recovers and returns what it caught
+// in r. If fn calls runtime.Goexit, Call calls g.Goexited and never returns.
+// The two deferred calls tell the cases apart: recover returns nil during a
+// Goexit, and (since Go 1.21) never during a panic. Call itself allocates
+// nothing unless fn panics.
+func Call[A, T any](fn func(A) (T, error), a A, g Goexiter) (v T, err error, r *Recovered) {
 	normal := false
 	defer func() {
-		if !normal && !panicked {
-			b.Goexited()
+		if !normal {
+			g.Goexited()
 		}
 	}()
-	func() {
-		defer func() {
-			if normal {
-				return
-			}
-			if v := recover(); v != nil {
-				panicked, value, stack = true, v, debug.Stack()
-			}
-		}()
-		b.Call()
-		normal = true
-	}()
+	v, err, r = call(fn, a)
 	normal = true
-	return panicked, value, stack
+	return v, err, r
+}
+
+func call[A, T any](fn func(A) (T, error), a A) (v T, err error, r *Recovered) {
+	defer func() {
+		if p := recover(); p != nil {
+			r = &Recovered{Value: p, Stack: debug.Stack()}
+		}
+	}()
+	v, err = fn(a)
+	return v, err, nil
 }

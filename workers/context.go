@@ -1,0 +1,188 @@
+package workers
+
+import (
+	"context"
+	"runtime/pprof"
+	"time"
+)
+
+// The states of a task's context.
+const (
+	ctxLive     = 0
+	ctxCanceled = 1 // the future was cancelled, or the parent ended
+	ctxDeadline = 2 // the task's timeout passed
+)
+
+// closedChan is the Done channel of a context cancelled before anyone asked.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// A task is the context.Context its function receives. It is derived from
+// the ctx given to Spawn: it carries that ctx's values and ends when it
+// ends, when the task's future is cancelled, or when the task's timeout
+// passes, and context.Cause reports why. It also carries the pprof labels
+// "worker" and "task". It is not cancelled when the function returns, so a
+// goroutine that outlives the function must not rely on it ending.
+//
+// It costs nothing until the function asks for Done or derives a
+// cancellable context from it; then it makes one small allocation.
+
+// Deadline reports the earlier of the task's own deadline (Spawn time plus
+// its timeout) and the parent's.
+func (b *taskBase) Deadline() (time.Time, bool) {
+	pd, pok := b.parent.Deadline()
+	x := b.extra.Load()
+	if x == nil || x.timeout == 0 || (pok && pd.Before(x.deadline)) {
+		return pd, pok
+	}
+	return x.deadline, true
+}
+
+// Done returns a channel closed when the context ends.
+func (b *taskBase) Done() <-chan struct{} {
+	x := b.ensureExtra()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.done == nil {
+		if b.ctxState.Load() != ctxLive {
+			x.done = closedChan
+		} else {
+			x.done = make(chan struct{})
+		}
+	}
+	return x.done
+}
+
+// Err returns nil while the context is live, context.DeadlineExceeded once
+// the task's timeout has passed, and context.Canceled once its future was
+// cancelled; while the parent has ended, it returns the parent's error.
+func (b *taskBase) Err() error {
+	switch b.ctxState.Load() {
+	case ctxCanceled:
+		return context.Canceled
+	case ctxDeadline:
+		return context.DeadlineExceeded
+	}
+	return b.parent.Err()
+}
+
+// Value returns the pprof labels of the task, then the parent's values.
+// Once the context has ended, lookups go through a cancelled context that
+// carries the cause, which is how context.Cause finds it.
+func (b *taskBase) Value(key any) any {
+	labels := b.worker.labels
+	x := b.extra.Load()
+	if x != nil && x.labels != nil {
+		labels = x.labels
+	}
+	if v := labels.Value(key); v != nil {
+		return v
+	}
+	if b.ctxState.Load() != ctxLive {
+		return x.inner.Value(key)
+	}
+	return b.parent.Value(key)
+}
+
+// String names the context, for debugging.
+func (b *taskBase) String() string {
+	if n := b.name(); n != "" {
+		return "workers.task(" + n + ")"
+	}
+	return "workers.task"
+}
+
+// afterFunc is one registration of AfterFunc.
+type afterFunc struct{ f func() }
+
+// AfterFunc arranges for f to run once the context ends; the context
+// package uses it to cancel contexts derived from the task's without a
+// goroutine each. f runs on the goroutine that ends the context, or in a
+// goroutine of its own if the context has already ended. stop reports
+// whether it prevented f from running.
+func (b *taskBase) AfterFunc(f func()) (stop func() bool) {
+	x := b.ensureExtra()
+	x.mu.Lock()
+	if b.ctxState.Load() != ctxLive {
+		x.mu.Unlock()
+		go f()
+		return func() bool { return false }
+	}
+	a := &afterFunc{f: f}
+	x.afterFuncs = append(x.afterFuncs, a)
+	x.mu.Unlock()
+	return func() bool {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		for i, o := range x.afterFuncs {
+			if o == a {
+				x.afterFuncs = append(x.afterFuncs[:i], x.afterFuncs[i+1:]...)
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// cancelContext ends the task's context with code and cause, once.
+func (b *taskBase) cancelContext(code uint32, cause error) {
+	x := b.ensureExtra()
+	x.mu.Lock()
+	if b.ctxState.Load() != ctxLive {
+		x.mu.Unlock()
+		return
+	}
+	inner, cancel := context.WithCancelCause(b.parent)
+	cancel(cause)
+	x.inner = inner
+	b.ctxState.Store(code)
+	if x.done == nil {
+		x.done = closedChan
+	} else {
+		close(x.done)
+	}
+	fns := x.afterFuncs
+	x.afterFuncs = nil
+	x.mu.Unlock()
+	for _, a := range fns {
+		a.f()
+	}
+}
+
+func (b *taskBase) ensureExtra() *taskExtra {
+	if x := b.extra.Load(); x != nil {
+		return x
+	}
+	b.extra.CompareAndSwap(nil, new(taskExtra))
+	return b.extra.Load()
+}
+
+// setLabels sets the calling worker goroutine's pprof labels to the task's
+// when they differ from the worker's own: when the task is named or its
+// parent context carries labels. It reports whether it did.
+func (b *taskBase) setLabels() bool {
+	x := b.extra.Load()
+	name := ""
+	if x != nil {
+		name = x.name
+	}
+	var inherited []string
+	if b.parent != context.Background() {
+		pprof.ForLabels(b.parent, func(k, v string) bool {
+			if k != "worker" && k != "task" {
+				inherited = append(inherited, k, v)
+			}
+			return true
+		})
+	}
+	if name == "" && inherited == nil {
+		return false
+	}
+	labels := append(inherited, "worker", b.worker.name)
+	if name != "" {
+		labels = append(labels, "task", name)
+	}
+	x = b.ensureExtra()
+	x.labels = pprof.WithLabels(context.Background(), pprof.Labels(labels...))
+	pprof.SetGoroutineLabels(b)
+	return true
+}

@@ -1,0 +1,21 @@
+// Package workers runs CPU-heavy or blocking functions on bounded pools of
+// goroutines and hands each result back as an [async.Future], which
+// goroutines can Await and a single-threaded [async.Loop] can poll.
+//
+// [Spawn] submits one function and never blocks; [SpawnAll] submits several
+// and collects their values in input order. Each function receives a
+// context that ends when its future is cancelled, when its timeout
+// ([WithTimeout]) passes, or when the context given to Spawn ends; the
+// future settles at that moment, whether or not the function has returned.
+// Panics and runtime.Goexit inside a function reject its future with a
+// [*PanicError] or [async.ErrGoexit]; they never take a worker down.
+//
+// Work runs on the process-wide [Default] pool unless [OnPool] names another
+// one made with [NewPool]. A pool starts its workers on demand, up to its
+// MaxWorkers, and a worker exits as soon as it finds the queue empty, so a
+// pool at rest holds no goroutine.
+//
+// Every function runs with runtime/pprof labels: "worker" names the worker
+// ("vela-worker-3") and "task" the name given with [WithName], so CPU
+// profiles and execution traces show which work ran where.
+package workers

@@ -1,0 +1,74 @@
+package workers
+
+import (
+	"context"
+	"fmt"
+)
+
+// CancelAll cancels every queued and running task of the pool, as
+// Future.Cancel would, and returns how many futures it cancelled. Queued
+// tasks never run; running functions see their context end. Functions
+// already abandoned (their future settled by cancel or timeout) are not
+// counted again. The pool stays open.
+func (p *Pool) CancelAll() int { return p.cancelAll(nil) }
+
+func (p *Pool) cancelAll(cause error) int {
+	p.mu.Lock()
+	var ts []*taskBase
+	p.queue.each(func(t *taskBase) { ts = append(ts, t) })
+	p.running.each(func(t *taskBase) {
+		if !t.abandoned {
+			ts = append(ts, t)
+		}
+	})
+	p.mu.Unlock()
+	n := 0
+	for _, t := range ts {
+		if t.body.cancel(cause) {
+			n++
+		}
+	}
+	return n
+}
+
+// Shutdown stops the pool gracefully: it refuses new work at once (Spawn
+// then rejects with ErrPoolClosed), lets queued and running tasks finish,
+// and returns nil once every worker goroutine has exited. If ctx ends
+// first, it cancels whatever is left, with context.Cause(ctx) as the cause,
+// and returns ctx.Err() without waiting for functions that ignore their
+// context. Shutdown may be called several times and from several
+// goroutines; each call waits.
+func (p *Pool) Shutdown(ctx context.Context) error {
+	if ctx == nil {
+		return invalid("Shutdown with a nil context")
+	}
+	p.mu.Lock()
+	p.closed = true
+	if p.workers == 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	if p.idle == nil {
+		p.idle = make(chan struct{})
+	}
+	idle := p.idle
+	p.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		p.cancelAll(fmt.Errorf("%w: shutdown: %w", ErrPoolClosed, context.Cause(ctx)))
+		return ctx.Err()
+	}
+}
+
+// Close stops the pool at once: it refuses new work and cancels every
+// queued and running task with ErrPoolClosed as the cause. It does not wait
+// for running functions to return; use Shutdown for that. Closing twice is
+// harmless.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.cancelAll(ErrPoolClosed)
+}

@@ -1,0 +1,250 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/velalang/runtime/internal/hook"
+)
+
+// Config describes a pool.
+type Config struct {
+	// MaxWorkers bounds how many functions run at once; 0 means
+	// runtime.GOMAXPROCS(0).
+	MaxWorkers int
+	// QueueSize bounds how many tasks may wait for a worker; 0 means no
+	// bound. Beyond it, Spawn's future is rejected with ErrQueueFull.
+	QueueSize int
+	// Name prefixes the workers' names: "vela-worker" (the default) gives
+	// "vela-worker-1", "vela-worker-2", and so on.
+	Name string
+	// LockOSThread makes each worker goroutine hold its own OS thread while
+	// it lives, for thread-affine C libraries. A worker exits, and its thread
+	// with it, when it finds the queue empty.
+	LockOSThread bool
+}
+
+// Pool runs tasks on at most MaxWorkers goroutines at once. Workers start
+// when work arrives and exit as soon as they find the queue empty, so a pool
+// at rest holds no goroutine and needs no Close to be garbage collected.
+//
+// All methods are safe for concurrent use. One mutex guards the queue and
+// the worker set; counters are atomic. Submitting a task takes the mutex
+// once, and so does each task a worker runs.
+type Pool struct {
+	name       string
+	queueSize  int
+	lockThread bool
+
+	mu      sync.Mutex
+	max     int
+	workers int           // live worker goroutines
+	active  int           // tasks whose function is running
+	queued  int           // tasks in the queue
+	queue   list          // waiting tasks, oldest first
+	running list          // tasks whose function is running
+	slots   []*workerInfo // slots[i] names worker i+1; made on first use
+	free    []bool        // free[i]: slot i+1 has no live worker
+	closed  bool
+	idle    chan struct{} // closed when the last worker exits after Shutdown
+	nextID  uint64
+	abandon int // running functions whose future was cancelled or timed out
+
+	stats counters
+}
+
+// workerInfo is one worker slot: its name and the pprof labels of the
+// functions it runs, made once per slot.
+type workerInfo struct {
+	slot   int
+	name   string
+	labels context.Context
+}
+
+// NewPool returns a pool configured by cfg. It starts no goroutine. A
+// negative MaxWorkers or QueueSize is an error wrapping ErrInvalidArgument.
+func NewPool(cfg Config) (*Pool, error) {
+	if cfg.MaxWorkers < 0 {
+		return nil, invalid("negative MaxWorkers %d", cfg.MaxWorkers)
+	}
+	if cfg.QueueSize < 0 {
+		return nil, invalid("negative QueueSize %d", cfg.QueueSize)
+	}
+	p := &Pool{
+		name:       cfg.Name,
+		queueSize:  cfg.QueueSize,
+		lockThread: cfg.LockOSThread,
+		max:        cfg.MaxWorkers,
+	}
+	if p.name == "" {
+		p.name = "vela-worker"
+	}
+	if p.max == 0 {
+		p.max = runtime.GOMAXPROCS(0)
+	}
+	return p, nil
+}
+
+// MaxWorkers reports how many functions the pool runs at once at most.
+func (p *Pool) MaxWorkers() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.max
+}
+
+// Resize sets MaxWorkers to n (0 means runtime.GOMAXPROCS(0)). Growing
+// starts workers for queued tasks at once; shrinking lets running functions
+// finish and retires their workers as they do. A negative n is an error
+// wrapping ErrInvalidArgument, and a closed pool returns ErrPoolClosed.
+func (p *Pool) Resize(n int) error {
+	if n < 0 {
+		return invalid("Resize(%d)", n)
+	}
+	if n == 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrPoolClosed
+	}
+	p.max = n
+	for p.workers < p.max && p.queue.head != nil {
+		t := p.queue.pop()
+		p.queued--
+		p.startLocked(t)
+	}
+	return nil
+}
+
+// ActiveCount reports how many functions are running now, including those
+// whose future was already cancelled or timed out but which have not
+// returned.
+func (p *Pool) ActiveCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.active
+}
+
+// QueuedCount reports how many tasks wait for a worker.
+func (p *Pool) QueuedCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.queued
+}
+
+// errParentDone tells Spawn that the parent context had already ended.
+var errParentDone = errors.New("parent context done")
+
+// submit publishes t, with promise as its future's write side: it attaches
+// the pool's observer, arms the timeout and the watch on the parent context,
+// then hands t to a new worker if a slot is free or queues it. It never
+// blocks beyond the pool's mutex. A refused task is left untouched.
+func (p *Pool) submit(t *taskBase, promise any, s *settings) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrPoolClosed
+	}
+	if p.workers >= p.max && p.queueSize > 0 && p.queued >= p.queueSize {
+		return ErrQueueFull
+	}
+	p.stats.submitted.Add(1)
+	if t.parent.Err() != nil {
+		p.stats.cancelled.Add(1)
+		return errParentDone
+	}
+	p.nextID++
+	t.id = p.nextID
+	t.enqueued = now()
+	hook.Attach(promise, t)
+	t.arm(s)
+	if p.workers < p.max {
+		p.startLocked(t)
+		return nil
+	}
+	t.where = whereQueued
+	p.queue.push(t)
+	p.queued++
+	return nil
+}
+
+// startLocked starts a worker goroutine whose first task is t.
+func (p *Pool) startLocked(t *taskBase) {
+	p.workers++
+	w := p.slotLocked()
+	p.runLocked(t, w)
+	go t.work()
+}
+
+// slotLocked takes the lowest free worker slot.
+func (p *Pool) slotLocked() *workerInfo {
+	for i, f := range p.free {
+		if f {
+			p.free[i] = false
+			return p.slots[i]
+		}
+	}
+	n := len(p.slots) + 1
+	name := p.name + "-" + strconv.Itoa(n)
+	w := &workerInfo{slot: n, name: name, labels: pprof.WithLabels(context.Background(), pprof.Labels("worker", name))}
+	p.slots = append(p.slots, w)
+	p.free = append(p.free, false)
+	return w
+}
+
+// runLocked marks t as running on w.
+func (p *Pool) runLocked(t *taskBase, w *workerInfo) {
+	t.where = whereRunning
+	t.worker = w
+	t.started = now()
+	p.running.push(t)
+	p.active++
+}
+
+// finishLocked takes t, whose function has returned, off the running list.
+func (p *Pool) finishLocked(t *taskBase) {
+	t.releaseLocked()
+	p.running.remove(t)
+	p.active--
+	if t.abandoned {
+		p.abandon--
+	}
+	t.where = whereDone
+}
+
+// popLocked returns the next queued task, marked running on worker w, or
+// nil if the queue is empty or the pool has shrunk below its workers.
+func (p *Pool) popLocked(w *workerInfo) *taskBase {
+	if p.workers > p.max || p.queue.head == nil {
+		return nil
+	}
+	t := p.queue.pop()
+	p.queued--
+	p.runLocked(t, w)
+	return t
+}
+
+// exitLocked retires worker w, whose goroutine is about to return.
+func (p *Pool) exitLocked(w *workerInfo) {
+	p.workers--
+	p.free[w.slot-1] = true
+	if p.workers == 0 && p.idle != nil {
+		close(p.idle)
+		p.idle = nil
+	}
+}
+
+// counters are the pool's cumulative statistics.
+type counters struct {
+	submitted, completed, failed, cancelled, timedOut, panicked, rejected, late atomic.Uint64
+}
+
+// now is the clock of Tasks snapshots, in Unix nanoseconds.
+func now() int64 { return time.Now().UnixNano() }

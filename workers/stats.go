@@ -1,0 +1,85 @@
+package workers
+
+import "time"
+
+// Stats is a snapshot of a pool. Every submitted task ends in exactly one of
+// Completed, Failed, Cancelled and TimedOut; Panicked is part of Failed.
+// The gauges are read together under the pool's mutex; the counters are
+// read one by one and may be a task apart from each other while the pool
+// is busy.
+type Stats struct {
+	MaxWorkers int // the bound on running functions
+	Workers    int // live worker goroutines
+	Active     int // functions running now, abandoned ones included
+	Queued     int // tasks waiting for a worker
+	Abandoned  int // functions still running although their future was cancelled or timed out
+
+	Submitted uint64 // tasks accepted by the pool
+	Completed uint64 // futures fulfilled with the function's value
+	Failed    uint64 // futures rejected with the function's error, a panic or a Goexit
+	Cancelled uint64 // futures cancelled, by Cancel, a parent context, CancelAll or Close
+	TimedOut  uint64 // futures rejected with a *TimeoutError
+	Panicked  uint64 // of Failed, the functions that panicked
+	Rejected  uint64 // Spawn calls refused before submission: bad input, full queue, closed pool
+	Late      uint64 // results returned after their future had been cancelled or timed out, dropped
+}
+
+// Stats returns a snapshot of the pool's gauges and counters.
+func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	s := Stats{MaxWorkers: p.max, Workers: p.workers, Active: p.active, Queued: p.queued, Abandoned: p.abandon}
+	p.mu.Unlock()
+	c := &p.stats
+	s.Submitted = c.submitted.Load()
+	s.Completed = c.completed.Load()
+	s.Failed = c.failed.Load()
+	s.Cancelled = c.cancelled.Load()
+	s.TimedOut = c.timedOut.Load()
+	s.Panicked = c.panicked.Load()
+	s.Rejected = c.rejected.Load()
+	s.Late = c.late.Load()
+	return s
+}
+
+// TaskState is where a task is in a Tasks snapshot.
+type TaskState uint8
+
+const (
+	TaskQueued  TaskState = iota // waiting for a worker
+	TaskRunning                  // its function is running
+)
+
+// String returns "queued" or "running".
+func (s TaskState) String() string {
+	if s == TaskRunning {
+		return "running"
+	}
+	return "queued"
+}
+
+// TaskInfo describes one task in a Tasks snapshot.
+type TaskInfo struct {
+	ID        uint64    // unique within the pool, in submission order
+	Name      string    // the WithName name, or ""
+	Worker    string    // the worker running it, or "" while queued
+	State     TaskState // queued or running
+	Abandoned bool      // running although its future was cancelled or timed out
+	Enqueued  time.Time // when it was submitted
+	Started   time.Time // when its function started; zero while queued
+}
+
+// Tasks returns a snapshot of the pool's queued and running tasks, running
+// ones first, each group oldest first.
+func (p *Pool) Tasks() []TaskInfo {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]TaskInfo, 0, p.active+p.queued)
+	p.running.each(func(t *taskBase) {
+		out = append(out, TaskInfo{ID: t.id, Name: t.name(), Worker: t.worker.name, State: TaskRunning,
+			Abandoned: t.abandoned, Enqueued: time.Unix(0, t.enqueued), Started: time.Unix(0, t.started)})
+	})
+	p.queue.each(func(t *taskBase) {
+		out = append(out, TaskInfo{ID: t.id, Name: t.name(), State: TaskQueued, Enqueued: time.Unix(0, t.enqueued)})
+	})
+	return out
+}

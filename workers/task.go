@@ -1,0 +1,241 @@
+package workers
+
+import (
+	"context"
+	"runtime"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/velalang/runtime/async"
+	"github.com/velalang/runtime/internal/hook"
+	"github.com/velalang/runtime/internal/safecall"
+)
+
+// where a task is, as seen by its pool's mutex.
+type where uint8
+
+const (
+	whereNew     where = iota // not yet in the pool
+	whereQueued               // in the queue
+	whereRunning              // its function is running
+	whereDone                 // its function returned, or it left the queue
+)
+
+// taskBase is the untyped part of a task: its place in the pool, its
+// statistics hooks and its context (a task is its own context.Context, so
+// running a function costs no context allocation). The typed part, task[T],
+// holds the function and the promise.
+type taskBase struct {
+	prev, next *taskBase // pool.mu
+	pool       *Pool
+	body       taskBody
+	parent     context.Context // the ctx given to Spawn
+	worker     *workerInfo     // pool.mu; set before the function runs, then fixed
+	id         uint64          // pool.mu when set, then fixed
+	enqueued   int64           // Unix ns; fixed before the task is published
+	started    int64           // pool.mu
+	ctxState   atomic.Uint32   // ctxLive, ctxCanceled or ctxDeadline
+	where      where           // pool.mu
+	abandoned  bool            // pool.mu: settled by cancel or timeout while running
+	panicked   bool            // written by the worker before it settles the future
+	extra      atomic.Pointer[taskExtra]
+}
+
+// taskExtra holds what most tasks never need: a name, a timeout, a
+// cancellable parent, a Done channel. It is allocated on first need.
+type taskExtra struct {
+	// Fixed before the task is published.
+	name       string
+	timeout    time.Duration
+	deadline   time.Time
+	timer      *time.Timer // pool.mu when read after publication
+	stopParent func() bool // pool.mu when read after publication
+	labels     context.Context
+
+	mu         sync.Mutex
+	done       chan struct{}
+	inner      context.Context // a cancelled context carrying the cause
+	afterFuncs []*afterFunc
+}
+
+// taskBody is the typed half of a task.
+type taskBody interface {
+	// run runs the function on the calling worker and settles the future;
+	// it returns the next task for this worker, already marked running, or
+	// nil if the worker must exit (its slot then already released).
+	run() *taskBase
+	reject(err error) bool
+	cancel(cause error) bool
+}
+
+// task is one Spawn call.
+type task[T any] struct {
+	taskBase
+	promise async.Promise[T]
+	fn      func(context.Context) (T, error)
+}
+
+func (t *task[T]) reject(err error) bool   { return t.promise.Reject(err) }
+func (t *task[T]) cancel(cause error) bool { return t.promise.Future().CancelWithCause(cause) }
+
+func (t *task[T]) run() *taskBase {
+	b := &t.taskBase
+	w := b.worker
+	labelled := b.setLabels()
+	v, err, r := safecall.Call(t.fn, context.Context(b), b)
+	if labelled {
+		pprof.SetGoroutineLabels(w.labels)
+	}
+	t.fn = nil // do not keep the closure alive
+	p := b.pool
+	p.mu.Lock()
+	p.finishLocked(b)
+	next := p.popLocked(w)
+	p.mu.Unlock()
+	var ok bool
+	switch {
+	case r != nil:
+		b.panicked = true
+		ok = t.promise.Reject(&PanicError{Value: r.Value, Stack: r.Stack})
+	case err != nil:
+		ok = t.promise.Reject(err)
+	default:
+		ok = t.promise.Resolve(v)
+	}
+	if !ok {
+		p.stats.late.Add(1)
+	}
+	if next == nil {
+		p.mu.Lock()
+		next = p.popLocked(w)
+		if next == nil {
+			p.exitLocked(w)
+		}
+		p.mu.Unlock()
+	}
+	return next
+}
+
+// work is a worker goroutine: it runs t and then whatever the queue holds.
+func (b *taskBase) work() {
+	if b.pool.lockThread {
+		runtime.LockOSThread() // never unlocked: the thread ends with the worker
+	}
+	pprof.SetGoroutineLabels(b.worker.labels)
+	for t := b; t != nil; {
+		t = t.body.run()
+	}
+}
+
+// Goexited ends a task whose function called runtime.Goexit and hands the
+// worker's slot to a new goroutine if work is waiting.
+func (b *taskBase) Goexited() {
+	p, w := b.pool, b.worker
+	p.mu.Lock()
+	p.finishLocked(b)
+	p.mu.Unlock()
+	b.body.reject(async.ErrGoexit)
+	p.mu.Lock()
+	if next := p.popLocked(w); next != nil {
+		go next.work()
+	} else {
+		p.exitLocked(w)
+	}
+	p.mu.Unlock()
+}
+
+// Settled is the future's observer: it counts how the task ended and, if
+// it ended by cancel or timeout, takes it off the queue or tells the running
+// function to stop. It runs before the future's waiters are released.
+func (b *taskBase) Settled(state uint8, err error) {
+	s := &b.pool.stats
+	switch async.State(state) {
+	case async.Fulfilled:
+		s.completed.Add(1)
+	case async.Rejected:
+		if te, ok := err.(*TimeoutError); ok && te.task == b {
+			s.timedOut.Add(1)
+			b.abort(ctxDeadline, err)
+			return
+		}
+		s.failed.Add(1)
+		if b.panicked {
+			s.panicked.Add(1)
+		}
+	case async.Cancelled:
+		s.cancelled.Add(1)
+		b.abort(ctxCanceled, err)
+	}
+}
+
+// abort ends a task whose future was cancelled or timed out: a queued task
+// leaves the queue and never runs; a running one is marked abandoned and its
+// context is cancelled with err as the cause.
+func (b *taskBase) abort(code uint32, err error) {
+	p := b.pool
+	p.mu.Lock()
+	b.releaseLocked()
+	running := false
+	switch b.where {
+	case whereQueued:
+		p.queue.remove(b)
+		p.queued--
+		b.where = whereDone
+	case whereRunning:
+		b.abandoned = true
+		p.abandon++
+		running = true
+	}
+	p.mu.Unlock()
+	if running {
+		b.cancelContext(code, err)
+	}
+}
+
+// releaseLocked stops the task's timer and its watch on the parent context.
+func (b *taskBase) releaseLocked() {
+	if x := b.extra.Load(); x != nil {
+		if x.timer != nil {
+			x.timer.Stop()
+		}
+		if x.stopParent != nil {
+			x.stopParent()
+		}
+	}
+}
+
+// arm starts the task's timeout and its watch on the parent context. It runs
+// under the pool's mutex, before the task is published to a worker.
+func (b *taskBase) arm(s *settings) {
+	if s.name == "" && s.timeout == 0 && b.parent.Done() == nil {
+		return
+	}
+	x := &taskExtra{name: s.name, timeout: s.timeout}
+	b.extra.Store(x)
+	if s.timeout > 0 {
+		x.deadline = time.Now().Add(s.timeout)
+		x.timer = time.AfterFunc(s.timeout, b.timedOut)
+	}
+	if b.parent.Done() != nil {
+		x.stopParent = context.AfterFunc(b.parent, b.parentDone)
+	}
+}
+
+func (b *taskBase) timedOut() {
+	x := b.extra.Load()
+	b.body.reject(&TimeoutError{Name: x.name, Timeout: x.timeout, task: b})
+}
+
+func (b *taskBase) parentDone() { b.body.cancel(context.Cause(b.parent)) }
+
+// name is the task's WithName name.
+func (b *taskBase) name() string {
+	if x := b.extra.Load(); x != nil {
+		return x.name
+	}
+	return ""
+}
+
+var _ hook.Observer = (*taskBase)(nil)
