@@ -1,11 +1,14 @@
 package workers
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 var defaultPool struct {
 	mu   sync.Mutex
-	size int   // set by ConfigurePool; 0 means GOMAXPROCS
-	pool *Pool // made on first use
+	size int                  // set by ConfigurePool; 0 means GOMAXPROCS
+	pool atomic.Pointer[Pool] // made on first use; read without the lock by Spawn
 }
 
 // ConfigurePool sets the size of the default pool (0 means
@@ -19,7 +22,7 @@ func ConfigurePool(maxWorkers int) error {
 	}
 	defaultPool.mu.Lock()
 	defer defaultPool.mu.Unlock()
-	if defaultPool.pool != nil {
+	if defaultPool.pool.Load() != nil {
 		return ErrPoolInUse
 	}
 	defaultPool.size = maxWorkers
@@ -28,14 +31,20 @@ func ConfigurePool(maxWorkers int) error {
 
 // Default returns the process-wide default pool, creating it on first use
 // with the size given to ConfigurePool, or runtime.GOMAXPROCS(0) workers.
-// Every call returns the same pool. Like any pool it holds no goroutine
-// while idle, so it never needs closing; closing it makes every later Spawn
-// without OnPool fail with ErrPoolClosed.
+// Every call returns the same pool; after the first, Default is one atomic
+// load. Like any pool it holds no goroutine while idle, so it never needs
+// closing; closing it makes every later Spawn without OnPool fail with
+// ErrPoolClosed.
 func Default() *Pool {
+	if p := defaultPool.pool.Load(); p != nil {
+		return p
+	}
 	defaultPool.mu.Lock()
 	defer defaultPool.mu.Unlock()
-	if defaultPool.pool == nil {
-		defaultPool.pool, _ = NewPool(Config{MaxWorkers: defaultPool.size})
+	if p := defaultPool.pool.Load(); p != nil {
+		return p
 	}
-	return defaultPool.pool
+	p, _ := NewPool(Config{MaxWorkers: defaultPool.size})
+	defaultPool.pool.Store(p)
+	return p
 }

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/velalang/runtime/internal/hook"
 )
 
 // Config describes a pool.
@@ -38,6 +36,7 @@ type Config struct {
 // the worker set; counters are atomic. Submitting a task takes the mutex
 // once, and so does each task a worker runs.
 type Pool struct {
+	epoch      time.Time // the origin of task timestamps
 	name       string
 	queueSize  int
 	lockThread bool
@@ -77,6 +76,7 @@ func NewPool(cfg Config) (*Pool, error) {
 		return nil, invalid("negative QueueSize %d", cfg.QueueSize)
 	}
 	p := &Pool{
+		epoch:      time.Now(),
 		name:       cfg.Name,
 		queueSize:  cfg.QueueSize,
 		lockThread: cfg.LockOSThread,
@@ -142,36 +142,40 @@ func (p *Pool) QueuedCount() int {
 // errParentDone tells Spawn that the parent context had already ended.
 var errParentDone = errors.New("parent context done")
 
-// submit publishes t, with promise as its future's write side: it attaches
-// the pool's observer, arms the timeout and the watch on the parent context,
-// then hands t to a new worker if a slot is free or queues it. It never
-// blocks beyond the pool's mutex. A refused task is left untouched.
-func (p *Pool) submit(t *taskBase, promise any, s *settings) error {
+// submit publishes tasks that share the settings s, all or none, under
+// one acquisition of the pool's mutex: it refuses them if the pool is closed
+// or their queue would overflow; otherwise each gets its observer, its
+// timeout and its watch on the parent context, then goes to a new worker if
+// a slot is free or to the queue. It never blocks beyond the mutex. Refused
+// tasks are left untouched.
+func (p *Pool) submit(s *settings, ts ...*taskBase) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return ErrPoolClosed
 	}
-	if p.workers >= p.max && p.queueSize > 0 && p.queued >= p.queueSize {
+	if p.queueSize > 0 && p.queued+len(ts)-(p.max-p.workers) > p.queueSize {
 		return ErrQueueFull
 	}
-	p.stats.submitted.Add(1)
-	if t.parent.Err() != nil {
-		p.stats.cancelled.Add(1)
+	p.stats.submitted.Add(uint64(len(ts)))
+	if len(ts) > 0 && ts[0].parent.Err() != nil {
+		p.stats.cancelled.Add(uint64(len(ts)))
 		return errParentDone
 	}
-	p.nextID++
-	t.id = p.nextID
-	t.enqueued = now()
-	hook.Attach(promise, t)
-	t.arm(s)
-	if p.workers < p.max {
-		p.startLocked(t)
-		return nil
+	for _, t := range ts {
+		p.nextID++
+		t.id = p.nextID
+		t.enqueued = p.now()
+		t.body.attach()
+		t.arm(s)
+		if p.workers < p.max {
+			p.startLocked(t)
+			continue
+		}
+		t.where = whereQueued
+		p.queue.push(t)
+		p.queued++
 	}
-	t.where = whereQueued
-	p.queue.push(t)
-	p.queued++
 	return nil
 }
 
@@ -203,7 +207,7 @@ func (p *Pool) slotLocked() *workerInfo {
 func (p *Pool) runLocked(t *taskBase, w *workerInfo) {
 	t.where = whereRunning
 	t.worker = w
-	t.started = now()
+	t.started = p.now()
 	p.running.push(t)
 	p.active++
 }
@@ -246,5 +250,6 @@ type counters struct {
 	submitted, completed, failed, cancelled, timedOut, panicked, rejected, late atomic.Uint64
 }
 
-// now is the clock of Tasks snapshots, in Unix nanoseconds.
-func now() int64 { return time.Now().UnixNano() }
+// now is the clock of Tasks snapshots: time since the pool was made, read
+// from the monotonic clock alone, which costs half of time.Now.
+func (p *Pool) now() time.Duration { return time.Since(p.epoch) }

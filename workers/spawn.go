@@ -27,41 +27,60 @@ import (
 // Bad input never panics: a nil ctx or fn, a negative timeout, a closed
 // pool or a full queue give a future already rejected with an error that
 // wraps ErrInvalidArgument, ErrPoolClosed or ErrQueueFull, and the pool is
-// unchanged. A Spawn costs one allocation for the task and its future, plus
-// one for a worker goroutine when one starts.
+// unchanged but for Stats.Rejected. A Spawn costs one allocation for the
+// task and its future, plus one for a worker goroutine when one starts.
 func Spawn[T any](ctx context.Context, fn func(context.Context) (T, error), opts ...Option) *async.Future[T] {
 	s := collect(opts)
-	return spawn(ctx, fn, &s)
-}
-
-func spawn[T any](ctx context.Context, fn func(context.Context) (T, error), s *settings) *async.Future[T] {
-	err := s.err
-	switch {
-	case err != nil:
-	case ctx == nil:
-		err = invalid("Spawn with a nil context")
-	case fn == nil:
-		err = invalid("Spawn with a nil function")
+	if s.err == nil {
+		s.err = check(ctx, fn == nil, "Spawn with a nil function")
 	}
-	if err != nil {
-		if s.pool != nil {
-			s.pool.stats.rejected.Add(1)
-		}
-		return async.FromError[T](err)
+	if s.err != nil {
+		return refuse[T](&s, s.err)
 	}
 	t := &task[T]{fn: fn}
-	t.body, t.pool, t.parent = t, s.pool, ctx
-	switch err := s.pool.submit(&t.taskBase, &t.promise, s); err {
-	case nil:
-	case errParentDone:
-		t.fn = nil
-		t.promise.Future().CancelWithCause(context.Cause(ctx))
-	default:
-		t.fn = nil
-		s.pool.stats.rejected.Add(1)
-		t.promise.Reject(fmt.Errorf("workers: Spawn: %w", err))
+	t.init(ctx, t, s.pool)
+	if err := s.pool.submit(&s, &t.taskBase); err != nil {
+		return t.refused(ctx, &s, err)
 	}
 	return t.promise.Future()
+}
+
+// check reports a nil ctx, or the message if bad is true.
+func check(ctx context.Context, bad bool, msg string) error {
+	switch {
+	case ctx == nil:
+		return invalid("nil context")
+	case bad:
+		return invalid("%s", msg)
+	}
+	return nil
+}
+
+// refuse counts a call refused before submission and returns a future
+// rejected with err.
+func refuse[T any](s *settings, err error) *async.Future[T] {
+	if s.pool != nil {
+		s.pool.stats.rejected.Add(1)
+	}
+	return async.FromError[T](err)
+}
+
+func (t *task[T]) init(ctx context.Context, body taskBody, p *Pool) {
+	t.body, t.pool, t.parent = body, p, ctx
+}
+
+// refused settles the future of a task the pool did not take: cancelled if
+// its parent had already ended (the pool counted it), rejected otherwise.
+func (t *task[T]) refused(ctx context.Context, s *settings, err error) *async.Future[T] {
+	t.fn = nil
+	f := t.promise.Future()
+	if err == errParentDone {
+		f.CancelWithCause(context.Cause(ctx))
+		return f
+	}
+	s.pool.stats.rejected.Add(1)
+	t.promise.Reject(fmt.Errorf("workers: %w", err))
+	return f
 }
 
 // SpawnAll runs every function of fns as Spawn would, with the same options
@@ -69,62 +88,84 @@ func spawn[T any](ctx context.Context, fn func(context.Context) (T, error), s *s
 // empty fns resolves at once to an empty slice. The first failure rejects
 // the combined future at once with that failure's error and cancels every
 // sibling: queued ones never run, running ones see their context end.
-// Cancelling the combined future cancels every task. A nil function, like
-// any bad input, rejects the combined future before anything is submitted.
+// Cancelling the combined future cancels every task. Bad input (a nil
+// function, a closed pool, a queue too small for all of fns) rejects the
+// combined future before anything is submitted.
+//
+// The tasks are submitted under one acquisition of the pool's mutex, and a
+// call makes a fixed handful of allocations whatever len(fns) is.
 func SpawnAll[T any](ctx context.Context, fns []func(context.Context) (T, error), opts ...Option) *async.Future[[]T] {
 	s := collect(opts)
 	if s.err == nil {
-		for i, fn := range fns {
-			if fn == nil {
-				s.err = invalid("SpawnAll: function %d is nil", i)
-				break
-			}
-		}
+		s.err = check(ctx, false, "")
 	}
-	if s.err == nil && ctx == nil {
-		s.err = invalid("SpawnAll with a nil context")
+	for i, fn := range fns {
+		if s.err == nil && fn == nil {
+			s.err = invalid("SpawnAll: function %d is nil", i)
+		}
 	}
 	if s.err != nil {
-		if s.pool != nil {
-			s.pool.stats.rejected.Add(1)
-		}
-		return async.FromError[[]T](s.err)
+		return refuse[[]T](&s, s.err)
 	}
-	g := &group[T]{futs: make([]*async.Future[T], len(fns)), vals: make([]T, len(fns))}
-	p, out := async.NewPromise[[]T]()
-	g.p = p
+	g := &group[T]{vals: make([]T, len(fns))}
 	if len(fns) == 0 {
-		p.Resolve(g.vals)
-		return out
+		g.p.Resolve(g.vals)
+		return g.p.Future()
+	}
+	g.tasks = make([]task[T], len(fns))
+	g.wakers = make([]groupWaker[T], len(fns))
+	bases := make([]*taskBase, len(fns))
+	for i, fn := range fns {
+		t := &g.tasks[i]
+		t.fn = fn
+		t.init(ctx, t, s.pool)
+		bases[i] = &t.taskBase
+		g.wakers[i] = groupWaker[T]{g: g, i: i}
+	}
+	if err := s.pool.submit(&s, bases...); err != nil {
+		// The tasks' own futures are never handed out, so only the
+		// combined one needs settling.
+		if err == errParentDone {
+			g.p.Future().CancelWithCause(context.Cause(ctx))
+			return g.p.Future()
+		}
+		return refuse[[]T](&s, fmt.Errorf("workers: SpawnAll: %w", err))
 	}
 	g.left.Store(int64(len(fns)))
-	for i, fn := range fns {
-		g.futs[i] = spawn(ctx, fn, &s)
-	}
-	p.OnCancel(func(cause error) {
+	g.p.OnCancel(func(cause error) {
 		if g.failed.CompareAndSwap(false, true) {
 			g.cancelAll(cause)
 		}
 	})
-	for i, f := range g.futs {
-		if f.Poll(async.WakerFunc(func() { g.settled(i) })).IsReady() {
+	for i := range g.tasks {
+		if g.tasks[i].promise.Future().Poll(&g.wakers[i]).IsReady() {
 			g.settled(i) // already settled: the waker was not registered
 		}
 	}
-	return out
+	return g.p.Future()
 }
 
-// group is one SpawnAll call.
+// group is one SpawnAll call. Its tasks live in one slice, so the call
+// allocates the same few objects whatever the number of functions.
 type group[T any] struct {
-	p      *async.Promise[[]T]
-	futs   []*async.Future[T]
+	p      async.Promise[[]T]
+	tasks  []task[T]
+	wakers []groupWaker[T]
 	vals   []T
 	left   atomic.Int64
 	failed atomic.Bool // the group has failed or was cancelled
 }
 
+// groupWaker tells the group that task i has settled.
+type groupWaker[T any] struct {
+	g *group[T]
+	i int
+}
+
+func (w *groupWaker[T]) Wake() { w.g.settled(w.i) }
+
 func (g *group[T]) settled(i int) {
-	r, ok := g.futs[i].Result()
+	r, ok := g.tasks[i].promise.Future().Result()
 	if !ok {
 		return
 	}
@@ -142,9 +183,7 @@ func (g *group[T]) settled(i int) {
 }
 
 func (g *group[T]) cancelAll(cause error) {
-	for _, f := range g.futs {
-		if f != nil {
-			f.CancelWithCause(cause)
-		}
+	for i := range g.tasks {
+		g.tasks[i].cancel(cause)
 	}
 }

@@ -76,10 +76,10 @@ func (p *Pool) Tasks() []TaskInfo {
 	out := make([]TaskInfo, 0, p.active+p.queued)
 	p.running.each(func(t *taskBase) {
 		out = append(out, TaskInfo{ID: t.id, Name: t.name(), Worker: t.worker.name, State: TaskRunning,
-			Abandoned: t.abandoned, Enqueued: time.Unix(0, t.enqueued), Started: time.Unix(0, t.started)})
+			Abandoned: t.abandoned, Enqueued: p.epoch.Add(t.enqueued), Started: p.epoch.Add(t.started)})
 	})
 	p.queue.each(func(t *taskBase) {
-		out = append(out, TaskInfo{ID: t.id, Name: t.name(), State: TaskQueued, Enqueued: time.Unix(0, t.enqueued)})
+		out = append(out, TaskInfo{ID: t.id, Name: t.name(), State: TaskQueued, Enqueued: p.epoch.Add(t.enqueued)})
 	})
 	return out
 }

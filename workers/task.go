@@ -34,8 +34,8 @@ type taskBase struct {
 	parent     context.Context // the ctx given to Spawn
 	worker     *workerInfo     // pool.mu; set before the function runs, then fixed
 	id         uint64          // pool.mu when set, then fixed
-	enqueued   int64           // Unix ns; fixed before the task is published
-	started    int64           // pool.mu
+	enqueued   time.Duration   // since pool.epoch; fixed before the task is published
+	started    time.Duration   // since pool.epoch; pool.mu
 	ctxState   atomic.Uint32   // ctxLive, ctxCanceled or ctxDeadline
 	where      where           // pool.mu
 	abandoned  bool            // pool.mu: settled by cancel or timeout while running
@@ -68,6 +68,8 @@ type taskBody interface {
 	run() *taskBase
 	reject(err error) bool
 	cancel(cause error) bool
+	// attach makes the task the observer of its future; see package hook.
+	attach()
 }
 
 // task is one Spawn call.
@@ -77,6 +79,7 @@ type task[T any] struct {
 	fn      func(context.Context) (T, error)
 }
 
+func (t *task[T]) attach()                 { hook.Attach(&t.promise, &t.taskBase) }
 func (t *task[T]) reject(err error) bool   { return t.promise.Reject(err) }
 func (t *task[T]) cancel(cause error) bool { return t.promise.Future().CancelWithCause(cause) }
 
