@@ -197,22 +197,41 @@ func (f *Future[T]) settle(s State, v T, err error) bool {
 	o, handlers := f.observer, f.onCancel
 	f.done, f.waker, f.wakers, f.observer, f.onCancel = nil, nil, nil, nil, nil
 	f.mu.Unlock()
+	// Deferred, so that a handler or waker that panics or calls
+	// runtime.Goexit (a Then function runs inside a waker) cannot leave the
+	// settled future's waiters and its other wakers waiting forever.
+	defer release(done, w, ws)
 	if o != nil {
 		o.Settled(uint8(s), err)
 	}
 	if s == Cancelled {
-		for _, h := range handlers {
-			h(err)
-		}
+		callAll(handlers, func(h func(error)) { h(err) })
 	}
+	return true
+}
+
+// release closes done, then wakes w and then each of ws, in order.
+func release(done chan struct{}, w Waker, ws []Waker) {
 	if done != nil {
 		close(done)
 	}
+	defer callAll(ws, Waker.Wake)
 	if w != nil {
 		w.Wake()
 	}
-	for _, w := range ws {
-		w.Wake()
+}
+
+// callAll calls call(x) for each x of xs, in order. If a call panics or
+// calls runtime.Goexit, the calls after it are still made, from a deferred
+// call while the goroutine unwinds, and then the panic or Goexit goes on.
+func callAll[E any](xs []E, call func(E)) {
+	i := 0
+	defer func() {
+		if i < len(xs) {
+			callAll(xs[i+1:], call)
+		}
+	}()
+	for ; i < len(xs); i++ {
+		call(xs[i])
 	}
-	return true
 }

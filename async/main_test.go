@@ -1,8 +1,11 @@
 package async
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"runtime"
+	"strconv"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -51,4 +54,19 @@ func isClosed(c <-chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// goid returns the calling goroutine's id, parsed from its stack header
+// ("goroutine 7 [running]:"). Tests use it to check which goroutine ran a
+// callback.
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	b = b[:bytes.IndexByte(b, ' ')]
+	id, err := strconv.ParseUint(string(b), 10, 64)
+	if err != nil {
+		panic("goid: " + err.Error())
+	}
+	return id
 }

@@ -12,7 +12,7 @@ import (
 
 func TestNewPromiseIsPending(t *testing.T) {
 	p, f := NewPromise[int]()
-	if p.Future() != f || p.Future() != p.Future() {
+	if first, again := p.Future(), p.Future(); first != f || again != f {
 		t.Fatal("Promise.Future() does not return the future NewPromise gave")
 	}
 	wantState(t, f, Pending)
