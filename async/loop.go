@@ -193,9 +193,10 @@ const (
 
 // AfterFunc arranges for fn to run on the loop once d has elapsed; until
 // then the timer counts as work and keeps Run from returning. stop cancels
-// it: stop returns true if it prevented fn from running, and false if fn has
-// run or been queued to run, or the timer was already stopped. A nil fn or a
-// closed loop gives a stop that does nothing and returns false.
+// it and returns true if that prevented fn from running, even when the timer
+// had fired and its callback was still waiting in the loop's queue; it
+// returns false if fn has already run or the timer was already stopped. A
+// nil fn or a closed loop gives a stop that does nothing and returns false.
 func (l *Loop) AfterFunc(d time.Duration, fn func()) (stop func() bool) {
 	if fn == nil || !l.addWork() {
 		return func() bool { return false }

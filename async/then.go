@@ -10,7 +10,9 @@ import (
 // goroutine that settles f (or on the caller, if f has already settled), so
 // it should be quick; hand heavy work to a worker instead. If f fails, fn
 // does not run and the result rejects with f's error. If fn panics or calls
-// runtime.Goexit, the result rejects with a *PanicError or ErrGoexit. A nil f
+// runtime.Goexit, the result rejects with a *PanicError or ErrGoexit; a
+// Goexit still ends the goroutine fn ran on (a worker is then replaced, a
+// loop's Run unwinds), after every other waiter of f is released. A nil f
 // or fn rejects the result with an error wrapping ErrInvalidArgument.
 // Cancelling the result does not cancel f; it only drops fn's outcome.
 func Then[T, U any](f *Future[T], fn func(T) (U, error)) *Future[U] {

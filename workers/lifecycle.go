@@ -15,13 +15,35 @@ func (p *Pool) CancelAll() int { return p.cancelAll(nil) }
 func (p *Pool) cancelAll(cause error) int {
 	p.mu.Lock()
 	var ts []*taskBase
-	p.queue.each(func(t *taskBase) { ts = append(ts, t) })
 	p.running.each(func(t *taskBase) {
 		if !t.abandoned {
 			ts = append(ts, t)
 		}
 	})
+	for t := p.queue.head; t != nil; t = p.queue.head {
+		p.withdrawLocked(t)
+		ts = append(ts, t)
+	}
 	p.mu.Unlock()
+	return cancelEach(ts, cause)
+}
+
+// cancelTasks cancels the given tasks of this pool. Queued ones are first
+// withdrawn from the queue under one acquisition of the mutex, so that a
+// worker freed by cancelling a running one cannot start them meanwhile.
+func (p *Pool) cancelTasks(ts []*taskBase, cause error) int {
+	p.mu.Lock()
+	for _, t := range ts {
+		if t.where == whereQueued {
+			p.withdrawLocked(t)
+		}
+	}
+	p.mu.Unlock()
+	return cancelEach(ts, cause)
+}
+
+// cancelEach cancels each task's future and counts those it settled.
+func cancelEach(ts []*taskBase, cause error) int {
 	n := 0
 	for _, t := range ts {
 		if t.body.cancel(cause) {

@@ -235,6 +235,14 @@ func (p *Pool) popLocked(w *workerInfo) *taskBase {
 	return t
 }
 
+// withdrawLocked takes a queued task off the queue for good: it will never
+// run, whatever settles its future.
+func (p *Pool) withdrawLocked(t *taskBase) {
+	p.queue.remove(t)
+	p.queued--
+	t.where = whereDone
+}
+
 // exitLocked retires worker w, whose goroutine is about to return.
 func (p *Pool) exitLocked(w *workerInfo) {
 	p.workers--

@@ -114,15 +114,16 @@ func SpawnAll[T any](ctx context.Context, fns []func(context.Context) (T, error)
 	}
 	g.tasks = make([]task[T], len(fns))
 	g.wakers = make([]groupWaker[T], len(fns))
-	bases := make([]*taskBase, len(fns))
+	g.bases = make([]*taskBase, len(fns))
+	g.pool = s.pool
 	for i, fn := range fns {
 		t := &g.tasks[i]
 		t.fn = fn
 		t.init(ctx, t, s.pool)
-		bases[i] = &t.taskBase
+		g.bases[i] = &t.taskBase
 		g.wakers[i] = groupWaker[T]{g: g, i: i}
 	}
-	if err := s.pool.submit(&s, bases...); err != nil {
+	if err := s.pool.submit(&s, g.bases...); err != nil {
 		// The tasks' own futures are never handed out, so only the
 		// combined one needs settling.
 		if err == errParentDone {
@@ -149,7 +150,9 @@ func SpawnAll[T any](ctx context.Context, fns []func(context.Context) (T, error)
 // allocates the same few objects whatever the number of functions.
 type group[T any] struct {
 	p      async.Promise[[]T]
+	pool   *Pool
 	tasks  []task[T]
+	bases  []*taskBase // &tasks[i].taskBase
 	wakers []groupWaker[T]
 	vals   []T
 	left   atomic.Int64
@@ -182,8 +185,4 @@ func (g *group[T]) settled(i int) {
 	}
 }
 
-func (g *group[T]) cancelAll(cause error) {
-	for i := range g.tasks {
-		g.tasks[i].cancel(cause)
-	}
-}
+func (g *group[T]) cancelAll(cause error) { g.pool.cancelTasks(g.bases, cause) }

@@ -97,6 +97,14 @@ func (t *task[T]) run() *taskBase {
 	p.finishLocked(b)
 	next := p.popLocked(w)
 	p.mu.Unlock()
+	// Settling runs wakers, and a Then function among them may call
+	// runtime.Goexit on this goroutine; the worker's duty then passes on.
+	settled := false
+	defer func() {
+		if !settled {
+			p.handOff(w, next)
+		}
+	}()
 	var ok bool
 	switch {
 	case r != nil:
@@ -107,6 +115,7 @@ func (t *task[T]) run() *taskBase {
 	default:
 		ok = t.promise.Resolve(v)
 	}
+	settled = true
 	if !ok {
 		p.stats.late.Add(1)
 	}
@@ -119,6 +128,22 @@ func (t *task[T]) run() *taskBase {
 		p.mu.Unlock()
 	}
 	return next
+}
+
+// handOff passes the duty of worker w, whose goroutine is exiting early, to
+// a new goroutine: next if it was already taken from the queue, else the
+// queue's next task; with no work left, the worker retires.
+func (p *Pool) handOff(w *workerInfo, next *taskBase) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if next == nil {
+		next = p.popLocked(w)
+	}
+	if next == nil {
+		p.exitLocked(w)
+		return
+	}
+	go next.work()
 }
 
 // work is a worker goroutine: it runs t and then whatever the queue holds.
@@ -139,14 +164,8 @@ func (b *taskBase) Goexited() {
 	p.mu.Lock()
 	p.finishLocked(b)
 	p.mu.Unlock()
+	defer p.handOff(w, nil)
 	b.body.reject(async.ErrGoexit)
-	p.mu.Lock()
-	if next := p.popLocked(w); next != nil {
-		go next.work()
-	} else {
-		p.exitLocked(w)
-	}
-	p.mu.Unlock()
 }
 
 // Settled is the future's observer: it counts how the task ended and, if
@@ -183,9 +202,7 @@ func (b *taskBase) abort(code uint32, err error) {
 	running := false
 	switch b.where {
 	case whereQueued:
-		p.queue.remove(b)
-		p.queued--
-		b.where = whereDone
+		p.withdrawLocked(b)
 	case whereRunning:
 		b.abandoned = true
 		p.abandon++
