@@ -78,7 +78,8 @@ func (b *taskBase) Value(key any) any {
 		return v
 	}
 	if b.ctxState.Load() != ctxLive {
-		return x.inner.Value(key)
+		// Reload: the extra may have been made by the cancel just seen.
+		return b.extra.Load().inner.Value(key)
 	}
 	return b.parent.Value(key)
 }

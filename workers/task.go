@@ -86,6 +86,17 @@ func (t *task[T]) cancel(cause error) bool { return t.promise.Future().CancelWit
 func (t *task[T]) run() *taskBase {
 	b := &t.taskBase
 	w := b.worker
+	if b.parent.Err() != nil {
+		// The parent ended, and the watch that cancels this task has not
+		// run yet: its function must not start.
+		t.cancel(context.Cause(b.parent))
+	}
+	if t.promise.Future().State() != async.Pending {
+		// Settled while being handed to this worker (a sibling failed, a
+		// timer fired, the parent ended): never call the function.
+		t.fn = nil
+		return b.pool.skip(b, w)
+	}
 	labelled := b.setLabels()
 	v, err, r := safecall.Call(t.fn, context.Context(b), b)
 	if labelled {
@@ -105,6 +116,11 @@ func (t *task[T]) run() *taskBase {
 			p.handOff(w, next)
 		}
 	}()
+	if x := b.extra.Load(); x != nil && x.timeout > 0 && !time.Now().Before(x.deadline) {
+		// Returned after the deadline, before the timer's goroutine got to
+		// run: the deadline still wins.
+		b.timedOut()
+	}
 	var ok bool
 	switch {
 	case r != nil:
@@ -126,6 +142,19 @@ func (t *task[T]) run() *taskBase {
 			p.exitLocked(w)
 		}
 		p.mu.Unlock()
+	}
+	return next
+}
+
+// skip finishes a task that was handed to worker w but whose future had
+// settled before its function started, and returns w's next task.
+func (p *Pool) skip(t *taskBase, w *workerInfo) *taskBase {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.finishLocked(t)
+	next := p.popLocked(w)
+	if next == nil {
+		p.exitLocked(w)
 	}
 	return next
 }
