@@ -79,11 +79,17 @@ func (p *Promise[T]) OnCancel(fn func(cause error)) {
 }
 
 // attacher is implemented by every *Promise[T]; see package internal/hook.
-type attacher interface{ attach(hook.Observer) }
+type attacher interface {
+	attach(hook.Observer)
+	unsettled() bool
+}
 
 // attach runs before the promise is shared, so it needs no lock.
 func (p *Promise[T]) attach(o hook.Observer) { p.f.observer = o }
 
+func (p *Promise[T]) unsettled() bool { return p.f.state.Load() == uint32(Pending) }
+
 func init() {
 	hook.Attach = func(promise any, o hook.Observer) { promise.(attacher).attach(o) }
+	hook.Unsettled = func(promise any) bool { return promise.(attacher).unsettled() }
 }

@@ -6,13 +6,6 @@ import (
 	"time"
 )
 
-// The states of a task's context.
-const (
-	ctxLive     = 0
-	ctxCanceled = 1 // the future was cancelled, or the parent ended
-	ctxDeadline = 2 // the task's timeout passed
-)
-
 // closedChan is the Done channel of a context cancelled before anyone asked.
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
@@ -43,7 +36,7 @@ func (b *taskBase) Done() <-chan struct{} {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.done == nil {
-		if b.ctxState.Load() != ctxLive {
+		if b.ended.Load() {
 			x.done = closedChan
 		} else {
 			x.done = make(chan struct{})
@@ -52,17 +45,15 @@ func (b *taskBase) Done() <-chan struct{} {
 	return x.done
 }
 
-// Err returns nil while the context is live, context.DeadlineExceeded once
-// the task's timeout has passed, and context.Canceled once its future was
-// cancelled; while the parent has ended, it returns the parent's error.
+// Err returns nil until the context ends, then why: context.Canceled once
+// the future was cancelled, context.DeadlineExceeded once the task's timeout
+// passed, or the parent's error once the parent ended. As the context
+// contract requires, Err is non-nil only once Done is closed.
 func (b *taskBase) Err() error {
-	switch b.ctxState.Load() {
-	case ctxCanceled:
-		return context.Canceled
-	case ctxDeadline:
-		return context.DeadlineExceeded
+	if !b.ended.Load() {
+		return nil
 	}
-	return b.parent.Err()
+	return b.extra.Load().err
 }
 
 // Value returns the pprof labels of the task, then the parent's values.
@@ -77,7 +68,7 @@ func (b *taskBase) Value(key any) any {
 	if v := labels.Value(key); v != nil {
 		return v
 	}
-	if b.ctxState.Load() != ctxLive {
+	if b.ended.Load() {
 		// Reload: the extra may have been made by the cancel just seen.
 		return b.extra.Load().inner.Value(key)
 	}
@@ -103,7 +94,7 @@ type afterFunc struct{ f func() }
 func (b *taskBase) AfterFunc(f func()) (stop func() bool) {
 	x := b.ensureExtra()
 	x.mu.Lock()
-	if b.ctxState.Load() != ctxLive {
+	if b.ended.Load() {
 		x.mu.Unlock()
 		go f()
 		return func() bool { return false }
@@ -124,18 +115,22 @@ func (b *taskBase) AfterFunc(f func()) (stop func() bool) {
 	}
 }
 
-// cancelContext ends the task's context with code and cause, once.
-func (b *taskBase) cancelContext(code uint32, cause error) {
+// cancelContext ends the task's context, once: Err will return ctxErr and
+// context.Cause will return cause, which is the error the future settled
+// with. The context that carries the cause keeps the parent's values but not
+// its cancellation, so that a parent that has ended cannot substitute its own
+// cause.
+func (b *taskBase) cancelContext(ctxErr, cause error) {
 	x := b.ensureExtra()
 	x.mu.Lock()
-	if b.ctxState.Load() != ctxLive {
+	if b.ended.Load() {
 		x.mu.Unlock()
 		return
 	}
-	inner, cancel := context.WithCancelCause(b.parent)
+	inner, cancel := context.WithCancelCause(context.WithoutCancel(b.parent))
 	cancel(cause)
-	x.inner = inner
-	b.ctxState.Store(code)
+	x.inner, x.err = inner, ctxErr
+	b.ended.Store(true)
 	if x.done == nil {
 		x.done = closedChan
 	} else {

@@ -154,7 +154,7 @@ func (p *Pool) submit(s *settings, ts ...*taskBase) error {
 	if p.closed {
 		return ErrPoolClosed
 	}
-	if p.queueSize > 0 && p.queued+len(ts)-(p.max-p.workers) > p.queueSize {
+	if p.queueSize > 0 && p.queued+len(ts)-max(p.max-p.workers, 0) > p.queueSize {
 		return ErrQueueFull
 	}
 	p.stats.submitted.Add(uint64(len(ts)))

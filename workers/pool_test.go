@@ -60,7 +60,7 @@ func semMix(t testing.TB, p *workers.Pool, n int) {
 			fn = func(ctx context.Context) (int, error) { <-ctx.Done(); return 0, ctx.Err() }
 			opts = append(opts, workers.WithTimeout(time.Millisecond))
 		case 4:
-			fn = func(context.Context) (int, error) { return 0, semErrBoom }
+			fn = func(context.Context) (int, error) { return 0, errSemBoom }
 		default:
 			fn = func(context.Context) (int, error) { panic("sem: mix") }
 		}

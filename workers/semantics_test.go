@@ -29,8 +29,8 @@ import (
 	"github.com/velalang/runtime/workers"
 )
 
-// semErrBoom is a sentinel error that task functions fail with.
-var semErrBoom = errors.New("sem: boom")
+// errSemBoom is a sentinel error that task functions fail with.
+var errSemBoom = errors.New("sem: boom")
 
 // semCodeError is a typed error, to check that errors.As reaches it.
 type semCodeError struct{ Code int }
@@ -280,11 +280,11 @@ func TestTimeoutLateErrorIsDropped(t *testing.T) {
 		p := semPool(t, workers.Config{MaxWorkers: 1})
 		f := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 			time.Sleep(5 * time.Second)
-			return 0, semErrBoom
+			return 0, errSemBoom
 		}, workers.OnPool(p), workers.WithTimeout(time.Second))
 		_, err := semAwait(f)
 		semWantTimeout(t, err, "", time.Second)
-		if errors.Is(err, semErrBoom) {
+		if errors.Is(err, errSemBoom) {
 			t.Error("the timeout error reaches the function's late error")
 		}
 		time.Sleep(10 * time.Second)
@@ -618,7 +618,7 @@ func TestCancelParentWhileQueuedRacesWithWorker(t *testing.T) {
 		first := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 			close(started)
 			<-gate
-			cancel(semErrBoom) // the second task is queued now
+			cancel(errSemBoom) // the second task is queued now
 			return 1, nil
 		}, workers.OnPool(p))
 		<-started
@@ -640,7 +640,7 @@ func TestCancelParentWhileQueuedRacesWithWorker(t *testing.T) {
 		if err == nil {
 			fulfilled++
 		} else {
-			semWantCancelled(t, err, semErrBoom)
+			semWantCancelled(t, err, errSemBoom)
 		}
 	}
 	if ranAfterCancel > 0 {
@@ -687,7 +687,7 @@ func TestCancelSettledFutureReturnsFalse(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := semPool(t, workers.Config{MaxWorkers: 1})
 		ok := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 5, nil }, workers.OnPool(p))
-		bad := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 0, semErrBoom }, workers.OnPool(p))
+		bad := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 0, errSemBoom }, workers.OnPool(p))
 		semAwait(ok)
 		semAwait(bad)
 		synctest.Wait()
@@ -698,7 +698,7 @@ func TestCancelSettledFutureReturnsFalse(t *testing.T) {
 			if f.Cancel() {
 				t.Errorf("Cancel() of a %v future = true", state)
 			}
-			if f.CancelWithCause(semErrBoom) {
+			if f.CancelWithCause(errSemBoom) {
 				t.Errorf("CancelWithCause() of a %v future = true", state)
 			}
 			if f.State() != state {
@@ -729,11 +729,11 @@ func TestErrorsKeepIdentity(t *testing.T) {
 		err  error
 		is   []error
 	}{
-		{"sentinel", semErrBoom, []error{semErrBoom}},
-		{"wrapped", fmt.Errorf("reading config: %w", semErrBoom), []error{semErrBoom}},
+		{"sentinel", errSemBoom, []error{errSemBoom}},
+		{"wrapped", fmt.Errorf("reading config: %w", errSemBoom), []error{errSemBoom}},
 		{"typed", code, []error{code}},
 		{"wrapped typed", fmt.Errorf("layer 1: %w", fmt.Errorf("layer 2: %w", code)), []error{code}},
-		{"joined", errors.Join(semErrBoom, other), []error{semErrBoom, other}},
+		{"joined", errors.Join(errSemBoom, other), []error{errSemBoom, other}},
 		{"two %w", fmt.Errorf("%w and %w", other, code), []error{other, code}},
 	}
 	for _, c := range cases {
@@ -770,6 +770,9 @@ func semIndex(s []int, i int) int { return s[i] }
 //go:noinline
 func semPanicValue(v any) { panic(v) }
 
+//go:noinline
+func semStore(m map[string]int, k string, v int) { m[k] = v }
+
 // Panics, runtime errors included, become *PanicError with the value and
 // the stack of the panicking goroutine, which names the function that
 // panicked; errors.As reaches a runtime.Error, errors.Is an error value.
@@ -787,17 +790,14 @@ func TestPanicBecomesPanicError(t *testing.T) {
 	}{
 		{"string", func(context.Context) (int, error) { semPanicValue("sem: kaboom"); return 0, nil },
 			"semPanicValue", "sem: kaboom", false, nil},
-		{"error value", func(context.Context) (int, error) { semPanicValue(semErrBoom); return 0, nil },
-			"semPanicValue", semErrBoom.Error(), false, semErrBoom},
+		{"error value", func(context.Context) (int, error) { semPanicValue(errSemBoom); return 0, nil },
+			"semPanicValue", errSemBoom.Error(), false, errSemBoom},
 		{"integer divide by zero", func(context.Context) (int, error) { return semDivide(five, zero), nil },
 			"semDivide", "integer divide by zero", true, nil},
 		{"index out of range", func(context.Context) (int, error) { return semIndex([]int{1, 2, 3}, five), nil },
 			"semIndex", "index out of range", true, nil},
-		{"nil map write", func(context.Context) (int, error) {
-			var m map[string]int
-			m["key"] = five
-			return 0, nil
-		}, "TestPanicBecomesPanicError", "nil map", true, nil},
+		{"nil map write", func(context.Context) (int, error) { semStore(nil, "key", five); return 0, nil },
+			"semStore", "nil map", true, nil},
 		{"panic(nil)", func(context.Context) (int, error) { semPanicValue(nil); return 0, nil },
 			"semPanicValue", "nil", true, nil},
 	}
@@ -1014,7 +1014,7 @@ func TestSpawnAllFirstFailureCancelsSiblings(t *testing.T) {
 			},
 			func(context.Context) (int, error) {
 				time.Sleep(time.Second)
-				return 0, fmt.Errorf("task 1: %w", semErrBoom)
+				return 0, fmt.Errorf("task 1: %w", errSemBoom)
 			},
 			func(context.Context) (int, error) { queuedRan.Add(1); return 2, nil },
 			func(context.Context) (int, error) { queuedRan.Add(1); return 3, nil },
@@ -1027,8 +1027,8 @@ func TestSpawnAllFirstFailureCancelsSiblings(t *testing.T) {
 			t.Errorf("SpawnAll settled after %v, want 1s (at the first failure)", d)
 		}
 		semWantState(t, f, async.Rejected)
-		if !errors.Is(err, semErrBoom) {
-			t.Errorf("err = %v, want it to reach semErrBoom", err)
+		if !errors.Is(err, errSemBoom) {
+			t.Errorf("err = %v, want it to reach errSemBoom", err)
 		}
 		if q := p.QueuedCount(); q != 0 {
 			t.Errorf("QueuedCount() = %d after the failure, want 0", q)
@@ -1039,7 +1039,7 @@ func TestSpawnAllFirstFailureCancelsSiblings(t *testing.T) {
 		if got.err != context.Canceled {
 			t.Errorf("running sibling's ctx.Err() = %v, want context.Canceled", got.err)
 		}
-		semWantCancelled(t, got.cause, semErrBoom)
+		semWantCancelled(t, got.cause, errSemBoom)
 		synctest.Wait()
 		ranAfter := queuedRan.Load()
 		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 5, Failed: 1, Cancelled: 4, Late: 1 + uint64(ranAfter)})
@@ -1161,7 +1161,7 @@ func TestSpawnAllFirstFailureWins(t *testing.T) {
 		errLate := errors.New("sem: second failure")
 		fns := []func(context.Context) (int, error){
 			func(context.Context) (int, error) { time.Sleep(2 * time.Second); return 0, errLate },
-			func(context.Context) (int, error) { time.Sleep(time.Second); return 0, semErrBoom },
+			func(context.Context) (int, error) { time.Sleep(time.Second); return 0, errSemBoom },
 			func(context.Context) (int, error) { time.Sleep(3 * time.Second); return 1, nil },
 		}
 		f := workers.SpawnAll(context.Background(), fns, workers.OnPool(p))
@@ -1169,7 +1169,7 @@ func TestSpawnAllFirstFailureWins(t *testing.T) {
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
 		r, _ := f.Result()
-		if r.Err != err || !errors.Is(err, semErrBoom) || errors.Is(err, errLate) {
+		if r.Err != err || !errors.Is(err, errSemBoom) || errors.Is(err, errLate) {
 			t.Errorf("combined error = %v then %v, want the first failure only", err, r.Err)
 		}
 		semShutdown(t, p)
@@ -1286,13 +1286,13 @@ func TestLoopOnReceivesWorkerResult(t *testing.T) {
 			// still returns at once.
 			g := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 				time.Sleep(time.Second)
-				return 0, semErrBoom
+				return 0, errSemBoom
 			}, workers.OnPool(p))
 			async.On(l, f, func(v int, err error) {
 				got = append(got, fmt.Sprintf("f=%d,%v@%v", v, err, time.Since(start)))
 			})
 			async.On(l, g, func(_ int, err error) {
-				got = append(got, fmt.Sprintf("g=%v@%v", errors.Is(err, semErrBoom), time.Since(start)))
+				got = append(got, fmt.Sprintf("g=%v@%v", errors.Is(err, errSemBoom), time.Since(start)))
 				h := workers.Spawn(context.Background(), func(context.Context) (string, error) {
 					time.Sleep(time.Second)
 					return "h", nil

@@ -21,8 +21,8 @@ import (
 )
 
 var (
-	semErrStress       = errors.New("sem: stress failure")
-	semErrStressParent = errors.New("sem: stress parent cancelled")
+	errSemStress       = errors.New("sem: stress failure")
+	errSemStressParent = errors.New("sem: stress parent cancelled")
 )
 
 // semKind is what a stress task does, and what is done to it.
@@ -30,8 +30,8 @@ type semKind uint8
 
 const (
 	semOK           semKind = iota // returns its index
-	semFail                        // returns a wrapped semErrStress
-	semPanic                       // panics with semErrStress
+	semFail                        // returns a wrapped errSemStress
+	semPanic                       // panics with errSemStress
 	semGoexit                      // calls runtime.Goexit
 	semTimeoutWait                 // tiny timeout; waits for its context
 	semTimeoutRace                 // tiny timeout; returns at once (either may win)
@@ -114,9 +114,9 @@ func TestStressRandomMix(t *testing.T) {
 				case semOK, semCancelRace:
 					fn = ret
 				case semFail:
-					fn = func(context.Context) (int, error) { return 0, fmt.Errorf("task %d: %w", i, semErrStress) }
+					fn = func(context.Context) (int, error) { return 0, fmt.Errorf("task %d: %w", i, errSemStress) }
 				case semPanic:
-					fn = func(context.Context) (int, error) { panic(semErrStress) }
+					fn = func(context.Context) (int, error) { panic(errSemStress) }
 				case semGoexit:
 					fn = func(context.Context) (int, error) { runtime.Goexit(); return 0, nil }
 				case semTimeoutWait:
@@ -146,7 +146,7 @@ func TestStressRandomMix(t *testing.T) {
 						runtime.Gosched()
 					}
 					if cancelParent != nil {
-						cancelParent(semErrStressParent)
+						cancelParent(errSemStressParent)
 					} else {
 						r.f.Cancel()
 					}
@@ -197,7 +197,7 @@ func TestStressRandomMix(t *testing.T) {
 			if k := r.kind; k != semCancelWait && k != semCancelRace && k != semParentCancel {
 				report(i, "cancelled: %v", err)
 			}
-			if r.kind == semParentCancel && !errors.Is(err, semErrStressParent) {
+			if r.kind == semParentCancel && !errors.Is(err, errSemStressParent) {
 				report(i, "cancelled by its parent with %v, want the parent's cause", err)
 			}
 		case st != async.Rejected:
@@ -210,7 +210,7 @@ func TestStressRandomMix(t *testing.T) {
 		case errors.As(err, &pe):
 			failed++
 			panicked++
-			if r.kind != semPanic || !errors.Is(err, semErrStress) {
+			if r.kind != semPanic || !errors.Is(err, errSemStress) {
 				report(i, "panicked: %v", err)
 			}
 		case errors.Is(err, async.ErrGoexit):
@@ -218,7 +218,7 @@ func TestStressRandomMix(t *testing.T) {
 			if r.kind != semGoexit {
 				report(i, "Goexit: %v", err)
 			}
-		case errors.Is(err, semErrStress):
+		case errors.Is(err, errSemStress):
 			failed++
 			if r.kind != semFail {
 				report(i, "failed: %v", err)

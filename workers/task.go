@@ -36,7 +36,7 @@ type taskBase struct {
 	id         uint64          // pool.mu when set, then fixed
 	enqueued   time.Duration   // since pool.epoch; fixed before the task is published
 	started    time.Duration   // since pool.epoch; pool.mu
-	ctxState   atomic.Uint32   // ctxLive, ctxCanceled or ctxDeadline
+	ended      atomic.Bool     // the context has ended; extra holds why
 	where      where           // pool.mu
 	abandoned  bool            // pool.mu: settled by cancel or timeout while running
 	panicked   bool            // written by the worker before it settles the future
@@ -56,6 +56,7 @@ type taskExtra struct {
 
 	mu         sync.Mutex
 	done       chan struct{}
+	err        error           // the context's Err once ended
 	inner      context.Context // a cancelled context carrying the cause
 	afterFuncs []*afterFunc
 }
@@ -87,13 +88,13 @@ func (t *task[T]) run() *taskBase {
 	b := &t.taskBase
 	w := b.worker
 	if b.parent.Err() != nil {
-		// The parent ended, and the watch that cancels this task has not
-		// run yet: its function must not start.
+		// The parent ended, and the watch that cancels this task may not
+		// have run yet: its function must not start.
 		t.cancel(context.Cause(b.parent))
 	}
-	if t.promise.Future().State() != async.Pending {
-		// Settled while being handed to this worker (a sibling failed, a
-		// timer fired, the parent ended): never call the function.
+	if !hook.Unsettled(&t.promise) {
+		// Settled, or being settled, while handed to this worker (a sibling
+		// failed, a timer fired, the parent ended): never call the function.
 		t.fn = nil
 		return b.pool.skip(b, w)
 	}
@@ -208,7 +209,7 @@ func (b *taskBase) Settled(state uint8, err error) {
 	case async.Rejected:
 		if te, ok := err.(*TimeoutError); ok && te.task == b {
 			s.timedOut.Add(1)
-			b.abort(ctxDeadline, err)
+			b.abort(context.DeadlineExceeded, err)
 			return
 		}
 		s.failed.Add(1)
@@ -217,14 +218,14 @@ func (b *taskBase) Settled(state uint8, err error) {
 		}
 	case async.Cancelled:
 		s.cancelled.Add(1)
-		b.abort(ctxCanceled, err)
+		b.abort(context.Canceled, err)
 	}
 }
 
 // abort ends a task whose future was cancelled or timed out: a queued task
 // leaves the queue and never runs; a running one is marked abandoned and its
 // context is cancelled with err as the cause.
-func (b *taskBase) abort(code uint32, err error) {
+func (b *taskBase) abort(ctxErr, err error) {
 	p := b.pool
 	p.mu.Lock()
 	b.releaseLocked()
@@ -239,7 +240,10 @@ func (b *taskBase) abort(code uint32, err error) {
 	}
 	p.mu.Unlock()
 	if running {
-		b.cancelContext(code, err)
+		if pe := b.parent.Err(); pe != nil {
+			ctxErr = pe // the parent ended: its error, as for any derived context
+		}
+		b.cancelContext(ctxErr, err)
 	}
 }
 

@@ -10,6 +10,12 @@ type Observer interface {
 	Settled(state uint8, err error)
 }
 
+// Unsettled reports whether the future of promise, an *async.Promise[T], is
+// still pending with no settle under way; async.Future.State reports a
+// settle in progress as Pending until its value is visible. Set by package
+// async when it is initialised.
+var Unsettled func(promise any) bool
+
 // Attach attaches o to promise, which must be an *async.Promise[T] that has
 // not been published yet. It is set by package async when it is
 // initialised.
