@@ -17,7 +17,7 @@ import (
 
 func init() {
 	add("RoundTrip", Conc, "ResultErrorPool", concRoundTrip)
-	add("FanOut", Conc, "ResultErrorPool(unordered)", concFanOutPool)
+	add("FanOut", Conc, "ResultErrorPool-unordered", concFanOutPool)
 	add("FanOut", Conc, "iter.MapErr", concFanOutMap)
 	add("Blocking", Conc, "ResultErrorPool", func(b *testing.B) { blocking1k(b, concBlocking) })
 	add("BlockingAnts", Conc, "ResultErrorPool", func(b *testing.B) { blockingAnts(b, concBlocking) })

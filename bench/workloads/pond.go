@@ -18,15 +18,15 @@ import (
 
 func init() {
 	add("RoundTrip", Pond, "ResultPool.SubmitErr", pondRoundTrip)
-	add("FanOut", Pond, "result tasks", pondFanOutTasks)
-	add("FanOut", Pond, "result group", pondFanOutGroup)
-	add("FanOut", Pond, "Go(fire-and-forget)", pondFanOutGo)
-	add("Blocking", Pond, "result group", func(b *testing.B) { blocking1k(b, pondBlocking) })
-	add("BlockingAnts", Pond, "result group", func(b *testing.B) { blockingAnts(b, pondBlocking) })
-	add("CPUSpeedup", Pond, "result group", pondSpeedup)
+	add("FanOut", Pond, "result-tasks", pondFanOutTasks)
+	add("FanOut", Pond, "result-group", pondFanOutGroup)
+	add("FanOut", Pond, "Go", pondFanOutGo)
+	add("Blocking", Pond, "result-group", func(b *testing.B) { blocking1k(b, pondBlocking) })
+	add("BlockingAnts", Pond, "result-group", func(b *testing.B) { blockingAnts(b, pondBlocking) })
+	add("CPUSpeedup", Pond, "result-group", pondSpeedup)
 	add("PoolStartup", Pond, "ResultPool", pondStartup)
-	add("QueuedMemory", Pond, "result tasks", pondQueuedTasks)
-	add("QueuedMemory", Pond, "Go(fire-and-forget)", pondQueuedGo)
+	add("QueuedMemory", Pond, "result-tasks", pondQueuedTasks)
+	add("QueuedMemory", Pond, "Go", pondQueuedGo)
 	for _, id := range []string{"CancelRunning", "CancelQueued"} {
 		na(id, Pond, "no per-task cancel (a task has no Cancel; only a group's or pool's context)")
 	}

@@ -10,6 +10,7 @@ package workloads
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -80,9 +81,9 @@ type Workload struct {
 	ID      string // stable key, also the testing.B name
 	Number  string // "1", "3a", ... as in the issue
 	Title   string
-	Desc    string   // what is measured, one or two sentences
-	Primary string   // metric the ratio column compares (lower is better)
-	Metrics []string // columns shown, Primary first
+	Desc    func(s SizeConfig) string // what is measured, for the given sizes
+	Primary string                    // metric the ratio column compares (lower is better)
+	Metrics []string                  // columns shown, Primary first
 	// BenchTime is the -test.benchtime the compare command uses for one
 	// measurement ("1x" for heavy workloads).
 	BenchTime string
@@ -104,41 +105,65 @@ func (w *Workload) Impl(name string) *Impl {
 // implementations and n/a reasons in an init function.
 var All = []*Workload{
 	{ID: "RoundTrip", Number: "1", Title: "Round trip",
-		Desc:    "Spawn one no-op task and await its result, one at a time. Reference: `go func(){ ch <- v }(); <-ch`.",
-		Primary: NsPerOp, Metrics: []string{NsPerOp, BytesPerOp, AllocsPerOp}, BenchTime: "300ms"},
+		Desc: func(s SizeConfig) string {
+			return "Spawn one no-op task and await its result, one at a time. Reference: `go func(){ ch <- v }(); <-ch`."
+		},
+		Primary: NsPerOp, Metrics: []string{NsPerOp, BytesPerOp, AllocsPerOp}, BenchTime: "100ms"},
 	{ID: "FanOut", Number: "2", Title: "Fan-out",
-		Desc:    "10,000 tasks of ~100 ns CPU each, submitted at once, results collected in input order, pool size GOMAXPROCS. Per task.",
-		Primary: NsPerTask, Metrics: []string{NsPerTask, BPerTask, AllocsTask}, BenchTime: "300ms"},
-	{ID: "Blocking", Number: "3a", Title: "Blocking, 10,000 × Sleep(1ms), limit 1,000",
-		Desc:    "Wall time of the whole batch and peak heap (live heap objects plus goroutine stacks, above the idle baseline, sampled every 1ms).",
-		Primary: NsPerOp, Metrics: []string{NsPerOp, PeakHeap, AllocsTask}, BenchTime: "200ms"},
-	{ID: "BlockingAnts", Number: "3b", Title: "Blocking, ants-style: 100,000 × Sleep(10ms), limit 10,000",
-		Desc:    "Wall time of the whole batch and peak heap, as in 3a.",
+		Desc: func(s SizeConfig) string {
+			return fmt.Sprintf("%s tasks of ~%v CPU each, submitted at once, results collected in input order, pool size GOMAXPROCS. Figures per task.", n(s.FanOutTasks), s.FanOutWork)
+		},
+		Primary: NsPerTask, Metrics: []string{NsPerTask, BPerTask, AllocsTask}, BenchTime: "100ms"},
+	{ID: "Blocking", Number: "3a", Title: "Blocking",
+		Desc: func(s SizeConfig) string {
+			return fmt.Sprintf("%s tasks of time.Sleep(%v), at most %s at a time: wall time of the whole batch, and peak heap (live heap objects plus goroutine stacks above the idle baseline, sampled every millisecond).", n(s.BlockTasks), s.BlockSleep, n(s.BlockLimit))
+		},
+		Primary: NsPerOp, Metrics: []string{NsPerOp, PeakHeap, AllocsTask}, BenchTime: "100ms"},
+	{ID: "BlockingAnts", Number: "3b", Title: "Blocking, ants-style",
+		Desc: func(s SizeConfig) string {
+			return fmt.Sprintf("The ants-style run: %s tasks of time.Sleep(%v), at most %s at a time; figures as in 3a.", n(s.AntsTasks), s.AntsSleep, n(s.AntsLimit))
+		},
 		Primary: NsPerOp, Metrics: []string{NsPerOp, PeakHeap, AllocsTask}, BenchTime: "1x"},
 	{ID: "CPUSpeedup", Number: "4", Title: "CPU speedup",
-		Desc:    "2 × GOMAXPROCS tasks of ~20 ms CPU each, pool size GOMAXPROCS: wall time, and speedup = the same work run serially (measured in the same iteration) / wall time.",
+		Desc: func(s SizeConfig) string {
+			return fmt.Sprintf("%d × GOMAXPROCS tasks of ~%v CPU each, pool size GOMAXPROCS: wall time, and speedup = the same work run serially (measured in the same iteration) / wall time.", s.CPUTasksPerP, s.CPUWork)
+		},
 		Primary: NsPerOp, Metrics: []string{NsPerOp, Speedup}, BenchTime: "1x"},
 	{ID: "CancelRunning", Number: "5a", Title: "Cancellation latency, running task",
-		Desc:    "From Cancel() to Await returning, for a running task that watches its context.",
-		Primary: P99, Metrics: []string{P50, P99, AllocsPerOp}, BenchTime: "200ms"},
+		Desc: func(s SizeConfig) string {
+			return "From Cancel() to Await returning, for a running task that watches its context. Reference: cancel() of a goroutine's context until its answer is received."
+		},
+		Primary: P99, Metrics: []string{P50, P99, AllocsPerOp}, BenchTime: "100ms"},
 	{ID: "CancelQueued", Number: "5b", Title: "Cancellation latency, queued task",
-		Desc:    "From Cancel() to Await returning, for a task queued behind a busy worker.",
-		Primary: P99, Metrics: []string{P50, P99, AllocsPerOp}, BenchTime: "200ms"},
+		Desc: func(s SizeConfig) string {
+			return "From Cancel() to Await returning, for a task queued behind a busy worker."
+		},
+		Primary: P99, Metrics: []string{P50, P99, AllocsPerOp}, BenchTime: "100ms"},
 	{ID: "TimeoutLateness", Number: "6", Title: "Timeout lateness",
-		Desc:    "From the deadline (1 ms after Spawn) to Await returning, with a function that ignores its context.",
-		Primary: P99, Metrics: []string{P50, P99, AllocsPerOp}, BenchTime: "300ms"},
+		Desc: func(s SizeConfig) string {
+			return fmt.Sprintf("From the deadline (%v after Spawn) to Await returning, with a function that ignores its context. Reference: select on a goroutine's answer and a context.WithTimeout.", s.Timeout)
+		},
+		Primary: P99, Metrics: []string{P50, P99, AllocsPerOp}, BenchTime: "100ms"},
 	{ID: "PoolStartup", Number: "7", Title: "Pool startup",
-		Desc:    "From creating a pool (size GOMAXPROCS) until the first task's result is in hand; tearing the pool down is not timed.",
-		Primary: P50, Metrics: []string{P50, P99, BytesPerOp, AllocsPerOp}, BenchTime: "200ms"},
+		Desc: func(s SizeConfig) string {
+			return "From creating a pool (size GOMAXPROCS) until the first task's result is in hand; tearing the pool down is not timed."
+		},
+		Primary: P50, Metrics: []string{P50, P99, BytesPerOp, AllocsPerOp}, BenchTime: "300x"},
 	{ID: "QueuedMemory", Number: "8", Title: "Memory per queued task",
-		Desc:    "1,000,000 tasks waiting behind GOMAXPROCS busy workers: live heap bytes per waiting task after a GC (the caller's own slice of handles not counted), and submit time per task.",
+		Desc: func(s SizeConfig) string {
+			return fmt.Sprintf("%s no-op tasks waiting behind GOMAXPROCS busy workers: live heap bytes per waiting task after a GC (the caller's own slice of handles or result slots is not counted), and submit time per task.", n(s.QueuedTasks))
+		},
 		Primary: BPerTask, Metrics: []string{BPerTask, NsPerTask}, BenchTime: "1x"},
 	{ID: "LoopHandoff", Number: "9a", Title: "Loop hand-off",
-		Desc:    "From a worker's function returning to an `On` continuation running on a running Loop.",
-		Primary: P99, Metrics: []string{P50, P99, AllocsPerOp}, BenchTime: "200ms"},
+		Desc: func(s SizeConfig) string {
+			return "From a worker's function returning to an `On` continuation running on a running Loop. Reference: a goroutine sending on a channel to a running consumer goroutine."
+		},
+		Primary: P99, Metrics: []string{P50, P99, AllocsPerOp}, BenchTime: "100ms"},
 	{ID: "LoopPost", Number: "9b", Title: "Loop Post throughput",
-		Desc:    "GOMAXPROCS goroutines Post callbacks to a running Loop; time per callback run.",
-		Primary: NsPerOp, Metrics: []string{NsPerOp, BytesPerOp, AllocsPerOp}, BenchTime: "200ms"},
+		Desc: func(s SizeConfig) string {
+			return "GOMAXPROCS goroutines Post callbacks to a running Loop; time per callback run. Reference: a buffered `chan func()` drained by one goroutine."
+		},
+		Primary: NsPerOp, Metrics: []string{NsPerOp, BytesPerOp, AllocsPerOp}, BenchTime: "100ms"},
 }
 
 // Get returns the workload with the given ID, or nil.
@@ -204,3 +229,12 @@ func DefaultSizes() SizeConfig {
 
 // Sizes is what the workloads use.
 var Sizes = DefaultSizes()
+
+// n formats a count with thousands separators.
+func n(v int) string {
+	s := fmt.Sprint(v)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

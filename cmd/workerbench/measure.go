@@ -1,0 +1,335 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/velalang/runtime/async"
+	"github.com/velalang/runtime/workers"
+)
+
+// A step is one measurement: it fills one row of the table.
+type step struct {
+	id   string
+	what func(config) string // what it does, for the progress line
+	run  func(config, *row) error
+}
+
+var steps = []step{
+	{"spawn", func(c config) string { return fmt.Sprintf("%d × Spawn+Await of a no-op", c.N) }, measureSpawn},
+	{"throughput", func(c config) string {
+		return fmt.Sprintf("%d batches of %d tiny tasks", c.Rounds, c.Tasks)
+	}, measureThroughput},
+	{"cancel_running", func(c config) string { return fmt.Sprintf("%d running tasks cancelled", c.N) }, measureCancelRunning},
+	{"cancel_queued", func(c config) string { return fmt.Sprintf("%d queued tasks cancelled", c.N) }, measureCancelQueued},
+	{"startup", func(c config) string { return fmt.Sprintf("%d × NewPool until a first result", c.StartupSamples) }, measureStartup},
+	{"timeout", func(c config) string {
+		return fmt.Sprintf("%d tasks ignoring ctx, WithTimeout(%v)", c.TimeoutSamples, c.Timeout)
+	}, measureTimeout},
+	{"speedup", func(c config) string {
+		return fmt.Sprintf("%d rounds of %d tasks × %d ms CPU, serial, pool, goroutines", c.Rounds, 2*runtime.GOMAXPROCS(0), c.CPUMs)
+	}, measureSpeedup},
+}
+
+// measureAll runs every step in order, writing one progress line per step
+// to progress, and returns the results.
+func measureAll(cfg config, progress io.Writer) (*results, error) {
+	res := &results{Machine: thisMachine(), Config: cfg}
+	fmt.Fprintf(progress, "workerbench: %s\n", res.Machine)
+	t0 := time.Now()
+	for i, s := range steps {
+		r := newRow(s.id)
+		fmt.Fprintf(progress, "[%d/%d] %s: %s … ", i+1, len(steps), r.Metric, s.what(cfg))
+		runtime.GC() // start each step without the previous one's garbage
+		st := time.Now()
+		if err := s.run(cfg, &r); err != nil {
+			fmt.Fprintln(progress, "failed")
+			return nil, fmt.Errorf("%s: %w", r.Metric, err)
+		}
+		r.judge()
+		fmt.Fprintf(progress, "%s (%.1f s)\n", r.measured(), time.Since(st).Seconds())
+		for _, p := range r.Problems {
+			fmt.Fprintf(progress, "      PROBLEM: %s\n", p)
+		}
+		res.Rows = append(res.Rows, r)
+	}
+	res.Seconds = time.Since(t0).Seconds()
+	return res, nil
+}
+
+func noop(context.Context) (int, error) { return 1, nil }
+
+// newPool makes a pool; cfg is always valid here.
+func newPool(cfg workers.Config) *workers.Pool {
+	p, err := workers.NewPool(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// shutdown waits for p's goroutines to exit, as a program should before it
+// reports.
+func shutdown(p *workers.Pool) error {
+	ctx, cancel := context.WithTimeout(bg, 30*time.Second)
+	defer cancel()
+	if err := p.Shutdown(ctx); err != nil {
+		return fmt.Errorf("pool shutdown: %w", err)
+	}
+	return nil
+}
+
+// measureSpawn: Spawn and Await a no-op on the default pool, one at a time,
+// exactly as a newcomer writes it.
+func measureSpawn(cfg config, r *row) error {
+	for range min(cfg.N/10+1, 1000) { // warm up
+		if _, err := workers.Spawn(bg, noop).Await(bg); err != nil {
+			return err
+		}
+	}
+	ds := make([]time.Duration, cfg.N)
+	sum := 0
+	for i := range ds {
+		t0 := time.Now()
+		v, err := workers.Spawn(bg, noop).Await(bg)
+		ds[i] = time.Since(t0)
+		if err != nil {
+			return err
+		}
+		sum += v
+	}
+	if sum != cfg.N {
+		return fmt.Errorf("lost results: %d of %d", sum, cfg.N)
+	}
+	r.Samples = cfg.N
+	r.P50, r.P99 = p50p99(ds)
+	return nil
+}
+
+// tiny is the work of a throughput task: a 64-step LCG, about 0.1 µs.
+func tiny(x uint64) uint64 {
+	for range 64 {
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	return x
+}
+
+// measureThroughput: a batch of tiny tasks submitted at once on a pool of
+// GOMAXPROCS workers, every result awaited; tasks per second from the first
+// Spawn to the last result, median over the rounds.
+func measureThroughput(cfg config, r *row) error {
+	p := newPool(workers.Config{})
+	on := workers.OnPool(p)
+	fns := make([]func(context.Context) (uint64, error), cfg.Tasks)
+	var want uint64
+	for i := range fns {
+		fns[i] = func(context.Context) (uint64, error) { return tiny(uint64(i)), nil }
+		want += tiny(uint64(i))
+	}
+	futs := make([]*async.Future[uint64], cfg.Tasks)
+	batch := func(n int) (time.Duration, error) {
+		var sum uint64
+		t0 := time.Now()
+		for i := range n {
+			futs[i] = workers.Spawn(bg, fns[i], on)
+		}
+		for i := range n {
+			v, err := futs[i].Await(bg)
+			if err != nil {
+				return 0, err
+			}
+			sum += v
+		}
+		d := time.Since(t0)
+		if n == cfg.Tasks && sum != want {
+			return 0, errors.New("wrong sum of results")
+		}
+		clear(futs)
+		return d, nil
+	}
+	if _, err := batch(min(cfg.Tasks, 1000)); err != nil { // warm up
+		return err
+	}
+	rates := make([]float64, cfg.Rounds)
+	for i := range rates {
+		runtime.GC()
+		d, err := batch(cfg.Tasks)
+		if err != nil {
+			return err
+		}
+		rates[i] = float64(cfg.Tasks) / d.Seconds()
+	}
+	r.Samples = cfg.Rounds
+	r.P50 = quantile(rates, 0.5)
+	r.Note = fmt.Sprintf("%d tasks of ~0.1 µs on %d workers, best batch %s",
+		cfg.Tasks, p.MaxWorkers(), fmtRate(rates[len(rates)-1]))
+	return shutdown(p)
+}
+
+// measureCancelRunning: a running task that watches its context, a
+// goroutine blocked in Await on it, then Cancel; the time until that Await
+// returns, and until the function itself returns.
+func measureCancelRunning(cfg config, r *row) error {
+	p := newPool(workers.Config{})
+	on := workers.OnPool(p)
+	started, stopped := make(chan struct{}, 1), make(chan time.Time, 1)
+	fn := func(ctx context.Context) (int, error) {
+		started <- struct{}{}
+		<-ctx.Done()
+		stopped <- time.Now()
+		return 0, ctx.Err()
+	}
+	ds, stops := make([]time.Duration, cfg.N), make([]time.Duration, cfg.N)
+	for i := range ds {
+		f := workers.Spawn(bg, fn, on)
+		if _, err := within(started, "the task did not start"); err != nil {
+			return err
+		}
+		t0, d, err := timeAwait(f, func() { f.Cancel() })
+		if !errors.Is(err, async.ErrCancelled) {
+			return fmt.Errorf("after Cancel, Await returned %v, want ErrCancelled", err)
+		}
+		t1, err := within(stopped, "the cancelled function did not see its context end")
+		if err != nil {
+			return err
+		}
+		ds[i], stops[i] = d, t1.Sub(t0)
+	}
+	r.Samples = cfg.N
+	r.P50, r.P99 = p50p99(ds)
+	s50, s99 := p50p99(stops)
+	r.Extra = map[string]float64{"fn_return_p50_ns": s50, "fn_return_p99_ns": s99}
+	r.Note = fmt.Sprintf("the cancelled function saw ctx.Done and returned p50 %s, p99 %s after Cancel",
+		fmtNs(s50), fmtNs(s99))
+	return shutdown(p)
+}
+
+// measureCancelQueued: one worker kept busy, a task waiting behind it with
+// a goroutine blocked in Await on it, then Cancel; the time until that
+// Await returns. A cancelled queued task must never run.
+func measureCancelQueued(cfg config, r *row) error {
+	p := newPool(workers.Config{MaxWorkers: 1})
+	on := workers.OnPool(p)
+	running, release := make(chan struct{}), make(chan struct{})
+	blocker := workers.Spawn(bg, func(context.Context) (int, error) {
+		close(running)
+		<-release
+		return 0, nil
+	}, on)
+	if _, err := within(running, "the blocking task did not start"); err != nil {
+		return err
+	}
+	var ran atomic.Int64
+	fn := func(context.Context) (int, error) { ran.Add(1); return 0, nil }
+	ds := make([]time.Duration, cfg.N)
+	for i := range ds {
+		f := workers.Spawn(bg, fn, on)
+		if q := p.QueuedCount(); q != 1 {
+			close(release)
+			return fmt.Errorf("QueuedCount = %d, want 1", q)
+		}
+		_, d, err := timeAwait(f, func() { f.Cancel() })
+		if !errors.Is(err, async.ErrCancelled) {
+			close(release)
+			return fmt.Errorf("after Cancel, Await returned %v, want ErrCancelled", err)
+		}
+		ds[i] = d
+	}
+	close(release)
+	if _, err := blocker.Await(bg); err != nil {
+		return err
+	}
+	if err := shutdown(p); err != nil {
+		return err
+	}
+	if n := ran.Load(); n != 0 {
+		return fmt.Errorf("%d cancelled queued tasks ran", n)
+	}
+	r.Samples = cfg.N
+	r.P50, r.P99 = p50p99(ds)
+	return nil
+}
+
+// measureStartup: NewPool, Spawn a no-op on it and Await the result, with
+// a fresh pool each time (shut down after the clock stops).
+func measureStartup(cfg config, r *row) error {
+	ds := make([]time.Duration, cfg.StartupSamples)
+	for i := range ds {
+		t0 := time.Now()
+		p, err := workers.NewPool(workers.Config{})
+		if err != nil {
+			return err
+		}
+		_, err = workers.Spawn(bg, noop, workers.OnPool(p)).Await(bg)
+		ds[i] = time.Since(t0)
+		if err != nil {
+			return err
+		}
+		if err := shutdown(p); err != nil {
+			return err
+		}
+	}
+	r.Samples = cfg.StartupSamples
+	r.P50, r.P99 = p50p99(ds)
+	return nil
+}
+
+// measureTimeout: a task that ignores its context and overruns its
+// timeout; lateness is from the deadline (the task's own ctx.Deadline) to
+// Await returning, one task at a time. The pool has spare workers, so no
+// task waits in the queue behind the functions still overrunning. A future
+// that the late result fulfilled instead of the timeout is a missed
+// timeout: it counts with its lateness and fails the row.
+func measureTimeout(cfg config, r *row) error {
+	p := newPool(workers.Config{MaxWorkers: 64})
+	on, limit := workers.OnPool(p), workers.WithTimeout(cfg.Timeout)
+	overrun := cfg.Timeout + 2*time.Millisecond
+	ds := make([]time.Duration, cfg.TimeoutSamples)
+	missed := 0
+	for i := range ds {
+		deadline := make(chan time.Time, 1)
+		f := workers.Spawn(bg, func(ctx context.Context) (int, error) {
+			d, _ := ctx.Deadline()
+			deadline <- d
+			time.Sleep(overrun) // ignores ctx
+			return 1, nil
+		}, on, limit)
+		_, err := f.Await(bg)
+		t1 := time.Now()
+		switch {
+		case errors.Is(err, workers.ErrTimeout):
+		case err == nil:
+			missed++
+		default:
+			return fmt.Errorf("after the timeout, Await returned %v, want ErrTimeout", err)
+		}
+		d, err := within(deadline, "a timed-out task did not start although a worker was free")
+		if err != nil {
+			return err
+		}
+		ds[i] = t1.Sub(d)
+	}
+	if err := shutdown(p); err != nil {
+		return err
+	}
+	r.Samples = cfg.TimeoutSamples
+	r.P50, r.P99 = p50p99(ds) // sorts ds
+	r.Extra = map[string]float64{"max_ns": float64(ds[len(ds)-1]), "missed": float64(missed)}
+	r.Note = fmt.Sprintf("each function slept %v past a %v timeout; max lateness %s",
+		overrun-cfg.Timeout, cfg.Timeout, fmtNs(r.Extra["max_ns"]))
+	n := uint64(cfg.TimeoutSamples)
+	if st := p.Stats(); st.TimedOut+st.Completed != n || st.Late != st.TimedOut || st.Completed != uint64(missed) {
+		r.problem(fmt.Sprintf("Stats disagree: TimedOut %d + Completed %d of %d, Late %d",
+			st.TimedOut, st.Completed, n, st.Late))
+	}
+	if missed > 0 {
+		r.problem(fmt.Sprintf("%d of %d timeouts missed: the function's result, returned at least %v "+
+			"after the deadline, fulfilled the future instead of the *TimeoutError", missed, n, overrun-cfg.Timeout))
+	}
+	return nil
+}
