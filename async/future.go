@@ -28,10 +28,8 @@ type Future[T any] struct {
 
 	mu       sync.Mutex
 	done     chan struct{} // made on demand by Done; closed on settle
-	waker    Waker         // first registered waker
-	wakers   []Waker       // the rest, in registration order
+	subs     *subscribers  // made on demand by Poll and OnCancel
 	observer hook.Observer // told first how the future settled
-	onCancel []func(error) // Promise.OnCancel handlers, in order
 
 	// value and err are written once by the settling goroutine before the
 	// state word leaves settling, and read only after it has.
@@ -166,12 +164,23 @@ func (f *Future[T]) Poll(w Waker) Poll[T] {
 	return Poll[T]{}
 }
 
-func (f *Future[T]) addWakerLocked(w Waker) {
-	if f.waker == nil {
-		f.waker = w
-	} else {
-		f.wakers = append(f.wakers, w)
+// subscribers are the wakers and cancellation handlers of a future, kept
+// apart so that a future nobody polls stays small.
+type subscribers struct {
+	wakers   []Waker       // in registration order
+	onCancel []func(error) // Promise.OnCancel handlers, in order
+}
+
+func (f *Future[T]) subsLocked() *subscribers {
+	if f.subs == nil {
+		f.subs = new(subscribers)
 	}
+	return f.subs
+}
+
+func (f *Future[T]) addWakerLocked(w Waker) {
+	s := f.subsLocked()
+	s.wakers = append(s.wakers, w)
 }
 
 // subscribe calls w.Wake once the future has settled: at once, on the
@@ -193,14 +202,18 @@ func (f *Future[T]) settle(s State, v T, err error) bool {
 	f.value, f.err = v, err
 	f.mu.Lock()
 	f.state.Store(uint32(s))
-	done, w, ws := f.done, f.waker, f.wakers
-	o, handlers := f.observer, f.onCancel
-	f.done, f.waker, f.wakers, f.observer, f.onCancel = nil, nil, nil, nil, nil
+	done, subs, o := f.done, f.subs, f.observer
+	f.done, f.subs, f.observer = nil, nil, nil
 	f.mu.Unlock()
+	var ws []Waker
+	var handlers []func(error)
+	if subs != nil {
+		ws, handlers = subs.wakers, subs.onCancel
+	}
 	// Deferred, so that a handler or waker that panics or calls
 	// runtime.Goexit (a Then function runs inside a waker) cannot leave the
 	// settled future's waiters and its other wakers waiting forever.
-	defer release(done, w, ws)
+	defer release(done, ws)
 	if o != nil {
 		o.Settled(uint8(s), err)
 	}
@@ -210,15 +223,12 @@ func (f *Future[T]) settle(s State, v T, err error) bool {
 	return true
 }
 
-// release closes done, then wakes w and then each of ws, in order.
-func release(done chan struct{}, w Waker, ws []Waker) {
+// release closes done, then wakes each of ws, in order.
+func release(done chan struct{}, ws []Waker) {
 	if done != nil {
 		close(done)
 	}
-	defer callAll(ws, Waker.Wake)
-	if w != nil {
-		w.Wake()
-	}
+	callAll(ws, Waker.Wake)
 }
 
 // callAll calls call(x) for each x of xs, in order. If a call panics or

@@ -68,7 +68,8 @@ func (p *Promise[T]) OnCancel(fn func(cause error)) {
 	f := &p.f
 	f.mu.Lock()
 	if !f.settled() {
-		f.onCancel = append(f.onCancel, fn)
+		subs := f.subsLocked()
+		subs.onCancel = append(subs.onCancel, fn)
 		f.mu.Unlock()
 		return
 	}

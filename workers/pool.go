@@ -49,7 +49,7 @@ type Pool struct {
 	queue   list          // waiting tasks, oldest first
 	running list          // tasks whose function is running
 	slots   []*workerInfo // slots[i] names worker i+1; made on first use
-	free    []bool        // free[i]: slot i+1 has no live worker
+	free    []*workerInfo // slots with no live worker
 	closed  bool
 	idle    chan struct{} // closed when the last worker exits after Shutdown
 	nextID  uint64
@@ -118,7 +118,7 @@ func (p *Pool) Resize(n int) error {
 	for p.workers < p.max && p.queue.head != nil {
 		t := p.queue.pop()
 		p.queued--
-		p.startLocked(t)
+		p.startLocked(t, p.now())
 	}
 	return nil
 }
@@ -162,14 +162,15 @@ func (p *Pool) submit(s *settings, ts ...*taskBase) error {
 		p.stats.cancelled.Add(uint64(len(ts)))
 		return errParentDone
 	}
+	now := p.now() // one clock read for the whole batch
 	for _, t := range ts {
 		p.nextID++
 		t.id = p.nextID
-		t.enqueued = p.now()
+		t.enqueued = now
 		t.body.attach()
 		t.arm(s)
 		if p.workers < p.max {
-			p.startLocked(t)
+			p.startLocked(t, now)
 			continue
 		}
 		t.where = whereQueued
@@ -179,35 +180,33 @@ func (p *Pool) submit(s *settings, ts ...*taskBase) error {
 	return nil
 }
 
-// startLocked starts a worker goroutine whose first task is t.
-func (p *Pool) startLocked(t *taskBase) {
+// startLocked starts a worker goroutine whose first task is t, at now.
+func (p *Pool) startLocked(t *taskBase, now time.Duration) {
 	p.workers++
-	w := p.slotLocked()
-	p.runLocked(t, w)
+	p.runLocked(t, p.slotLocked(), now)
 	go t.work()
 }
 
-// slotLocked takes the lowest free worker slot.
+// slotLocked takes a free worker slot, or makes one; slots are made in
+// order, so the first workers are named -1, -2, and so on.
 func (p *Pool) slotLocked() *workerInfo {
-	for i, f := range p.free {
-		if f {
-			p.free[i] = false
-			return p.slots[i]
-		}
+	if n := len(p.free); n > 0 {
+		w := p.free[n-1]
+		p.free = p.free[:n-1]
+		return w
 	}
 	n := len(p.slots) + 1
 	name := p.name + "-" + strconv.Itoa(n)
 	w := &workerInfo{slot: n, name: name, labels: pprof.WithLabels(context.Background(), pprof.Labels("worker", name))}
 	p.slots = append(p.slots, w)
-	p.free = append(p.free, false)
 	return w
 }
 
-// runLocked marks t as running on w.
-func (p *Pool) runLocked(t *taskBase, w *workerInfo) {
+// runLocked marks t as running on w since now.
+func (p *Pool) runLocked(t *taskBase, w *workerInfo, now time.Duration) {
 	t.where = whereRunning
 	t.worker = w
-	t.started = p.now()
+	t.started = now
 	p.running.push(t)
 	p.active++
 }
@@ -223,15 +222,16 @@ func (p *Pool) finishLocked(t *taskBase) {
 	t.where = whereDone
 }
 
-// popLocked returns the next queued task, marked running on worker w, or
-// nil if the queue is empty or the pool has shrunk below its workers.
-func (p *Pool) popLocked(w *workerInfo) *taskBase {
+// popLocked returns the next queued task, marked running on worker w since
+// now, or nil if the queue is empty or the pool has shrunk below its
+// workers.
+func (p *Pool) popLocked(w *workerInfo, now time.Duration) *taskBase {
 	if p.workers > p.max || p.queue.head == nil {
 		return nil
 	}
 	t := p.queue.pop()
 	p.queued--
-	p.runLocked(t, w)
+	p.runLocked(t, w, now)
 	return t
 }
 
@@ -246,7 +246,7 @@ func (p *Pool) withdrawLocked(t *taskBase) {
 // exitLocked retires worker w, whose goroutine is about to return.
 func (p *Pool) exitLocked(w *workerInfo) {
 	p.workers--
-	p.free[w.slot-1] = true
+	p.free = append(p.free, w)
 	if p.workers == 0 && p.idle != nil {
 		close(p.idle)
 		p.idle = nil

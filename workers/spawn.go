@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/velalang/runtime/async"
+	"github.com/velalang/runtime/internal/hook"
 )
 
 // Spawn runs fn on a worker and returns its future at once; it never blocks,
@@ -107,30 +108,18 @@ func SpawnAll[T any](ctx context.Context, fns []func(context.Context) (T, error)
 	if s.err != nil {
 		return refuse[[]T](&s, s.err)
 	}
-	g := &group[T]{vals: make([]T, len(fns))}
+	g := &group[T]{vals: make([]T, len(fns)), pool: s.pool}
 	if len(fns) == 0 {
 		g.p.Resolve(g.vals)
 		return g.p.Future()
 	}
-	g.tasks = make([]task[T], len(fns))
-	g.wakers = make([]groupWaker[T], len(fns))
+	g.tasks = make([]groupTask[T], len(fns))
 	g.bases = make([]*taskBase, len(fns))
-	g.pool = s.pool
 	for i, fn := range fns {
 		t := &g.tasks[i]
-		t.fn = fn
+		t.fn, t.g, t.i = fn, g, i
 		t.init(ctx, t, s.pool)
 		g.bases[i] = &t.taskBase
-		g.wakers[i] = groupWaker[T]{g: g, i: i}
-	}
-	if err := s.pool.submit(&s, g.bases...); err != nil {
-		// The tasks' own futures are never handed out, so only the
-		// combined one needs settling.
-		if err == errParentDone {
-			g.p.Future().CancelWithCause(context.Cause(ctx))
-			return g.p.Future()
-		}
-		return refuse[[]T](&s, fmt.Errorf("workers: SpawnAll: %w", err))
 	}
 	g.left.Store(int64(len(fns)))
 	g.p.OnCancel(func(cause error) {
@@ -138,34 +127,47 @@ func SpawnAll[T any](ctx context.Context, fns []func(context.Context) (T, error)
 			g.cancelAll(cause)
 		}
 	})
-	for i := range g.tasks {
-		if g.tasks[i].promise.Future().Poll(&g.wakers[i]).IsReady() {
-			g.settled(i) // already settled: the waker was not registered
-		}
+	switch err := s.pool.submit(&s, g.bases...); err {
+	case nil:
+	case errParentDone:
+		// The tasks' own futures are never handed out, so only the
+		// combined one needs settling.
+		g.p.Future().CancelWithCause(context.Cause(ctx))
+	default:
+		s.pool.stats.rejected.Add(1)
+		g.p.Reject(fmt.Errorf("workers: SpawnAll: %w", err))
 	}
 	return g.p.Future()
 }
 
 // group is one SpawnAll call. Its tasks live in one slice, so the call
-// allocates the same few objects whatever the number of functions.
+// allocates the same few objects whatever the number of functions, and each
+// task reports to the group from its future's observer, without a waker.
 type group[T any] struct {
 	p      async.Promise[[]T]
 	pool   *Pool
-	tasks  []task[T]
+	tasks  []groupTask[T]
 	bases  []*taskBase // &tasks[i].taskBase
-	wakers []groupWaker[T]
 	vals   []T
 	left   atomic.Int64
 	failed atomic.Bool // the group has failed or was cancelled
 }
 
-// groupWaker tells the group that task i has settled.
-type groupWaker[T any] struct {
+// groupTask is a task of a group: task i of g.
+type groupTask[T any] struct {
+	task[T]
 	g *group[T]
 	i int
 }
 
-func (w *groupWaker[T]) Wake() { w.g.settled(w.i) }
+// attach makes the group task, not its base, the observer of its future.
+func (t *groupTask[T]) attach() { hook.Attach(&t.promise, t) }
+
+// Settled counts the task as any other, then tells the group.
+func (t *groupTask[T]) Settled(state uint8, err error) {
+	t.taskBase.Settled(state, err)
+	t.g.settled(t.i)
+}
 
 func (g *group[T]) settled(i int) {
 	r, ok := g.tasks[i].promise.Future().Result()

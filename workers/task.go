@@ -105,9 +105,10 @@ func (t *task[T]) run() *taskBase {
 	}
 	t.fn = nil // do not keep the closure alive
 	p := b.pool
+	now := p.now()
 	p.mu.Lock()
 	p.finishLocked(b)
-	next := p.popLocked(w)
+	next := p.popLocked(w, now)
 	p.mu.Unlock()
 	// Settling runs wakers, and a Then function among them may call
 	// runtime.Goexit on this goroutine; the worker's duty then passes on.
@@ -138,7 +139,7 @@ func (t *task[T]) run() *taskBase {
 	}
 	if next == nil {
 		p.mu.Lock()
-		next = p.popLocked(w)
+		next = p.popLocked(w, p.now())
 		if next == nil {
 			p.exitLocked(w)
 		}
@@ -153,7 +154,7 @@ func (p *Pool) skip(t *taskBase, w *workerInfo) *taskBase {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.finishLocked(t)
-	next := p.popLocked(w)
+	next := p.popLocked(w, p.now())
 	if next == nil {
 		p.exitLocked(w)
 	}
@@ -167,7 +168,7 @@ func (p *Pool) handOff(w *workerInfo, next *taskBase) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if next == nil {
-		next = p.popLocked(w)
+		next = p.popLocked(w, p.now())
 	}
 	if next == nil {
 		p.exitLocked(w)
