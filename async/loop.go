@@ -3,6 +3,7 @@ package async
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,10 +28,13 @@ var ErrLoopRunning = errors.New("async: loop already running")
 type Loop struct {
 	wake chan struct{} // capacity 1: "look at the queue again"
 
+	closedFlag atomic.Bool // closed, for checks between callbacks
+
 	mu      sync.Mutex
-	queue   []func() // FIFO; queue[head:] are waiting
-	head    int
-	pending int // timers, tasks and On continuations not finished yet
+	queue   []func() // FIFO
+	spare   []func() // the last batch's slice, for reuse
+	waiting bool     // Run waits on wake; the next Post must signal
+	pending int      // timers, tasks and On continuations not finished yet
 	timers  map[*loopTimer]struct{}
 	closed  bool
 	running bool
@@ -62,8 +66,12 @@ func (l *Loop) Post(fn func()) bool {
 		return false
 	}
 	l.queue = append(l.queue, fn)
+	wake := l.waiting
+	l.waiting = false
 	l.mu.Unlock()
-	l.signal()
+	if wake {
+		l.signal()
+	}
 	return true
 }
 
@@ -136,28 +144,63 @@ func (l *Loop) run(ctx context.Context, until func() bool) error {
 			l.mu.Unlock()
 			return ErrLoopClosed
 		}
-		if l.head < len(l.queue) {
-			fn := l.queue[l.head]
-			l.queue[l.head] = nil // do not keep the closure alive
-			l.head++
-			if l.head == len(l.queue) {
-				l.queue, l.head = l.queue[:0], 0
-			}
+		if len(l.queue) > 0 {
+			batch := l.queue
+			l.queue, l.spare = l.spare[:0], nil
 			l.mu.Unlock()
-			fn()
+			if stop, err := l.runBatch(batch, ctx, ctxDone, until); stop {
+				return err
+			}
 			continue
 		}
-		idle := l.pending == 0
-		l.mu.Unlock()
-		if idle && until == nil {
+		if l.pending == 0 && until == nil {
+			l.mu.Unlock()
 			return nil
 		}
+		l.waiting = true
+		l.mu.Unlock()
 		select {
 		case <-l.wake:
 		case <-ctxDone:
 			return ctx.Err()
 		}
 	}
+}
+
+// runBatch runs the callbacks of batch in order, checking between them that
+// the loop should go on. What it did not run (it stopped, or a callback
+// panicked) goes back to the front of the queue unless the loop is closed.
+func (l *Loop) runBatch(batch []func(), ctx context.Context, ctxDone <-chan struct{}, until func() bool) (stop bool, err error) {
+	i := 0
+	defer func() {
+		rest := batch[i:]
+		l.mu.Lock()
+		if len(rest) == 0 {
+			l.spare = batch[:0]
+		} else if !l.closed {
+			l.queue = append(slices.Clone(rest), l.queue...)
+		}
+		l.mu.Unlock()
+	}()
+	for i < len(batch) {
+		fn := batch[i]
+		batch[i] = nil // do not keep the closure alive
+		i++
+		fn()
+		switch {
+		case l.closedFlag.Load():
+			return true, ErrLoopClosed
+		case until != nil && until():
+			return true, nil
+		case ctxDone != nil:
+			select {
+			case <-ctxDone:
+				return true, ctx.Err()
+			default:
+			}
+		}
+	}
+	return false, nil
 }
 
 // Close closes the loop: queued callbacks are dropped, timers are stopped,
@@ -167,7 +210,8 @@ func (l *Loop) run(ctx context.Context, until func() bool) error {
 func (l *Loop) Close() {
 	l.mu.Lock()
 	l.closed = true
-	l.queue, l.head = nil, 0
+	l.closedFlag.Store(true)
+	l.queue, l.spare = nil, nil
 	timers := l.timers
 	l.timers = nil
 	l.mu.Unlock()
