@@ -26,7 +26,7 @@ func Then[T, U any](f *Future[T], fn func(T) (U, error)) *Future[U] {
 			p.Reject(f.err)
 			return
 		}
-		v, err, r := safecall.Call(fn, f.value, goexitRejecter[U]{p})
+		v, r, err := safecall.Call(fn, f.value, goexitRejecter[U]{p})
 		switch {
 		case r != nil:
 			p.Reject(&PanicError{Value: r.Value, Stack: r.Stack})

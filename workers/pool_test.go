@@ -439,7 +439,7 @@ func TestPoolSelfSpawnIntoFullPool(t *testing.T) {
 		})
 	})
 	t.Run("inner tied to outer ctx", func(t *testing.T) {
-		var bug string // set inside the bubble; reported outside, where Skip takes effect
+		var bug string // set inside the bubble, reported outside it
 		synctest.Test(t, func(t *testing.T) {
 			p := semPool(t, workers.Config{MaxWorkers: 1})
 			innerCh := make(chan *async.Future[int], 1)
@@ -611,7 +611,7 @@ func TestPoolResize(t *testing.T) {
 // After shrinking below the number of running workers, the bounded queue
 // still has its full room: a Spawn with nothing queued is accepted.
 func TestPoolResizeShrinkKeepsQueueRoom(t *testing.T) {
-	var bug string // set inside the bubble; reported outside, where Skip takes effect
+	var bug string // set inside the bubble, reported outside it
 	synctest.Test(t, func(t *testing.T) {
 		p := semPool(t, workers.Config{MaxWorkers: 4, QueueSize: 1})
 		release := make(chan struct{})

@@ -255,7 +255,7 @@ func TestMultipleWorkersSomeFail(t *testing.T) {
 					return 0, fmt.Errorf("task %d: %w", i, errOdd)
 				case 2:
 					var m map[string]int
-					m["boom"] = i // assignment to a nil map panics
+					seedNilMapWrite(m, i) // assignment to a nil map panics
 				}
 				return i * i, nil
 			}, OnPool(p)))
@@ -390,3 +390,7 @@ func TestWorkerSpawnAllFirstErrorFailsFast(t *testing.T) {
 		}
 	})
 }
+
+// seedNilMapWrite writes to m, which the caller passes nil to provoke a
+// runtime panic.
+func seedNilMapWrite(m map[string]int, v int) { m["boom"] = v }

@@ -504,7 +504,7 @@ func TestCancelQueuedTaskNeverRuns(t *testing.T) {
 // other future (as SpawnAll, Then and On continuations do) means it never
 // runs.
 func TestCancelFromSettleCallbackQueuedNeverRuns(t *testing.T) {
-	var bug string // set inside the bubble; reported outside, where Skip takes effect
+	var bug string // set inside the bubble, reported outside it
 	synctest.Test(t, func(t *testing.T) {
 		p := semPool(t, workers.Config{MaxWorkers: 1})
 		first := workers.Spawn(context.Background(), func(context.Context) (int, error) {
@@ -999,7 +999,7 @@ func TestSpawnAllEmptyResolvesAtOnce(t *testing.T) {
 // cancels every sibling: a running one sees its context end (with a cause
 // that reaches the failure), queued ones never run.
 func TestSpawnAllFirstFailureCancelsSiblings(t *testing.T) {
-	var bug string // set inside the bubble; reported outside, where Skip takes effect
+	var bug string // set inside the bubble, reported outside it
 	synctest.Test(t, func(t *testing.T) {
 		p := semPool(t, workers.Config{MaxWorkers: 2})
 		release := make(chan struct{})

@@ -99,7 +99,7 @@ func (t *task[T]) run() *taskBase {
 		return b.pool.skip(b, w)
 	}
 	labelled := b.setLabels()
-	v, err, r := safecall.Call(t.fn, context.Context(b), b)
+	v, r, err := safecall.Call(t.fn, context.Context(b), b)
 	if labelled {
 		pprof.SetGoroutineLabels(w.labels)
 	}

@@ -24,24 +24,24 @@ type Goexiter interface {
 // The two deferred calls tell the cases apart: recover returns nil during a
 // Goexit, and (since Go 1.21) never during a panic. Call itself allocates
 // nothing unless fn panics.
-func Call[A, T any](fn func(A) (T, error), a A, g Goexiter) (v T, err error, r *Recovered) {
+func Call[A, T any](fn func(A) (T, error), a A, g Goexiter) (v T, r *Recovered, err error) {
 	normal := false
 	defer func() {
 		if !normal {
 			g.Goexited()
 		}
 	}()
-	v, err, r = call(fn, a)
+	v, r, err = call(fn, a)
 	normal = true
-	return v, err, r
+	return v, r, err
 }
 
-func call[A, T any](fn func(A) (T, error), a A) (v T, err error, r *Recovered) {
+func call[A, T any](fn func(A) (T, error), a A) (v T, r *Recovered, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			r = &Recovered{Value: p, Stack: debug.Stack()}
 		}
 	}()
 	v, err = fn(a)
-	return v, err, nil
+	return v, nil, err
 }
