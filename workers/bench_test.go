@@ -3,6 +3,7 @@ package workers_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/velalang/runtime/workers"
 )
@@ -12,6 +13,21 @@ func noop(context.Context) (int, error) { return 1, nil }
 // BenchmarkRoundTrip spawns one no-op task and awaits it, one at a time.
 func BenchmarkRoundTrip(b *testing.B) {
 	p, _ := workers.NewPool(workers.Config{})
+	ctx := context.Background()
+	on := workers.OnPool(p)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := workers.Spawn(ctx, noop, on).Await(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_ = p.Shutdown(ctx)
+}
+
+// BenchmarkRoundTripIdle is BenchmarkRoundTrip on a pool whose worker
+// waits for the next task instead of exiting.
+func BenchmarkRoundTripIdle(b *testing.B) {
+	p, _ := workers.NewPool(workers.Config{IdleTimeout: time.Second})
 	ctx := context.Background()
 	on := workers.OnPool(p)
 	b.ReportAllocs()

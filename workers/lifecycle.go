@@ -66,6 +66,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	}
 	p.mu.Lock()
 	p.closed = true
+	p.retireParkedLocked(true)
 	if p.workers == 0 {
 		p.mu.Unlock()
 		return nil
@@ -91,6 +92,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 func (p *Pool) Close() {
 	p.mu.Lock()
 	p.closed = true
+	p.retireParkedLocked(true)
 	p.mu.Unlock()
 	p.cancelAll(ErrPoolClosed)
 }

@@ -23,9 +23,18 @@ type Config struct {
 	// "vela-worker-1", "vela-worker-2", and so on.
 	Name string
 	// LockOSThread makes each worker goroutine hold its own OS thread while
-	// it lives, for thread-affine C libraries. A worker exits, and its thread
-	// with it, when it finds the queue empty.
+	// it lives, for thread-affine C libraries. The thread ends with the
+	// worker.
 	LockOSThread bool
+	// IdleTimeout is how long a worker that finds the queue empty waits for
+	// more work before it exits. Zero, the default, means it exits at once,
+	// so a pool at rest holds no goroutine. A positive value keeps up to
+	// MaxWorkers goroutines, with their grown stacks (and, with LockOSThread,
+	// their threads), ready for the next task: a Spawn on an idle pool then
+	// hands the task to a waiting worker instead of starting a goroutine.
+	// Shutdown and Close retire waiting workers at once. Under
+	// testing/synctest, use such a pool from a single bubble.
+	IdleTimeout time.Duration
 }
 
 // Pool runs tasks on at most MaxWorkers goroutines at once. Workers start
@@ -36,10 +45,11 @@ type Config struct {
 // the worker set; counters are atomic. Submitting a task takes the mutex
 // once, and so does each task a worker runs.
 type Pool struct {
-	epoch      time.Time // the origin of task timestamps
-	name       string
-	queueSize  int
-	lockThread bool
+	epoch       time.Time // the origin of task timestamps
+	name        string
+	queueSize   int
+	lockThread  bool
+	idleTimeout time.Duration
 
 	mu      sync.Mutex
 	max     int
@@ -50,6 +60,8 @@ type Pool struct {
 	running list          // tasks whose function is running
 	slots   []*workerInfo // slots[i] names worker i+1; made on first use
 	free    []*workerInfo // slots with no live worker
+	parked  []*workerInfo // idle workers waiting for work, most recent last
+	reaper  *time.Timer   // retires workers idle for IdleTimeout; nil if none waits
 	closed  bool
 	idle    chan struct{} // closed when the last worker exits after Shutdown
 	nextID  uint64
@@ -64,6 +76,7 @@ type workerInfo struct {
 	slot   int
 	name   string
 	labels context.Context
+	park   *parker // pool.mu; the live goroutine's, once it has waited
 }
 
 // NewPool returns a pool configured by cfg. It starts no goroutine. A
@@ -75,12 +88,16 @@ func NewPool(cfg Config) (*Pool, error) {
 	if cfg.QueueSize < 0 {
 		return nil, invalid("negative QueueSize %d", cfg.QueueSize)
 	}
+	if cfg.IdleTimeout < 0 {
+		return nil, invalid("negative IdleTimeout %v", cfg.IdleTimeout)
+	}
 	p := &Pool{
-		epoch:      time.Now(),
-		name:       cfg.Name,
-		queueSize:  cfg.QueueSize,
-		lockThread: cfg.LockOSThread,
-		max:        cfg.MaxWorkers,
+		epoch:       time.Now(),
+		name:        cfg.Name,
+		queueSize:   cfg.QueueSize,
+		lockThread:  cfg.LockOSThread,
+		idleTimeout: cfg.IdleTimeout,
+		max:         cfg.MaxWorkers,
 	}
 	if p.name == "" {
 		p.name = "vela-worker"
@@ -115,6 +132,7 @@ func (p *Pool) Resize(n int) error {
 		return ErrPoolClosed
 	}
 	p.max = n
+	p.retireParkedLocked(false)
 	for p.workers < p.max && p.queue.head != nil {
 		t := p.queue.pop()
 		p.queued--
@@ -154,7 +172,7 @@ func (p *Pool) submit(s *settings, ts ...*taskBase) error {
 	if p.closed {
 		return ErrPoolClosed
 	}
-	if p.queueSize > 0 && p.queued+len(ts)-max(p.max-p.workers, 0) > p.queueSize {
+	if p.queueSize > 0 && p.queued+len(ts)-max(p.max-p.workers, 0)-len(p.parked) > p.queueSize {
 		return ErrQueueFull
 	}
 	p.stats.submitted.Add(uint64(len(ts)))
@@ -169,6 +187,11 @@ func (p *Pool) submit(s *settings, ts ...*taskBase) error {
 		t.enqueued = now
 		t.body.attach()
 		t.arm(s)
+		if w := p.unparkLocked(); w != nil {
+			p.runLocked(t, w, now)
+			w.park.ch <- t
+			continue
+		}
 		if p.workers < p.max {
 			p.startLocked(t, now)
 			continue
@@ -246,6 +269,7 @@ func (p *Pool) withdrawLocked(t *taskBase) {
 // exitLocked retires worker w, whose goroutine is about to return.
 func (p *Pool) exitLocked(w *workerInfo) {
 	p.workers--
+	w.park = nil
 	p.free = append(p.free, w)
 	if p.workers == 0 && p.idle != nil {
 		close(p.idle)

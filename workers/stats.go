@@ -9,7 +9,8 @@ import "time"
 // is busy.
 type Stats struct {
 	MaxWorkers int // the bound on running functions
-	Workers    int // live worker goroutines
+	Workers    int // live worker goroutines, idle ones included
+	Idle       int // of Workers, those waiting for work (see Config.IdleTimeout)
 	Active     int // functions running now, abandoned ones included
 	Queued     int // tasks waiting for a worker
 	Abandoned  int // functions still running although their future was cancelled or timed out
@@ -27,7 +28,7 @@ type Stats struct {
 // Stats returns a snapshot of the pool's gauges and counters.
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()
-	s := Stats{MaxWorkers: p.max, Workers: p.workers, Active: p.active, Queued: p.queued, Abandoned: p.abandon}
+	s := Stats{MaxWorkers: p.max, Workers: p.workers, Active: p.active, Queued: p.queued, Abandoned: p.abandon, Idle: len(p.parked)}
 	p.mu.Unlock()
 	c := &p.stats
 	s.Submitted = c.submitted.Load()

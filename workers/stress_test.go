@@ -53,12 +53,27 @@ func TestStressRandomMix(t *testing.T) {
 	if testing.Short() {
 		total = 10_000
 	}
+	semStressMix(t, workers.Config{MaxWorkers: 4}, total)
+}
+
+// TestStressRandomMixIdleWorkers runs the mix on a pool whose workers wait
+// briefly for work, so that hand-overs to waiting workers race with the
+// reaper, cancels and timeouts.
+func TestStressRandomMixIdleWorkers(t *testing.T) {
+	total := 30_000
+	if testing.Short() {
+		total = 5_000
+	}
+	semStressMix(t, workers.Config{MaxWorkers: 4, IdleTimeout: 50 * time.Microsecond}, total)
+}
+
+func semStressMix(t *testing.T, cfg workers.Config, total int) {
 	const spawners = 8
-	const maxWorkers = 4
+	maxWorkers := cfg.MaxWorkers
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d, %d tasks", seed, total)
 
-	p := semPool(t, workers.Config{MaxWorkers: maxWorkers})
+	p := semPool(t, cfg)
 	recs := make([]semStressRec, total)
 	var woken sync.WaitGroup // one Done per future, at its first wake
 	wake := func(r *semStressRec) {

@@ -139,9 +139,8 @@ func (t *task[T]) run() *taskBase {
 	}
 	if next == nil {
 		p.mu.Lock()
-		next = p.popLocked(w, p.now())
-		if next == nil {
-			p.exitLocked(w)
+		if next = p.popLocked(w, p.now()); next == nil {
+			return p.idleLocked(w)
 		}
 		p.mu.Unlock()
 	}
@@ -152,13 +151,12 @@ func (t *task[T]) run() *taskBase {
 // settled before its function started, and returns w's next task.
 func (p *Pool) skip(t *taskBase, w *workerInfo) *taskBase {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.finishLocked(t)
-	next := p.popLocked(w, p.now())
-	if next == nil {
-		p.exitLocked(w)
+	if next := p.popLocked(w, p.now()); next != nil {
+		p.mu.Unlock()
+		return next
 	}
-	return next
+	return p.idleLocked(w)
 }
 
 // handOff passes the duty of worker w, whose goroutine is exiting early, to

@@ -16,22 +16,31 @@ import (
 // and async.Loop with On and Post.
 
 func init() {
-	add("RoundTrip", Vela, "Spawn+Await", velaRoundTrip)
-	add("FanOut", Vela, "SpawnAll", velaFanOutAll)
+	add("RoundTrip", Vela, "Spawn+Await", func(b *testing.B) { velaRoundTrip(b, 0) })
+	add("RoundTrip", Vela, "Spawn+Await, IdleTimeout", func(b *testing.B) { velaRoundTrip(b, velaIdle) })
+	add("FanOut", Vela, "SpawnAll", func(b *testing.B) { velaFanOutAll(b, 0) })
+	add("FanOut", Vela, "SpawnAll, IdleTimeout", func(b *testing.B) { velaFanOutAll(b, velaIdle) })
 	add("FanOut", Vela, "Spawn+Await", velaFanOutSpawn)
-	add("Blocking", Vela, "SpawnAll", func(b *testing.B) { blocking1k(b, velaBlocking) })
-	add("BlockingAnts", Vela, "SpawnAll", func(b *testing.B) { blockingAnts(b, velaBlocking) })
+	add("Blocking", Vela, "SpawnAll", func(b *testing.B) { blocking1k(b, velaBlocking(0)) })
+	add("Blocking", Vela, "SpawnAll, IdleTimeout", func(b *testing.B) { blocking1k(b, velaBlocking(velaIdle)) })
+	add("BlockingAnts", Vela, "SpawnAll", func(b *testing.B) { blockingAnts(b, velaBlocking(0)) })
+	add("BlockingAnts", Vela, "SpawnAll, IdleTimeout", func(b *testing.B) { blockingAnts(b, velaBlocking(velaIdle)) })
 	add("CPUSpeedup", Vela, "SpawnAll", velaSpeedup)
 	add("CancelRunning", Vela, "Cancel", velaCancelRunning)
 	add("CancelQueued", Vela, "Cancel", velaCancelQueued)
 	add("TimeoutLateness", Vela, "WithTimeout", velaTimeout)
 	add("PoolStartup", Vela, "NewPool+Spawn", velaStartup)
 	add("QueuedMemory", Vela, "Spawn", velaQueued)
-	add("LoopHandoff", Vela, "On", velaHandoff)
+	add("LoopHandoff", Vela, "On", func(b *testing.B) { velaHandoff(b, 0) })
+	add("LoopHandoff", Vela, "On, IdleTimeout", func(b *testing.B) { velaHandoff(b, velaIdle) })
 	add("LoopPost", Vela, "Post", velaPost)
 }
 
 var bg = context.Background()
+
+// velaIdle is the Config.IdleTimeout of the variants whose workers wait for
+// the next task instead of exiting when the queue is empty.
+const velaIdle = time.Second
 
 func velaNoop(context.Context) (int, error) { return 1, nil }
 
@@ -46,9 +55,9 @@ func velaStop(p *workers.Pool) {
 	}
 }
 
-func velaRoundTrip(b *testing.B) {
+func velaRoundTrip(b *testing.B, idle time.Duration) {
 	b.ReportAllocs()
-	p := velaPool(workers.Config{})
+	p := velaPool(workers.Config{IdleTimeout: idle})
 	defer velaStop(p)
 	on := workers.OnPool(p)
 	var sum int
@@ -87,8 +96,8 @@ func velaFanOutSpawn(b *testing.B) {
 	})
 }
 
-func velaFanOutAll(b *testing.B) {
-	p := velaPool(workers.Config{MaxWorkers: gomaxprocs()})
+func velaFanOutAll(b *testing.B, idle time.Duration) {
+	p := velaPool(workers.Config{MaxWorkers: gomaxprocs(), IdleTimeout: idle})
 	defer velaStop(p)
 	on := workers.OnPool(p)
 	fanOutBench(b, func(tasks, rounds int) []int {
@@ -104,21 +113,23 @@ func velaFanOutAll(b *testing.B) {
 	})
 }
 
-func velaBlocking(tasks, limit int, d time.Duration) []int {
-	p := velaPool(workers.Config{MaxWorkers: limit})
-	defer velaStop(p)
-	fns := make([]func(context.Context) (int, error), tasks)
-	for i := range fns {
-		fns[i] = func(context.Context) (int, error) {
-			time.Sleep(d)
-			return i, nil
+func velaBlocking(idle time.Duration) func(tasks, limit int, d time.Duration) []int {
+	return func(tasks, limit int, d time.Duration) []int {
+		p := velaPool(workers.Config{MaxWorkers: limit, IdleTimeout: idle})
+		defer velaStop(p)
+		fns := make([]func(context.Context) (int, error), tasks)
+		for i := range fns {
+			fns[i] = func(context.Context) (int, error) {
+				time.Sleep(d)
+				return i, nil
+			}
 		}
+		out, err := workers.SpawnAll(bg, fns, workers.OnPool(p)).Await(bg)
+		if err != nil {
+			panic(err)
+		}
+		return out
 	}
-	out, err := workers.SpawnAll(bg, fns, workers.OnPool(p)).Await(bg)
-	if err != nil {
-		panic(err)
-	}
-	return out
 }
 
 func velaSpeedup(b *testing.B) {
@@ -279,9 +290,9 @@ func runningLoop() (l *async.Loop, stop func()) {
 
 // velaHandoff: the worker's function records the time as its result; the On
 // continuation on the running loop measures the delay.
-func velaHandoff(b *testing.B) {
+func velaHandoff(b *testing.B, idle time.Duration) {
 	b.ReportAllocs()
-	p := velaPool(workers.Config{})
+	p := velaPool(workers.Config{IdleTimeout: idle})
 	defer velaStop(p)
 	on := workers.OnPool(p)
 	l, stop := runningLoop()
