@@ -77,6 +77,11 @@ type workerInfo struct {
 	name   string
 	labels context.Context
 	park   *parker // pool.mu; the live goroutine's, once it has waited
+
+	// Outcomes counted by the worker's own goroutine, apart from the other
+	// workers' so that busy workers do not contend on one cache line.
+	completed, failed, panicked, late atomic.Uint64
+	_                                 [64]byte
 }
 
 // NewPool returns a pool configured by cfg. It starts no goroutine. A
@@ -167,18 +172,31 @@ var errParentDone = errors.New("parent context done")
 // a slot is free or to the queue. It never blocks beyond the mutex. Refused
 // tasks are left untouched.
 func (p *Pool) submit(s *settings, ts ...*taskBase) error {
+	var buf [4]*taskBase
+	starts, err := p.submitLocked(s, buf[:0], ts)
+	// Goroutines start after the mutex is released, so that a large batch
+	// does not hold it through thousands of go statements.
+	for _, t := range starts {
+		go t.work()
+	}
+	return err
+}
+
+// submitLocked does submit's work under the mutex and returns, appended to
+// starts, the tasks whose new worker goroutines the caller must start.
+func (p *Pool) submitLocked(s *settings, starts, ts []*taskBase) ([]*taskBase, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return ErrPoolClosed
+		return starts, ErrPoolClosed
 	}
 	if p.queueSize > 0 && p.queued+len(ts)-max(p.max-p.workers, 0)-len(p.parked) > p.queueSize {
-		return ErrQueueFull
+		return starts, ErrQueueFull
 	}
 	p.stats.submitted.Add(uint64(len(ts)))
 	if len(ts) > 0 && ts[0].parent.Err() != nil {
 		p.stats.cancelled.Add(uint64(len(ts)))
-		return errParentDone
+		return starts, errParentDone
 	}
 	now := p.now() // one clock read for the whole batch
 	for _, t := range ts {
@@ -193,14 +211,16 @@ func (p *Pool) submit(s *settings, ts ...*taskBase) error {
 			continue
 		}
 		if p.workers < p.max {
-			p.startLocked(t, now)
+			p.workers++
+			p.runLocked(t, p.slotLocked(), now)
+			starts = append(starts, t)
 			continue
 		}
 		t.where = whereQueued
 		p.queue.push(t)
 		p.queued++
 	}
-	return nil
+	return starts, nil
 }
 
 // startLocked starts a worker goroutine whose first task is t, at now.
@@ -277,9 +297,10 @@ func (p *Pool) exitLocked(w *workerInfo) {
 	}
 }
 
-// counters are the pool's cumulative statistics.
+// counters are the pool's cumulative statistics, but for those each worker
+// keeps (see workerInfo).
 type counters struct {
-	submitted, completed, failed, cancelled, timedOut, panicked, rejected, late atomic.Uint64
+	submitted, cancelled, timedOut, rejected atomic.Uint64
 }
 
 // now is the clock of Tasks snapshots: time since the pool was made, read

@@ -29,16 +29,18 @@ type Stats struct {
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	s := Stats{MaxWorkers: p.max, Workers: p.workers, Active: p.active, Queued: p.queued, Abandoned: p.abandon, Idle: len(p.parked)}
+	for _, w := range p.slots {
+		s.Completed += w.completed.Load()
+		s.Failed += w.failed.Load()
+		s.Panicked += w.panicked.Load()
+		s.Late += w.late.Load()
+	}
 	p.mu.Unlock()
 	c := &p.stats
 	s.Submitted = c.submitted.Load()
-	s.Completed = c.completed.Load()
-	s.Failed = c.failed.Load()
 	s.Cancelled = c.cancelled.Load()
 	s.TimedOut = c.timedOut.Load()
-	s.Panicked = c.panicked.Load()
 	s.Rejected = c.rejected.Load()
-	s.Late = c.late.Load()
 	return s
 }
 

@@ -135,7 +135,7 @@ func (t *task[T]) run() *taskBase {
 	}
 	settled = true
 	if !ok {
-		p.stats.late.Add(1)
+		w.late.Add(1)
 	}
 	if next == nil {
 		p.mu.Lock()
@@ -203,17 +203,18 @@ func (b *taskBase) Goexited() {
 func (b *taskBase) Settled(state uint8, err error) {
 	s := &b.pool.stats
 	switch async.State(state) {
-	case async.Fulfilled:
-		s.completed.Add(1)
+	case async.Fulfilled: // only ever by the worker that ran the task
+		b.worker.completed.Add(1)
 	case async.Rejected:
 		if te, ok := err.(*TimeoutError); ok && te.task == b {
 			s.timedOut.Add(1)
 			b.abort(context.DeadlineExceeded, err)
 			return
 		}
-		s.failed.Add(1)
+		// Other rejections come from the worker that ran the task.
+		b.worker.failed.Add(1)
 		if b.panicked {
-			s.panicked.Add(1)
+			b.worker.panicked.Add(1)
 		}
 	case async.Cancelled:
 		s.cancelled.Add(1)
