@@ -13,7 +13,9 @@
 // Work runs on the process-wide [Default] pool unless [OnPool] names another
 // one made with [NewPool]. A pool starts its workers on demand, up to its
 // MaxWorkers, and a worker exits as soon as it finds the queue empty, so a
-// pool at rest holds no goroutine.
+// pool at rest holds no goroutine; [Config].IdleTimeout lets idle workers
+// wait a while for the next task instead, which suits event loops and
+// steady streams of small tasks.
 //
 // Every function runs with runtime/pprof labels: "worker" names the worker
 // ("vela-worker-3") and "task" the name given with [WithName], so CPU

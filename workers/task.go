@@ -52,7 +52,7 @@ type taskExtra struct {
 	deadline   time.Time
 	timer      *time.Timer // pool.mu when read after publication
 	stopParent func() bool // pool.mu when read after publication
-	labels     context.Context
+	labels     context.Context // set by the worker before the function starts
 
 	mu         sync.Mutex
 	done       chan struct{}
