@@ -50,8 +50,8 @@ type taskExtra struct {
 	name       string
 	timeout    time.Duration
 	deadline   time.Time
-	timer      *time.Timer // pool.mu when read after publication
-	stopParent func() bool // pool.mu when read after publication
+	timer      *time.Timer     // pool.mu when read after publication
+	stopParent func() bool     // pool.mu when read after publication
 	labels     context.Context // set by the worker before the function starts
 
 	mu         sync.Mutex
