@@ -11,23 +11,17 @@ import (
 func noop(context.Context) (int, error) { return 1, nil }
 
 // BenchmarkRoundTrip spawns one no-op task and awaits it, one at a time.
-func BenchmarkRoundTrip(b *testing.B) {
-	p, _ := workers.NewPool(workers.Config{})
-	ctx := context.Background()
-	on := workers.OnPool(p)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := workers.Spawn(ctx, noop, on).Await(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
-	_ = p.Shutdown(ctx)
-}
+func BenchmarkRoundTrip(b *testing.B) { roundTrip(b, workers.Config{}) }
 
 // BenchmarkRoundTripIdle is BenchmarkRoundTrip on a pool whose worker
 // waits for the next task instead of exiting.
-func BenchmarkRoundTripIdle(b *testing.B) {
-	p, _ := workers.NewPool(workers.Config{IdleTimeout: time.Second})
+func BenchmarkRoundTripIdle(b *testing.B) { roundTrip(b, workers.Config{IdleTimeout: time.Second}) }
+
+func roundTrip(b *testing.B, cfg workers.Config) {
+	p, err := workers.NewPool(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx := context.Background()
 	on := workers.OnPool(p)
 	b.ReportAllocs()
