@@ -1,0 +1,50 @@
+package workers_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/velalang/runtime/workers"
+)
+
+// The allocation budgets of the hot paths, as documented on Spawn and
+// SpawnAll: a Spawn is one object for the task and its future plus the
+// worker goroutine's closure, and Await on a pending future makes its Done
+// channel; a SpawnAll makes a fixed handful whatever the number of tasks.
+func TestAllocationBudgets(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation counts")
+	}
+	p, err := workers.NewPool(workers.Config{MaxWorkers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer semShutdown(t, p)
+	ctx := context.Background()
+	on := workers.OnPool(p)
+	noop := func(context.Context) (int, error) { return 1, nil }
+
+	if n := testing.AllocsPerRun(1000, func() {
+		if _, err := workers.Spawn(ctx, noop, on).Await(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}); n > 3 {
+		t.Errorf("Spawn+Await: %.1f allocations, want at most 3", n)
+	}
+
+	spawnAll := func(size int) float64 {
+		fns := make([]func(context.Context) (int, error), size)
+		for i := range fns {
+			fns[i] = noop
+		}
+		return testing.AllocsPerRun(20, func() {
+			if _, err := workers.SpawnAll(ctx, fns, on).Await(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	small, large := spawnAll(10), spawnAll(1000)
+	if small > 10 || large != small {
+		t.Errorf("SpawnAll: %.1f allocations for 10 tasks and %.1f for 1000, want the same, at most 10", small, large)
+	}
+}
