@@ -127,7 +127,11 @@ func (b *taskBase) cancelContext(ctxErr, cause error) {
 		x.mu.Unlock()
 		return
 	}
-	inner, cancel := context.WithCancelCause(context.WithoutCancel(b.parent))
+	base := b.parent
+	if base.Done() != nil {
+		base = context.WithoutCancel(base) // values, not cancellation
+	}
+	inner, cancel := context.WithCancelCause(base)
 	cancel(cause)
 	x.inner, x.err = inner, ctxErr
 	b.ended.Store(true)

@@ -91,10 +91,12 @@ func (t *task[T]) refused(ctx context.Context, s *settings, err error) *async.Fu
 // sibling: queued ones never run, running ones see their context end.
 // Cancelling the combined future cancels every task. Bad input (a nil
 // function, a closed pool, a queue too small for all of fns) rejects the
-// combined future before anything is submitted.
+// combined future before anything is submitted; a pool closed while the
+// tasks are being submitted rejects it too, and cancels those submitted.
 //
-// The tasks are submitted under one acquisition of the pool's mutex, and a
-// call makes a fixed handful of allocations whatever len(fns) is.
+// The tasks are submitted a few hundred at a time under one acquisition of
+// the pool's mutex each, and a call makes a fixed handful of allocations
+// whatever len(fns) is.
 func SpawnAll[T any](ctx context.Context, fns []func(context.Context) (T, error), opts ...Option) *async.Future[[]T] {
 	s := collect(opts)
 	if s.err == nil {
@@ -127,17 +129,44 @@ func SpawnAll[T any](ctx context.Context, fns []func(context.Context) (T, error)
 			g.cancelAll(cause)
 		}
 	})
-	switch err := s.pool.submit(&s, g.bases...); err {
-	case nil:
-	case errParentDone:
-		// The tasks' own futures are never handed out, so only the
-		// combined one needs settling.
-		g.p.Future().CancelWithCause(context.Cause(ctx))
-	default:
-		s.pool.stats.rejected.Add(1)
-		g.p.Reject(fmt.Errorf("workers: SpawnAll: %w", err))
+	n, err := g.submit(&s)
+	if err == nil {
+		return g.p.Future()
 	}
+	// The tasks' own futures are never handed out, so only the combined one
+	// needs settling, once the tasks already submitted are cancelled.
+	g.failed.Store(true)
+	if err == errParentDone {
+		cause := context.Cause(ctx)
+		g.pool.cancelTasks(g.bases[:n], cause)
+		g.p.Future().CancelWithCause(cause)
+		return g.p.Future()
+	}
+	err = fmt.Errorf("workers: SpawnAll: %w", err)
+	g.pool.cancelTasks(g.bases[:n], err)
+	s.pool.stats.rejected.Add(1)
+	g.p.Reject(err)
 	return g.p.Future()
+}
+
+// submitChunk is how many tasks of a SpawnAll are submitted under one
+// acquisition of the pool's mutex, so that workers can start on the first
+// tasks while the rest are being submitted.
+const submitChunk = 256
+
+// submit submits the group's tasks and returns how many it submitted before
+// an error. A pool with a bounded queue takes the whole group at once, so
+// that it is refused whole if it does not fit.
+func (g *group[T]) submit(s *settings) (int, error) {
+	if g.pool.queueSize > 0 {
+		return 0, g.pool.submit(s, g.bases...)
+	}
+	for i := 0; i < len(g.bases); i += submitChunk {
+		if err := g.pool.submit(s, g.bases[i:min(i+submitChunk, len(g.bases))]...); err != nil {
+			return i, err
+		}
+	}
+	return len(g.bases), nil
 }
 
 // group is one SpawnAll call. Its tasks live in one slice, so the call
