@@ -265,16 +265,16 @@ func (p *Pool) finishLocked(t *taskBase) {
 	t.where = whereDone
 }
 
-// popLocked returns the next queued task, marked running on worker w since
-// now, or nil if the queue is empty or the pool has shrunk below its
-// workers.
-func (p *Pool) popLocked(w *workerInfo, now time.Duration) *taskBase {
+// popLocked returns the next queued task, marked running on worker w, or
+// nil if the queue is empty or the pool has shrunk below its workers. The
+// clock is read only when there is a task to start.
+func (p *Pool) popLocked(w *workerInfo) *taskBase {
 	if p.workers > p.max || p.queue.head == nil {
 		return nil
 	}
 	t := p.queue.pop()
 	p.queued--
-	p.runLocked(t, w, now)
+	p.runLocked(t, w, p.now())
 	return t
 }
 

@@ -105,10 +105,9 @@ func (t *task[T]) run() *taskBase {
 	}
 	t.fn = nil // do not keep the closure alive
 	p := b.pool
-	now := p.now()
 	p.mu.Lock()
 	p.finishLocked(b)
-	next := p.popLocked(w, now)
+	next := p.popLocked(w)
 	p.mu.Unlock()
 	// Settling runs wakers, and a Then function among them may call
 	// runtime.Goexit on this goroutine; the worker's duty then passes on.
@@ -139,7 +138,7 @@ func (t *task[T]) run() *taskBase {
 	}
 	if next == nil {
 		p.mu.Lock()
-		if next = p.popLocked(w, p.now()); next == nil {
+		if next = p.popLocked(w); next == nil {
 			return p.idleLocked(w)
 		}
 		p.mu.Unlock()
@@ -152,7 +151,7 @@ func (t *task[T]) run() *taskBase {
 func (p *Pool) skip(t *taskBase, w *workerInfo) *taskBase {
 	p.mu.Lock()
 	p.finishLocked(t)
-	if next := p.popLocked(w, p.now()); next != nil {
+	if next := p.popLocked(w); next != nil {
 		p.mu.Unlock()
 		return next
 	}
@@ -166,7 +165,7 @@ func (p *Pool) handOff(w *workerInfo, next *taskBase) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if next == nil {
-		next = p.popLocked(w, p.now())
+		next = p.popLocked(w)
 	}
 	if next == nil {
 		p.exitLocked(w)
