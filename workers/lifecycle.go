@@ -71,13 +71,13 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 		p.mu.Unlock()
 		return nil
 	}
-	if p.idle == nil {
-		p.idle = make(chan struct{})
+	if p.drained == nil {
+		p.drained = make(chan struct{})
 	}
-	idle := p.idle
+	drained := p.drained
 	p.mu.Unlock()
 	select {
-	case <-idle:
+	case <-drained:
 		return nil
 	case <-ctx.Done():
 		p.cancelAll(fmt.Errorf("%w: shutdown: %w", ErrPoolClosed, context.Cause(ctx)))

@@ -38,7 +38,8 @@ type Config struct {
 }
 
 // Pool runs tasks on at most MaxWorkers goroutines at once. Workers start
-// when work arrives and exit as soon as they find the queue empty, so a pool
+// when work arrives and exit as soon as they find the queue empty (or, with
+// Config.IdleTimeout, once they have waited that long for more), so a pool
 // at rest holds no goroutine and needs no Close to be garbage collected.
 //
 // All methods are safe for concurrent use. One mutex guards the queue and
@@ -63,7 +64,7 @@ type Pool struct {
 	parked  []*workerInfo // idle workers waiting for work, most recent last
 	reaper  *time.Timer   // retires workers idle for IdleTimeout; nil if none waits
 	closed  bool
-	idle    chan struct{} // closed when the last worker exits after Shutdown
+	drained chan struct{} // made by Shutdown; closed when the last worker exits
 	nextID  uint64
 	abandon int // running functions whose future was cancelled or timed out
 
@@ -168,8 +169,8 @@ var errParentDone = errors.New("parent context done")
 // submit publishes tasks that share the settings s, all or none, under
 // one acquisition of the pool's mutex: it refuses them if the pool is closed
 // or their queue would overflow; otherwise each gets its observer, its
-// timeout and its watch on the parent context, then goes to a new worker if
-// a slot is free or to the queue. It never blocks beyond the mutex. Refused
+// timeout and its watch on the parent context, then goes to a waiting
+// worker, to a new worker if a slot is free, or to the queue. It never blocks beyond the mutex. Refused
 // tasks are left untouched.
 func (p *Pool) submit(s *settings, ts ...*taskBase) error {
 	var buf [4]*taskBase
@@ -291,9 +292,9 @@ func (p *Pool) exitLocked(w *workerInfo) {
 	p.workers--
 	w.park = nil
 	p.free = append(p.free, w)
-	if p.workers == 0 && p.idle != nil {
-		close(p.idle)
-		p.idle = nil
+	if p.workers == 0 && p.drained != nil {
+		close(p.drained)
+		p.drained = nil
 	}
 }
 
