@@ -7,7 +7,7 @@ import (
 
 var defaultPool struct {
 	mu   sync.Mutex
-	size int                  // set by ConfigurePool; 0 means GOMAXPROCS
+	cfg  Config               // set by ConfigurePool or ConfigureDefault
 	pool atomic.Pointer[Pool] // made on first use; read without the lock by Spawn
 }
 
@@ -25,14 +25,33 @@ func ConfigurePool(maxWorkers int) error {
 	if defaultPool.pool.Load() != nil {
 		return ErrPoolInUse
 	}
-	defaultPool.size = maxWorkers
+	defaultPool.cfg.MaxWorkers = maxWorkers
+	return nil
+}
+
+// ConfigureDefault is ConfigurePool with the whole Config: an event loop
+// that hands work to the default pool may, for example, set IdleTimeout so
+// that workers and their grown stacks are reused. Like ConfigurePool it
+// must run before the default pool is first used, and returns ErrPoolInUse
+// afterwards; an invalid cfg is refused as NewPool refuses it.
+func ConfigureDefault(cfg Config) error {
+	if _, err := NewPool(cfg); err != nil {
+		return err
+	}
+	defaultPool.mu.Lock()
+	defer defaultPool.mu.Unlock()
+	if defaultPool.pool.Load() != nil {
+		return ErrPoolInUse
+	}
+	defaultPool.cfg = cfg
 	return nil
 }
 
 // Default returns the process-wide default pool, creating it on first use
-// with the size given to ConfigurePool, or runtime.GOMAXPROCS(0) workers.
-// Every call returns the same pool; after the first, Default is one atomic
-// load. Like any pool it holds no goroutine while idle, so it never needs
+// with the configuration given to ConfigurePool or ConfigureDefault, or
+// runtime.GOMAXPROCS(0) workers. Every call returns the same pool; after
+// the first, Default is one atomic load. Like any pool it holds no goroutine
+// while idle (unless configured with an IdleTimeout), so it never needs
 // closing; closing it makes every later Spawn without OnPool fail with
 // ErrPoolClosed.
 func Default() *Pool {
@@ -44,7 +63,7 @@ func Default() *Pool {
 	if p := defaultPool.pool.Load(); p != nil {
 		return p
 	}
-	p, _ := NewPool(Config{MaxWorkers: defaultPool.size})
+	p, _ := NewPool(defaultPool.cfg) // validated when it was set
 	defaultPool.pool.Store(p)
 	return p
 }

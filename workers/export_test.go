@@ -14,7 +14,7 @@ import "context"
 func ResetDefaultForTest() {
 	defaultPool.mu.Lock()
 	p := defaultPool.pool.Swap(nil)
-	defaultPool.size = 0
+	defaultPool.cfg = Config{}
 	defaultPool.mu.Unlock()
 	if p != nil {
 		_ = p.Shutdown(context.Background())
