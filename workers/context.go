@@ -17,7 +17,7 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 // goroutine that outlives the function must not rely on it ending.
 //
 // It costs nothing until the function asks for Done or derives a
-// cancellable context from it; then it makes one small allocation.
+// cancellable context from it; then it makes a small record and a channel.
 
 // Deadline reports the earlier of the task's own deadline (Spawn time plus
 // its timeout) and the parent's.
