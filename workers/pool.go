@@ -132,18 +132,24 @@ func (p *Pool) Resize(n int) error {
 	if n == 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
+	var starts []*taskBase
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		return ErrPoolClosed
 	}
 	p.max = n
 	p.retireParkedLocked(false)
-	for p.workers < p.max && p.queue.head != nil {
-		t := p.queue.pop()
-		p.queued--
-		p.startLocked(t, p.now())
+	if p.workers < p.max && p.queue.head != nil {
+		now := p.now()
+		for p.workers < p.max && p.queue.head != nil {
+			t := p.queue.pop()
+			p.queued--
+			starts = append(starts, p.newWorkerLocked(t, now))
+		}
 	}
+	p.mu.Unlock()
+	startWorkers(starts)
 	return nil
 }
 
@@ -170,17 +176,23 @@ var errParentDone = errors.New("parent context done")
 // one acquisition of the pool's mutex: it refuses them if the pool is closed
 // or their queue would overflow; otherwise each gets its observer, its
 // timeout and its watch on the parent context, then goes to a waiting
-// worker, to a new worker if a slot is free, or to the queue. It never blocks beyond the mutex. Refused
-// tasks are left untouched.
+// worker, to a new worker if a slot is free, or to the queue. It never
+// blocks beyond the mutex. Refused tasks are left untouched.
 func (p *Pool) submit(s *settings, ts ...*taskBase) error {
 	var buf [4]*taskBase
 	starts, err := p.submitLocked(s, buf[:0], ts)
-	// Goroutines start after the mutex is released, so that a large batch
-	// does not hold it through thousands of go statements.
-	for _, t := range starts {
+	startWorkers(starts)
+	return err
+}
+
+// startWorkers starts a worker goroutine for each task, already marked
+// running on a new worker by newWorkerLocked. Callers start them after
+// releasing the mutex, so that a large batch does not hold it through
+// thousands of go statements.
+func startWorkers(ts []*taskBase) {
+	for _, t := range ts {
 		go t.work()
 	}
-	return err
 }
 
 // submitLocked does submit's work under the mutex and returns, appended to
@@ -212,9 +224,7 @@ func (p *Pool) submitLocked(s *settings, starts, ts []*taskBase) ([]*taskBase, e
 			continue
 		}
 		if p.workers < p.max {
-			p.workers++
-			p.runLocked(t, p.slotLocked(), now)
-			starts = append(starts, t)
+			starts = append(starts, p.newWorkerLocked(t, now))
 			continue
 		}
 		t.where = whereQueued
@@ -224,11 +234,13 @@ func (p *Pool) submitLocked(s *settings, starts, ts []*taskBase) ([]*taskBase, e
 	return starts, nil
 }
 
-// startLocked starts a worker goroutine whose first task is t, at now.
-func (p *Pool) startLocked(t *taskBase, now time.Duration) {
+// newWorkerLocked counts a new worker, gives it a slot and marks t running
+// on it since now; the caller starts its goroutine (startWorkers) once the
+// mutex is released. It returns t.
+func (p *Pool) newWorkerLocked(t *taskBase, now time.Duration) *taskBase {
 	p.workers++
 	p.runLocked(t, p.slotLocked(), now)
-	go t.work()
+	return t
 }
 
 // slotLocked takes a free worker slot, or makes one; slots are made in
