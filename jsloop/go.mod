@@ -1,0 +1,3 @@
+module github.com/velalang/runtime/jsloop
+
+go 1.26.0

@@ -1,0 +1,3 @@
+module github.com/velalang/runtime/remote
+
+go 1.26.0
