@@ -165,3 +165,16 @@ func Example_loop() {
 	// Run: <nil>
 	// DONE <nil>
 }
+
+// A backend that accepts the Worker API's options reads them with
+// ReadOptions.
+func ExampleReadOptions() {
+	s, err := workers.ReadOptions(workers.WithName("resize"), workers.WithTimeout(2*time.Second))
+	fmt.Println(s.Name, s.Timeout, s.Pool == nil, err)
+
+	_, err = workers.ReadOptions(workers.WithTimeout(-1))
+	fmt.Println(errors.Is(err, workers.ErrInvalidArgument))
+	// Output:
+	// resize 2s true <nil>
+	// true
+}

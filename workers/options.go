@@ -35,7 +35,43 @@ func WithName(name string) Option { return Option{kind: optName, name: name} }
 // Spawn reject the task with ErrInvalidArgument.
 func OnPool(p *Pool) Option { return Option{kind: optPool, pool: p} }
 
-// settings is the sum of a call's options.
+// Settings is what a list of Options asks for. Spawn and SpawnAll act on
+// it; another backend that accepts the same options (the remote package,
+// or a user's wrapper around Spawn) reads it with ReadOptions.
+type Settings struct {
+	Timeout time.Duration // WithTimeout: schedule-to-close; 0 means none
+	Name    string        // WithName; "" means unnamed
+	Pool    *Pool         // OnPool; nil when no OnPool was given
+}
+
+// ReadOptions returns what opts ask for; when an option appears twice the
+// last one wins. A negative timeout, OnPool(nil) or a zero Option gives an
+// error wrapping ErrInvalidArgument, with the Settings read so far.
+func ReadOptions(opts ...Option) (Settings, error) {
+	var s Settings
+	var err error
+	for _, o := range opts {
+		switch o.kind {
+		case optTimeout:
+			if o.timeout < 0 {
+				err = invalid("negative timeout %v", o.timeout)
+			}
+			s.Timeout = o.timeout
+		case optName:
+			s.Name = o.name
+		case optPool:
+			if o.pool == nil {
+				err = invalid("OnPool(nil)")
+			}
+			s.Pool = o.pool
+		default:
+			err = invalid("zero Option")
+		}
+	}
+	return s, err
+}
+
+// settings is the sum of a call's options, with the pool resolved.
 type settings struct {
 	timeout time.Duration
 	name    string
@@ -44,25 +80,8 @@ type settings struct {
 }
 
 func collect(opts []Option) settings {
-	var s settings
-	for _, o := range opts {
-		switch o.kind {
-		case optTimeout:
-			if o.timeout < 0 {
-				s.err = invalid("negative timeout %v", o.timeout)
-			}
-			s.timeout = o.timeout
-		case optName:
-			s.name = o.name
-		case optPool:
-			if o.pool == nil {
-				s.err = invalid("OnPool(nil)")
-			}
-			s.pool = o.pool
-		default:
-			s.err = invalid("zero Option")
-		}
-	}
+	o, err := ReadOptions(opts...)
+	s := settings{timeout: o.Timeout, name: o.Name, pool: o.Pool, err: err}
 	if s.pool == nil && s.err == nil {
 		s.pool = Default()
 	}
