@@ -164,6 +164,16 @@ var All = []*Workload{
 			return "GOMAXPROCS goroutines Post callbacks to a running Loop; time per callback run. Reference: a buffered `chan func()` drained by one goroutine."
 		},
 		Primary: NsPerOp, Metrics: []string{NsPerOp, BytesPerOp, AllocsPerOp}, BenchTime: "100ms"},
+	{ID: "BigBatch", Number: "10", Title: "One big batch",
+		Desc: func(s SizeConfig) string {
+			return fmt.Sprintf("%s no-op functions (task i returns i), at most GOMAXPROCS at a time, results in input order, under a cancellable parent context. Figures per task; peak heap above the baseline taken after the input slice was built, minus the 8 B per task of the result slice.", n(s.BigTasks))
+		},
+		Primary: NsPerTask, Metrics: []string{NsPerTask, PeakHeap, AllocsTask}, BenchTime: "1x"},
+	{ID: "BatchCancel", Number: "11", Title: "Cancelling a big batch",
+		Desc: func(s SizeConfig) string {
+			return fmt.Sprintf("A batch of %s functions that wait for their context, at most GOMAXPROCS at a time; once GOMAXPROCS of them run, the parent context is cancelled (or the batch's future, where named). Latency from cancel() returning to the caller holding the batch's answer; `late-runs` counts functions started after cancel() returned.", n(s.CancelBatchTasks))
+		},
+		Primary: P99, Metrics: []string{P50, P99, LateRuns}, BenchTime: "5x"},
 }
 
 // Get returns the workload with the given ID, or nil.
@@ -201,18 +211,20 @@ func na(id, lib, why string) {
 // SizeConfig holds the sizes of the workloads. The compare command changes
 // Sizes through its flags before running anything.
 type SizeConfig struct {
-	FanOutTasks  int           // 2: tasks per batch
-	FanOutWork   time.Duration // 2: CPU per task
-	BlockTasks   int           // 3a
-	BlockLimit   int           // 3a
-	BlockSleep   time.Duration // 3a
-	AntsTasks    int           // 3b
-	AntsLimit    int           // 3b
-	AntsSleep    time.Duration // 3b
-	CPUWork      time.Duration // 4: CPU per task
-	CPUTasksPerP int           // 4: tasks per GOMAXPROCS
-	Timeout      time.Duration // 6
-	QueuedTasks  int           // 8
+	FanOutTasks      int           // 2: tasks per batch
+	FanOutWork       time.Duration // 2: CPU per task
+	BlockTasks       int           // 3a
+	BlockLimit       int           // 3a
+	BlockSleep       time.Duration // 3a
+	AntsTasks        int           // 3b
+	AntsLimit        int           // 3b
+	AntsSleep        time.Duration // 3b
+	CPUWork          time.Duration // 4: CPU per task
+	CPUTasksPerP     int           // 4: tasks per GOMAXPROCS
+	Timeout          time.Duration // 6
+	QueuedTasks      int           // 8
+	BigTasks         int           // 10
+	CancelBatchTasks int           // 11
 }
 
 // DefaultSizes are the issue's sizes.
@@ -224,6 +236,7 @@ func DefaultSizes() SizeConfig {
 		CPUWork: 20 * time.Millisecond, CPUTasksPerP: 2,
 		Timeout:     time.Millisecond,
 		QueuedTasks: 1_000_000,
+		BigTasks:    1_000_000, CancelBatchTasks: 100_000,
 	}
 }
 

@@ -26,6 +26,8 @@ func BenchmarkPoolStartup(b *testing.B)     { run(b, "PoolStartup") }
 func BenchmarkQueuedMemory(b *testing.B)    { run(b, "QueuedMemory") }
 func BenchmarkLoopHandoff(b *testing.B)     { run(b, "LoopHandoff") }
 func BenchmarkLoopPost(b *testing.B)        { run(b, "LoopPost") }
+func BenchmarkBigBatch(b *testing.B)        { run(b, "BigBatch") }
+func BenchmarkBatchCancel(b *testing.B)     { run(b, "BatchCancel") }
 
 // TestRegistry checks that every workload has this library's implementation
 // and that every other library either has one or says why not.

@@ -45,6 +45,8 @@ func main() {
 	flag.IntVar(&s.CPUTasksPerP, "cpu-tasks-per-p", s.CPUTasksPerP, "4: tasks per GOMAXPROCS")
 	flag.DurationVar(&s.Timeout, "timeout", s.Timeout, "6: the task timeout")
 	flag.IntVar(&s.QueuedTasks, "queued-tasks", s.QueuedTasks, "8: queued tasks")
+	flag.IntVar(&s.BigTasks, "big-tasks", s.BigTasks, "10: tasks in the big batch")
+	flag.IntVar(&s.CancelBatchTasks, "cancel-batch-tasks", s.CancelBatchTasks, "11: tasks in the cancelled batch")
 	flag.Parse()
 	if *rounds < 1 {
 		fatalf("-rounds must be at least 1")
