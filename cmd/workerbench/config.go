@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// config sizes the measurements. The defaults take about 10 to 20 seconds
+// config sizes the measurements. The defaults take about 12 to 22 seconds
 // on a 2-core machine, most of it in the timeout and speedup measurements,
 // whose samples cost real time (a timeout each, ~20 ms of CPU per task).
 type config struct {
@@ -19,6 +19,7 @@ type config struct {
 	StartupSamples int           `json:"startup_samples"` // pools started
 	TimeoutSamples int           `json:"timeout_samples"` // tasks timed out
 	Timeout        time.Duration `json:"timeout_ns"`      // the timeout of those tasks
+	Ticks          int           `json:"ticks"`           // loop ticks beside a saturated pool
 	JSON           bool          `json:"-"`
 	Strict         bool          `json:"-"`
 }
@@ -32,6 +33,7 @@ func defaultConfig() config {
 		StartupSamples: 5000,
 		TimeoutSamples: 5000,
 		Timeout:        time.Millisecond,
+		Ticks:          100,
 	}
 }
 
@@ -47,6 +49,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.IntVar(&cfg.StartupSamples, "startup-samples", cfg.StartupSamples, "pools started (NewPool until the first result)")
 	fs.IntVar(&cfg.TimeoutSamples, "timeout-samples", cfg.TimeoutSamples, "tasks run into their timeout, one at a time")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "the WithTimeout of those tasks")
+	fs.IntVar(&cfg.Ticks, "ticks", cfg.Ticks, "ticks of a 10 ms loop ticker measured beside a saturated pool (twice: GOMAXPROCS workers, and one fewer)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the results as JSON instead of the table")
 	fs.BoolVar(&cfg.Strict, "strict", false, "exit with status 1 if any target is missed")
 	fs.Usage = func() {
@@ -76,7 +79,7 @@ func (c config) validate() error {
 		v    int
 	}{
 		{"-n", c.N}, {"-tasks", c.Tasks}, {"-rounds", c.Rounds}, {"-cpu-ms", c.CPUMs},
-		{"-startup-samples", c.StartupSamples}, {"-timeout-samples", c.TimeoutSamples},
+		{"-startup-samples", c.StartupSamples}, {"-timeout-samples", c.TimeoutSamples}, {"-ticks", c.Ticks},
 	} {
 		if f.v < 1 {
 			return fmt.Errorf("%s must be at least 1, not %d", f.name, f.v)

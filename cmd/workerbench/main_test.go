@@ -18,9 +18,9 @@ func TestMain(m *testing.M) {
 
 // tinyArgs sizes every measurement to run in well under a second.
 var tinyArgs = []string{"-n", "20", "-tasks", "200", "-rounds", "1", "-cpu-ms", "2",
-	"-startup-samples", "5", "-timeout-samples", "5", "-timeout", "1ms"}
+	"-startup-samples", "5", "-timeout-samples", "5", "-timeout", "1ms", "-ticks", "3"}
 
-var ids = []string{"spawn", "throughput", "cancel_running", "cancel_queued", "startup", "timeout", "speedup"}
+var ids = []string{"spawn", "throughput", "cancel_running", "cancel_queued", "startup", "timeout", "speedup", "loop_lateness"}
 
 func TestRunPrintsTable(t *testing.T) {
 	var out, progress bytes.Buffer

@@ -34,6 +34,9 @@ var steps = []step{
 	{"speedup", func(c config) string {
 		return fmt.Sprintf("%d rounds of %d tasks × %d ms CPU, serial, pool, goroutines", c.Rounds, 2*runtime.GOMAXPROCS(0), c.CPUMs)
 	}, measureSpeedup},
+	{"loop_lateness", func(c config) string {
+		return fmt.Sprintf("%d ticks of a %v Loop.AfterFunc ticker beside a saturated pool", c.Ticks, loopTick)
+	}, measureLoopLateness},
 }
 
 // measureAll runs every step in order, writing one progress line per step
@@ -200,12 +203,35 @@ func measureCancelRunning(cfg config, r *row) error {
 		}
 		ds[i], stops[i] = d, t1.Sub(t0)
 	}
+	// The same with the parent context cancelled instead: the future settles
+	// on the goroutine of the parent's AfterFunc, after cancel() returns.
+	parent := make([]time.Duration, cfg.N)
+	for i := range parent {
+		pctx, pcancel := context.WithCancel(bg)
+		f := workers.Spawn(pctx, fn, on)
+		if _, err := within(started, "the task did not start"); err != nil {
+			pcancel()
+			return err
+		}
+		var returned time.Time
+		t0, d, err := timeAwait(f, func() { pcancel(); returned = time.Now() })
+		if !errors.Is(err, async.ErrCancelled) || !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("after the parent's cancel, Await returned %v, want ErrCancelled and context.Canceled", err)
+		}
+		if _, err := within(stopped, "the function did not see its parent end"); err != nil {
+			return err
+		}
+		parent[i] = max(t0.Add(d).Sub(returned), 0)
+	}
 	r.Samples = cfg.N
 	r.P50, r.P99 = p50p99(ds)
 	s50, s99 := p50p99(stops)
-	r.Extra = map[string]float64{"fn_return_p50_ns": s50, "fn_return_p99_ns": s99}
-	r.Note = fmt.Sprintf("the cancelled function saw ctx.Done and returned p50 %s, p99 %s after Cancel",
-		fmtNs(s50), fmtNs(s99))
+	c50, c99 := p50p99(parent)
+	r.Extra = map[string]float64{"fn_return_p50_ns": s50, "fn_return_p99_ns": s99,
+		"parent_cancel_p50_ns": c50, "parent_cancel_p99_ns": c99}
+	r.Note = fmt.Sprintf("the cancelled function saw ctx.Done and returned p50 %s, p99 %s after Cancel; "+
+		"with the parent context cancelled instead, Await returned p50 %s, p99 %s after cancel() returned",
+		fmtNs(s50), fmtNs(s99), fmtNs(c50), fmtNs(c99))
 	return shutdown(p)
 }
 
@@ -330,4 +356,85 @@ func measureTimeout(cfg config, r *row) error {
 			"after the deadline, fulfilled the future instead of the *TimeoutError", missed, n, overrun-cfg.Timeout))
 	}
 	return nil
+}
+
+// loopTick is the period of the ticker of measureLoopLateness.
+const loopTick = 10 * time.Millisecond
+
+// measureLoopLateness: an event loop runs a 10 ms ticker (AfterFunc
+// re-armed from its own callback) while a pool of GOMAXPROCS workers, the
+// default size, is saturated with CPU-bound functions; lateness is how long
+// after its due time each tick runs on the loop. The same is measured with
+// one worker fewer, which leaves a core to the loop: the note gives it, and
+// the README's sizing advice rests on it.
+func measureLoopLateness(cfg config, r *row) error {
+	procs := runtime.GOMAXPROCS(0)
+	ds, err := tickerLateness(cfg.Ticks, procs)
+	if err != nil {
+		return err
+	}
+	r.Samples = cfg.Ticks
+	r.P50, r.P99 = p50p99(ds)
+	r.Note = fmt.Sprintf("%d workers spinning", procs)
+	if procs > 1 {
+		fewer, err := tickerLateness(cfg.Ticks, procs-1)
+		if err != nil {
+			return err
+		}
+		f50, f99 := p50p99(fewer)
+		r.Extra = map[string]float64{"one_worker_fewer_p50_ns": f50, "one_worker_fewer_p99_ns": f99}
+		r.Note += fmt.Sprintf("; with MaxWorkers = GOMAXPROCS-1 = %d: p50 %s, p99 %s", procs-1, fmtNs(f50), fmtNs(f99))
+	}
+	return nil
+}
+
+// tickerLateness saturates a pool of n workers with spinning functions and
+// returns the lateness of ticks ticks of a loopTick ticker on a Loop.
+func tickerLateness(ticks, n int) ([]time.Duration, error) {
+	p := newPool(workers.Config{MaxWorkers: n})
+	ctx, cancel := context.WithCancel(bg)
+	spinning := make(chan struct{}, 2*n)
+	fns := make([]func(context.Context) (uint64, error), 2*n)
+	for i := range fns {
+		fns[i] = func(ctx context.Context) (uint64, error) {
+			spinning <- struct{}{}
+			x := uint64(i)
+			for ctx.Err() == nil {
+				x = tiny(x)
+			}
+			return x, nil
+		}
+	}
+	batch := workers.SpawnAll(ctx, fns, workers.OnPool(p))
+	for range n { // every worker is busy before the first tick is armed
+		if _, err := within(spinning, "the spinning functions did not start"); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	loop := async.NewLoop()
+	ds := make([]time.Duration, 0, ticks)
+	var tick func()
+	due := time.Now().Add(loopTick)
+	tick = func() {
+		ds = append(ds, max(time.Since(due), 0))
+		if len(ds) < ticks {
+			due = time.Now().Add(loopTick)
+			loop.AfterFunc(loopTick, tick)
+		}
+	}
+	loop.AfterFunc(loopTick, tick)
+	err := loop.Run(bg)
+	loop.Close()
+	cancel()
+	if _, berr := batch.Await(bg); !errors.Is(berr, async.ErrCancelled) {
+		return nil, fmt.Errorf("the spinning batch ended with %v, want ErrCancelled", berr)
+	}
+	if serr := shutdown(p); serr != nil {
+		return nil, serr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loop: %w", err)
+	}
+	return ds, nil
 }
