@@ -1,0 +1,183 @@
+package jsloop
+
+import "github.com/dop251/goja"
+
+// preludeSource is the part of the globals written in JavaScript. It runs
+// once per Runtime, before Setup and any script, and captures the
+// intrinsics it uses so that a script replacing Promise or JSON cannot
+// change how queueMicrotask, AbortSignal or spawnJS behave.
+const preludeSource = `(function (natives) {
+'use strict';
+var PromiseCtor = Promise, then = Promise.prototype.then, resolved = Promise.resolve();
+var stringify = JSON.stringify, parse = JSON.parse, ErrorCtor = Error, TypeErrorCtor = TypeError;
+var WeakMapCtor = WeakMap, wmGet = WeakMap.prototype.get, wmSet = WeakMap.prototype.set;
+
+function makeError(name, msg) { var e = new ErrorCtor(msg); e.name = name; return e; }
+
+function queueMicrotask(fn) {
+	if (typeof fn !== 'function') throw new TypeErrorCtor('queueMicrotask: the callback must be a function');
+	then.call(resolved, function () {
+		try { fn(); } catch (e) { natives.uncaught(e); }
+	});
+}
+
+var key = {};
+var states = new WeakMapCtor();
+function state(s) {
+	var st = wmGet.call(states, s);
+	if (st === undefined) throw new TypeErrorCtor('not an AbortSignal');
+	return st;
+}
+function abortSignal(s, reason) {
+	var st = state(s);
+	if (st.aborted) return;
+	st.aborted = true;
+	st.reason = reason;
+	var ls = st.listeners;
+	st.listeners = [];
+	var ev = { type: 'abort', target: s };
+	if (typeof s.onabort === 'function') ls.unshift({ fn: s.onabort });
+	for (var i = 0; i < ls.length; i++) {
+		try { ls[i].fn.call(s, ev); } catch (e) { natives.uncaught(e); }
+	}
+}
+
+class AbortSignal {
+	constructor(k) {
+		if (k !== key) throw new TypeErrorCtor('Illegal constructor');
+		wmSet.call(states, this, { aborted: false, reason: undefined, listeners: [] });
+		this.onabort = null;
+	}
+	get aborted() { return state(this).aborted; }
+	get reason() { return state(this).reason; }
+	throwIfAborted() { var st = state(this); if (st.aborted) throw st.reason; }
+	addEventListener(type, fn, opts) {
+		var st = state(this);
+		if (type !== 'abort' || typeof fn !== 'function' || st.aborted) return;
+		for (var i = 0; i < st.listeners.length; i++) if (st.listeners[i].fn === fn) return;
+		st.listeners.push({ fn: fn });
+	}
+	removeEventListener(type, fn) {
+		var st = state(this);
+		if (type !== 'abort') return;
+		st.listeners = st.listeners.filter(function (l) { return l.fn !== fn; });
+	}
+	static abort(reason) {
+		var s = new AbortSignal(key);
+		abortSignal(s, reason === undefined ? makeError('AbortError', 'This operation was aborted') : reason);
+		return s;
+	}
+	static timeout(ms) {
+		var s = new AbortSignal(key);
+		natives.unrefTimer(ms, function () {
+			abortSignal(s, makeError('TimeoutError', 'The operation was aborted due to timeout'));
+		});
+		return s;
+	}
+	static any(signals) {
+		var s = new AbortSignal(key);
+		var list = Array.from(signals);
+		for (var i = 0; i < list.length; i++) {
+			if (list[i].aborted) { abortSignal(s, list[i].reason); return s; }
+		}
+		list.forEach(function (src) {
+			src.addEventListener('abort', function () { abortSignal(s, src.reason); });
+		});
+		return s;
+	}
+}
+Object.defineProperty(AbortSignal.prototype, Symbol.toStringTag, { value: 'AbortSignal' });
+
+var signals = new WeakMapCtor();
+class AbortController {
+	constructor() { wmSet.call(signals, this, new AbortSignal(key)); }
+	get signal() { return wmGet.call(signals, this); }
+	abort(reason) {
+		abortSignal(wmGet.call(signals, this), reason === undefined ? makeError('AbortError', 'This operation was aborted') : reason);
+	}
+}
+
+// onAbort calls fn once when signal aborts and returns a function that
+// stops watching; it throws a TypeError if signal is not an AbortSignal.
+function onAbort(signal, fn) {
+	var st = state(signal);
+	var l = { fn: fn };
+	st.listeners.push(l);
+	return function () {
+		st.listeners = st.listeners.filter(function (x) { return x !== l; });
+	};
+}
+
+function cloneReplacer(k, v) {
+	var t = typeof v;
+	if (t === 'function' || t === 'symbol' || t === 'bigint') {
+		throw makeError('DataCloneError', 'spawnJS: a ' + t + ' cannot be cloned' + (k !== '' ? ' (key "' + k + '")' : ''));
+	}
+	return v;
+}
+// toJSON is how values cross to and from spawnJS: JSON, refusing what
+// JSON would silently drop or cannot write.
+function toJSON(v) {
+	var t = typeof v;
+	if (t === 'undefined') return '';
+	try {
+		return stringify(v, cloneReplacer);
+	} catch (e) {
+		if (e && e.name === 'DataCloneError') throw e;
+		throw makeError('DataCloneError', 'spawnJS: ' + (e && e.message ? e.message : String(e)));
+	}
+}
+function fromJSON(s) { return s === '' ? undefined : parse(s); }
+
+return {
+	queueMicrotask: queueMicrotask,
+	AbortController: AbortController,
+	AbortSignal: AbortSignal,
+	onAbort: onAbort,
+	toJSON: toJSON,
+	fromJSON: fromJSON,
+	isPromise: function (v) { return v instanceof PromiseCtor; },
+};
+})`
+
+// workerHarnessSource runs one spawnJS call in a worker's runtime: it
+// instantiates the module (its top-level code runs once per call), then
+// calls the export with the arguments parsed from JSON.
+const workerHarnessSource = `(function (modFn, moduleName, exportName, argsJSON) {
+'use strict';
+var module = { exports: {} };
+modFn.call(module.exports, module.exports, module);
+var exp = module.exports;
+var f = exp == null ? undefined : exp[exportName];
+if (typeof f !== 'function') {
+	throw new TypeError('spawnJS: module "' + moduleName + '" has no exported function "' + exportName + '"');
+}
+return f.apply(undefined, argsJSON === '' ? [] : JSON.parse(argsJSON));
+})`
+
+var (
+	preludeProgram       = goja.MustCompile("vela:prelude", preludeSource, true)
+	workerHarnessProgram = goja.MustCompile("vela:spawnJS", workerHarnessSource, true)
+	// workerCloneProgram is the prelude's toJSON for the worker's side.
+	workerCloneProgram = goja.MustCompile("vela:clone", `(function () {
+'use strict';
+var stringify = JSON.stringify;
+function makeError(name, msg) { var e = new Error(msg); e.name = name; return e; }
+function cloneReplacer(k, v) {
+	var t = typeof v;
+	if (t === 'function' || t === 'symbol' || t === 'bigint') {
+		throw makeError('DataCloneError', 'spawnJS: a ' + t + ' cannot be cloned' + (k !== '' ? ' (key "' + k + '")' : ''));
+	}
+	return v;
+}
+return function toJSON(v) {
+	if (typeof v === 'undefined') return '';
+	try {
+		return stringify(v, cloneReplacer);
+	} catch (e) {
+		if (e && e.name === 'DataCloneError') throw e;
+		throw makeError('DataCloneError', 'spawnJS: ' + (e && e.message ? e.message : String(e)));
+	}
+};
+})()`, true)
+)

@@ -1,0 +1,281 @@
+package jsloop
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/dop251/goja"
+	"github.com/velalang/runtime/async"
+	"github.com/velalang/runtime/workers"
+)
+
+// callOptions are spawn.with's and spawnJS.with's first argument.
+type callOptions struct {
+	timeout time.Duration
+	signal  *goja.Object
+	name    string
+}
+
+// readCallOptions reads {timeout, signal, name}; a bad one is a TypeError
+// or RangeError thrown into JavaScript.
+func (r *Runtime) readCallOptions(v goja.Value, what string) callOptions {
+	var o callOptions
+	if goja.IsUndefined(v) || goja.IsNull(v) {
+		return o
+	}
+	obj, ok := v.(*goja.Object)
+	if !ok {
+		panic(r.vm.NewTypeError("%s: the options must be an object", what))
+	}
+	if t := obj.Get("timeout"); t != nil && !goja.IsUndefined(t) {
+		ms := t.ToFloat()
+		if math.IsNaN(ms) || ms < 0 || math.IsInf(ms, 0) {
+			panic(r.newRangeError(fmt.Sprintf("%s: timeout must be a number of milliseconds >= 0, got %s", what, t.String())))
+		}
+		o.timeout = time.Duration(ms * float64(time.Millisecond))
+	}
+	if s := obj.Get("signal"); s != nil && !goja.IsUndefined(s) && !goja.IsNull(s) {
+		so, ok := s.(*goja.Object)
+		if !ok {
+			panic(r.vm.NewTypeError("%s: signal must be an AbortSignal", what))
+		}
+		o.signal = so
+	}
+	if n := obj.Get("name"); n != nil && !goja.IsUndefined(n) {
+		o.name = n.String()
+	}
+	return o
+}
+
+func (r *Runtime) newRangeError(msg string) *goja.Object {
+	ctor, ok := goja.AssertConstructor(r.vm.Get("RangeError"))
+	if !ok {
+		return r.newError("RangeError", msg)
+	}
+	obj, err := ctor(nil, r.vm.ToValue(msg))
+	if err != nil {
+		return r.newError("RangeError", msg)
+	}
+	return obj
+}
+
+func (r *Runtime) installSpawn() {
+	vm := r.vm
+	spawn := vm.ToValue(func(call goja.FunctionCall) goja.Value {
+		return r.spawn(callOptions{}, call.Arguments)
+	}).(*goja.Object)
+	with := vm.ToValue(func(call goja.FunctionCall) goja.Value {
+		o := r.readCallOptions(call.Argument(0), "spawn.with")
+		var rest []goja.Value
+		if len(call.Arguments) > 1 {
+			rest = call.Arguments[1:]
+		}
+		return r.spawn(o, rest)
+	})
+	_ = spawn.Set("with", with)
+	_ = vm.Set("spawn", spawn)
+	r.spawnValue = spawn
+}
+
+// spawn is spawn(name, ...args) with options o. It returns a promise.
+func (r *Runtime) spawn(o callOptions, args []goja.Value) goja.Value {
+	p, resolve, reject := r.vm.NewPromise()
+	name := ""
+	if len(args) > 0 {
+		name = args[0].String()
+		args = args[1:]
+	}
+	fn := r.lookup(name)
+	if fn == nil {
+		_ = reject(r.vm.NewTypeError("spawn: no Go function registered as %q", name))
+		return r.vm.ToValue(p)
+	}
+	goArgs := make([]any, len(args))
+	for i, a := range args {
+		goArgs[i] = a.Export()
+	}
+	c := &call{r: r, resolve: resolve, reject: reject}
+	if !c.watchSignal(o.signal) {
+		return r.vm.ToValue(p)
+	}
+	taskName := o.name
+	if taskName == "" && o.timeout > 0 {
+		taskName = name
+	}
+	c.f = workers.Spawn(r.runCtx, func(ctx context.Context) (any, error) { return fn(ctx, goArgs) }, r.spawnOptions(r.pool, o.timeout, taskName)...)
+	c.start()
+	return r.vm.ToValue(p)
+}
+
+// spawnOptions are the workers options of one call; the common case
+// (no timeout, no name) passes only the pool.
+func (r *Runtime) spawnOptions(p *workers.Pool, timeout time.Duration, name string) []workers.Option {
+	opts := make([]workers.Option, 1, 3)
+	opts[0] = workers.OnPool(p)
+	if timeout > 0 {
+		opts = append(opts, workers.WithTimeout(timeout))
+	}
+	if name != "" {
+		opts = append(opts, workers.WithName(name))
+	}
+	return opts
+}
+
+// call is one spawn or spawnJS promise: it settles the JavaScript promise,
+// on the loop, from the future of the task, or at once when its
+// AbortSignal aborts.
+type call struct {
+	r               *Runtime
+	gen             uint64
+	f               *async.Future[any]
+	resolve, reject func(any) error
+	settled         bool
+	unwatch         goja.Callable // stops watching the signal; nil if none
+	convert         func(any) (goja.Value, error)
+}
+
+// watchSignal rejects the promise at once with the signal's reason if it
+// has aborted already (false: nothing should start), or arranges for an
+// abort to do so later.
+func (c *call) watchSignal(signal *goja.Object) bool {
+	if signal == nil {
+		return true
+	}
+	r := c.r
+	if signal.Get("aborted").ToBoolean() {
+		_ = c.reject(signal.Get("reason"))
+		return false
+	}
+	stop, err := r.onAbort(goja.Undefined(), signal, r.vm.ToValue(func(goja.FunctionCall) goja.Value {
+		c.abort(signal.Get("reason"))
+		return goja.Undefined()
+	}))
+	if err != nil {
+		panic(err) // the TypeError: not an AbortSignal
+	}
+	c.unwatch, _ = goja.AssertFunction(stop)
+	return true
+}
+
+// start watches the future: when it settles, the loop settles the
+// promise. The promise keeps RunScript alive until then.
+func (c *call) start() {
+	c.gen = c.r.gen
+	c.r.ref()
+	if c.f.Poll(c).IsReady() {
+		c.Wake()
+	}
+}
+
+// Wake runs on the goroutine that settled the future.
+func (c *call) Wake() { c.r.loop.Post(c.onSettled) }
+
+func (c *call) onSettled() {
+	r := c.r
+	if c.gen != r.gen {
+		return
+	}
+	r.unref()
+	if c.settled {
+		return
+	}
+	c.settled = true
+	res, _ := c.f.Result()
+	r.turn(func() {
+		c.stopWatching()
+		if res.Err != nil {
+			_ = c.reject(r.errorValue(res.Err))
+			return
+		}
+		if c.convert != nil {
+			v, err := c.convert(res.Value)
+			if err != nil {
+				_ = c.reject(r.thrownValue(err))
+				return
+			}
+			_ = c.resolve(v)
+			return
+		}
+		_ = c.resolve(r.vm.ToValue(res.Value))
+	})
+}
+
+// abort runs in the signal's abort listener, on the loop.
+func (c *call) abort(reason goja.Value) {
+	if c.settled {
+		return
+	}
+	c.settled = true
+	c.unwatch = nil // the listener list is being dispatched and was reset
+	if c.f != nil {
+		c.f.CancelWithCause(errAborted)
+	}
+	_ = c.reject(reason)
+}
+
+func (c *call) stopWatching() {
+	if c.unwatch != nil {
+		_, _ = c.unwatch(goja.Undefined())
+		c.unwatch = nil
+	}
+}
+
+// errAborted is the cause of a task's context ending by its AbortSignal.
+var errAborted = fmt.Errorf("jsloop: aborted by its AbortSignal: %w", context.Canceled)
+
+// thrownValue is the JavaScript value of an error from goja (an exception
+// carries the thrown value) or from Go.
+func (r *Runtime) thrownValue(err error) goja.Value {
+	if ex, ok := err.(*goja.Exception); ok {
+		return ex.Value()
+	}
+	return r.errorValue(err)
+}
+
+// Await returns, on the loop, a JavaScript promise that settles with f: it
+// fulfils with f's value through goja's ToValue, or rejects with the Error
+// its error becomes (see the package documentation for names). Until f
+// settles, the promise keeps the RunScript in progress alive. Call it only
+// on the loop goroutine, from a function installed on the VM (by Setup, or
+// from a callback posted to Loop()); if RunScript ends first, the promise
+// never settles and nothing is kept alive.
+func Await[T any](r *Runtime, f *async.Future[T]) goja.Value {
+	p, resolve, reject := r.vm.NewPromise()
+	if f == nil {
+		_ = reject(r.vm.NewTypeError("Await of a nil future"))
+		return r.vm.ToValue(p)
+	}
+	a := &awaitCall[T]{r: r, f: f, gen: r.gen, resolve: resolve, reject: reject}
+	r.ref()
+	if f.Poll(a).IsReady() {
+		a.Wake()
+	}
+	return r.vm.ToValue(p)
+}
+
+type awaitCall[T any] struct {
+	r               *Runtime
+	f               *async.Future[T]
+	gen             uint64
+	resolve, reject func(any) error
+}
+
+func (a *awaitCall[T]) Wake() { a.r.loop.Post(a.onSettled) }
+
+func (a *awaitCall[T]) onSettled() {
+	r := a.r
+	if a.gen != r.gen {
+		return
+	}
+	r.unref()
+	res, _ := a.f.Result()
+	r.turn(func() {
+		if res.Err != nil {
+			_ = a.reject(r.errorValue(res.Err))
+			return
+		}
+		_ = a.resolve(r.vm.ToValue(res.Value))
+	})
+}

@@ -1,0 +1,152 @@
+package jsloop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dop251/goja"
+	"github.com/velalang/runtime/workers"
+)
+
+func (r *Runtime) installSpawnJS() {
+	vm := r.vm
+	spawnJS := vm.ToValue(func(call goja.FunctionCall) goja.Value {
+		return r.spawnJS(callOptions{}, call.Arguments)
+	}).(*goja.Object)
+	with := vm.ToValue(func(call goja.FunctionCall) goja.Value {
+		o := r.readCallOptions(call.Argument(0), "spawnJS.with")
+		var rest []goja.Value
+		if len(call.Arguments) > 1 {
+			rest = call.Arguments[1:]
+		}
+		return r.spawnJS(o, rest)
+	})
+	_ = spawnJS.Set("with", with)
+	_ = vm.Set("spawnJS", spawnJS)
+}
+
+// spawnJS is spawnJS(module, exportName, ...args) with options o.
+func (r *Runtime) spawnJS(o callOptions, args []goja.Value) goja.Value {
+	vm := r.vm
+	p, resolve, reject := vm.NewPromise()
+	var modName, export string
+	if len(args) > 0 {
+		modName = args[0].String()
+	}
+	if len(args) > 1 {
+		export = args[1].String()
+	}
+	prg := r.modules[modName]
+	if prg == nil {
+		_ = reject(vm.NewTypeError("spawnJS: no module named %q", modName))
+		return vm.ToValue(p)
+	}
+	var rest []goja.Value
+	if len(args) > 2 {
+		rest = args[2:]
+	}
+	argsJSON, err := r.toJSON(goja.Undefined(), vm.NewArray(toAnys(rest)...))
+	if err != nil {
+		_ = reject(r.thrownValue(err))
+		return vm.ToValue(p)
+	}
+	in := argsJSON.String()
+	c := &call{r: r, resolve: resolve, reject: reject, convert: r.fromWorker}
+	if !c.watchSignal(o.signal) {
+		return vm.ToValue(p)
+	}
+	taskName := o.name
+	if taskName == "" {
+		taskName = modName + "." + export
+	}
+	c.f = workers.Spawn(r.runCtx, func(ctx context.Context) (any, error) {
+		return runInWorker(ctx, prg, modName, export, in)
+	}, r.spawnOptions(r.jsPool, o.timeout, taskName)...)
+	c.start()
+	return vm.ToValue(p)
+}
+
+func toAnys(vs []goja.Value) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = v
+	}
+	return out
+}
+
+// fromWorker turns a worker's JSON result into a value of the loop's VM.
+func (r *Runtime) fromWorker(v any) (goja.Value, error) {
+	s, _ := v.(string)
+	return r.fromJSON(goja.Undefined(), r.vm.ToValue(s))
+}
+
+// runInWorker runs one spawnJS call on a worker goroutine, in a runtime of
+// its own that nothing else uses, made for this call and dropped after it:
+// each call starts from a global state no earlier call could have changed.
+// The module's compiled program is shared. ctx's end interrupts the
+// JavaScript; the interrupt dies with the runtime, so it can never reach a
+// later call.
+func runInWorker(ctx context.Context, prg *goja.Program, modName, export, argsJSON string) (any, error) {
+	vm := goja.New()
+	stop := context.AfterFunc(ctx, func() { vm.Interrupt(context.Cause(ctx)) })
+	defer stop()
+	out, err := workerCall(vm, prg, modName, export, argsJSON)
+	if err != nil {
+		var ie *goja.InterruptedError
+		if errors.As(err, &ie) {
+			if cause := context.Cause(ctx); cause != nil {
+				return nil, cause
+			}
+		}
+		return nil, workerError(err)
+	}
+	return out, nil
+}
+
+func workerCall(vm *goja.Runtime, prg *goja.Program, modName, export, argsJSON string) (string, error) {
+	modFn, err := vm.RunProgram(prg)
+	if err != nil {
+		return "", err
+	}
+	harnessV, err := vm.RunProgram(workerHarnessProgram)
+	if err != nil {
+		return "", err
+	}
+	harness, _ := goja.AssertFunction(harnessV)
+	res, err := harness(goja.Undefined(), modFn, vm.ToValue(modName), vm.ToValue(export), vm.ToValue(argsJSON))
+	if err != nil {
+		return "", err
+	}
+	if p, ok := res.Export().(*goja.Promise); ok {
+		switch p.State() {
+		case goja.PromiseStateFulfilled:
+			res = p.Result()
+		case goja.PromiseStateRejected:
+			e := jsErrorOf(p.Result(), "")
+			return "", &JSError{Name: e.Name, Message: e.Message, Stack: e.Stack}
+		default:
+			return "", &JSError{Name: "Error", Message: fmt.Sprintf("spawnJS: %s.%s returned a promise that did not settle; spawnJS workers have no timers or event loop", modName, export)}
+		}
+	}
+	cloneV, err := vm.RunProgram(workerCloneProgram)
+	if err != nil {
+		return "", err
+	}
+	clone, _ := goja.AssertFunction(cloneV)
+	js, err := clone(goja.Undefined(), res)
+	if err != nil {
+		return "", err
+	}
+	return js.String(), nil
+}
+
+// workerError is the error of a call whose JavaScript threw: a *JSError
+// with plain strings only, since the worker's values die with its runtime.
+func workerError(err error) error {
+	e := exceptionError(err)
+	if je, ok := e.(*JSError); ok {
+		return &JSError{Name: je.Name, Message: je.Message, Stack: je.Stack}
+	}
+	return e
+}
