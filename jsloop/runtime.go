@@ -67,7 +67,8 @@ type Runtime struct {
 	// interrupt guards the VM's interrupt flag: an interrupt is only
 	// delivered while armed, so that it can be cleared for good after.
 	interruptMu sync.Mutex
-	armed       bool
+	armed       uint64 // the run whose context may interrupt; 0 for none
+	runs        uint64
 
 	// Loop-goroutine state.
 	runCtx    context.Context
@@ -271,11 +272,13 @@ func (r *Runtime) RunScript(ctx context.Context, name, src string) (any, error) 
 	r.runCtx, r.cancelRun, r.failErr = runCtx, cancel, nil
 	r.vm.ClearInterrupt()
 	r.interruptMu.Lock()
-	r.armed = true
+	r.runs++
+	run := r.runs
+	r.armed = run
 	r.interruptMu.Unlock()
 	stopInterrupt := context.AfterFunc(runCtx, func() {
 		r.interruptMu.Lock()
-		if r.armed {
+		if r.armed == run {
 			r.vm.Interrupt(context.Cause(runCtx))
 		}
 		r.interruptMu.Unlock()
@@ -302,7 +305,7 @@ func (r *Runtime) RunScript(ctx context.Context, name, src string) (any, error) 
 	stopInterrupt()
 	stopClose()
 	r.interruptMu.Lock()
-	r.armed = false
+	r.armed = 0
 	r.interruptMu.Unlock()
 	r.vm.ClearInterrupt()
 	r.gen++

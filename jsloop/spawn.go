@@ -144,18 +144,19 @@ func (c *call) watchSignal(signal *goja.Object) bool {
 		return true
 	}
 	r := c.r
-	if signal.Get("aborted").ToBoolean() {
-		_ = c.reject(signal.Get("reason"))
-		return false
-	}
 	stop, err := r.onAbort(goja.Undefined(), signal, r.vm.ToValue(func(goja.FunctionCall) goja.Value {
 		c.abort(signal.Get("reason"))
 		return goja.Undefined()
 	}))
 	if err != nil {
-		panic(err) // the TypeError: not an AbortSignal
+		panic(r.thrownValue(err)) // the TypeError: not an AbortSignal
 	}
 	c.unwatch, _ = goja.AssertFunction(stop)
+	if signal.Get("aborted").ToBoolean() {
+		c.stopWatching()
+		_ = c.reject(signal.Get("reason"))
+		return false
+	}
 	return true
 }
 
