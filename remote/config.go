@@ -1,0 +1,240 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config says which NATS server and which queue a Client or Worker uses,
+// and how tasks are delivered. The zero Config uses the process's shared
+// embedded server and the queue "default".
+//
+// The queue's stream and consumer are created by whichever of Dial and
+// Serve comes first, and both are safe when they race. The stream's bound
+// (MaxQueued) is set by Dial, the consumer's AckWait and MaxDeliver by
+// Serve; when Clients or Workers of one queue disagree, the last one to
+// start wins.
+type Config struct {
+	URL        string        // the NATS server to use; "" means an embedded in-process server shared by the process, started on first use
+	Server     *Server       // or this embedded server, in-process
+	Queue      string        // which queue of tasks; "" means "default"; letters, digits, '-' and '_'
+	Slots      int           // Serve: functions run at once; 0 means GOMAXPROCS
+	AckWait    time.Duration // a delivered task with no sign of life for this long goes to another worker; 0 means 30s; workers signal progress while a function runs
+	MaxDeliver int           // deliveries before a task fails with ErrWorkerLost; 0 means 3
+	MaxQueued  int           // queued tasks beyond this are refused with workers.ErrQueueFull; 0 means no bound
+	Codec      Codec         // nil means JSON (encoding/json)
+}
+
+// settings is a Config with its defaults applied.
+type settings struct {
+	Config
+	stream, tasks, cancels, advisory string
+}
+
+const (
+	consumerName = "workers"
+	hdrID        = "Vela-Id"       // the task's id, "<client>.<n>"
+	hdrFn        = "Vela-Fn"       // the function's name
+	hdrReply     = "Vela-Reply"    // where the worker sends the result
+	hdrDeadline  = "Vela-Deadline" // Unix nanoseconds on the caller's clock; absent without timeout
+	hdrStatus    = "Vela-Status"   // the reply's kind, one of the status* constants
+	hdrPanic     = "Vela-Panic"    // a panic's value, as text
+
+	statusOK      = "ok"      // data: the encoded result
+	statusError   = "error"   // data: the function's error message
+	statusPanic   = "panic"   // data: the stack; hdrPanic: the value
+	statusUnknown = "unknown" // no such function
+	statusLost    = "lost"    // NotIdempotent task delivered again
+	statusCodec   = "codec"   // data: the codec's error message
+	statusTimeout = "timeout" // the worker saw the deadline pass
+)
+
+func (c Config) settings() (settings, error) {
+	s := settings{Config: c}
+	switch {
+	case c.URL != "" && c.Server != nil:
+		return s, invalid("Config with both URL and Server")
+	case c.Slots < 0:
+		return s, invalid("Config.Slots %d", c.Slots)
+	case c.AckWait < 0:
+		return s, invalid("Config.AckWait %v", c.AckWait)
+	case c.MaxDeliver < 0:
+		return s, invalid("Config.MaxDeliver %d", c.MaxDeliver)
+	case c.MaxQueued < 0:
+		return s, invalid("Config.MaxQueued %d", c.MaxQueued)
+	}
+	if s.Queue == "" {
+		s.Queue = "default"
+	}
+	for _, r := range s.Queue {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return s, invalid("Config.Queue %q: use letters, digits, '-' and '_'", s.Queue)
+		}
+	}
+	if s.Slots == 0 {
+		s.Slots = runtime.GOMAXPROCS(0)
+	}
+	if s.AckWait == 0 {
+		s.AckWait = 30 * time.Second
+	}
+	if s.MaxDeliver == 0 {
+		s.MaxDeliver = 3
+	}
+	if s.Codec == nil {
+		s.Codec = JSON
+	}
+	s.stream = "VELA_" + s.Queue
+	s.tasks = "vela." + s.Queue + ".tasks"
+	s.cancels = "vela." + s.Queue + ".cancel"
+	s.advisory = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + s.stream + "." + consumerName
+	return s, nil
+}
+
+// link is a connection to the queue's server, with what it needs to be
+// released.
+type link struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	srv    *Server // the in-process server, or nil for a URL
+	shared bool    // srv is the shared embedded server
+}
+
+// dial connects to the server cfg names; opts add handlers. An embedded
+// server is used in-process, without reconnection; a URL is reconnected to
+// for ever.
+func dial(ctx context.Context, s *settings, name string, opts ...nats.Option) (*link, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("remote: %s: %w", name, err)
+	}
+	l := &link{srv: s.Server}
+	if s.URL == "" && s.Server == nil {
+		srv, err := acquireShared()
+		if err != nil {
+			return nil, err
+		}
+		l.srv, l.shared = srv, true
+	}
+	url := s.URL
+	opts = append(opts, nats.Name(name))
+	if l.srv != nil {
+		url = ""
+		opts = append(opts, nats.InProcessServer(l.srv.ns), nats.NoReconnect())
+	} else {
+		opts = append(opts, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.ReconnectJitter(0, 0))
+	}
+	if d, ok := ctx.Deadline(); ok {
+		opts = append(opts, nats.Timeout(time.Until(d)))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		l.release()
+		return nil, fmt.Errorf("remote: %s: connecting to %q: %w", name, s.URL, err)
+	}
+	l.nc = nc
+	l.js, err = jetstream.New(nc)
+	if err != nil {
+		l.close()
+		return nil, fmt.Errorf("remote: %s: %w", name, err)
+	}
+	return l, nil
+}
+
+// close closes the connection and releases the shared server.
+func (l *link) close() {
+	if l.nc != nil {
+		l.nc.Close()
+	}
+	l.release()
+}
+
+func (l *link) release() {
+	if l.shared {
+		l.shared = false
+		releaseShared()
+	}
+}
+
+// storage is where the queue's streams are kept: in memory on an embedded
+// server without a Dir, in files otherwise.
+func (l *link) storage() jetstream.StorageType {
+	if l.srv != nil && l.srv.memory {
+		return jetstream.MemoryStorage
+	}
+	return jetstream.FileStorage
+}
+
+func (l *link) streamConfig(s *settings) jetstream.StreamConfig {
+	maxMsgs := int64(-1)
+	if s.MaxQueued > 0 {
+		maxMsgs = int64(s.MaxQueued)
+	}
+	return jetstream.StreamConfig{
+		Name:      s.stream,
+		Subjects:  []string{s.tasks},
+		Retention: jetstream.WorkQueuePolicy,
+		Storage:   l.storage(),
+		MaxMsgs:   maxMsgs,
+		Discard:   jetstream.DiscardNew,
+	}
+}
+
+// ensureStream creates the queue's stream if it is missing. With setBound,
+// an existing stream whose bound differs from s.MaxQueued is updated.
+func (l *link) ensureStream(ctx context.Context, s *settings, setBound bool) error {
+	want := l.streamConfig(s)
+	_, err := l.js.CreateStream(ctx, want)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return fmt.Errorf("remote: creating stream %s: %w", s.stream, err)
+	}
+	st, err := l.js.Stream(ctx, s.stream)
+	if err != nil {
+		return fmt.Errorf("remote: stream %s: %w", s.stream, err)
+	}
+	have := st.CachedInfo().Config
+	if !setBound || have.MaxMsgs == want.MaxMsgs {
+		return nil
+	}
+	have.MaxMsgs = want.MaxMsgs
+	if _, err := l.js.UpdateStream(ctx, have); err != nil {
+		return fmt.Errorf("remote: updating stream %s: %w", s.stream, err)
+	}
+	return nil
+}
+
+func consumerConfig(s *settings) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       consumerName,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       s.AckWait,
+		MaxDeliver:    s.MaxDeliver,
+		MaxAckPending: -1,
+	}
+}
+
+// ensureConsumer creates the queue's consumer if it is missing; with
+// update, it also sets an existing one's AckWait and MaxDeliver.
+func (l *link) ensureConsumer(ctx context.Context, s *settings, update bool) (jetstream.Consumer, error) {
+	var c jetstream.Consumer
+	var err error
+	if update {
+		c, err = l.js.CreateOrUpdateConsumer(ctx, s.stream, consumerConfig(s))
+	} else {
+		c, err = l.js.CreateConsumer(ctx, s.stream, consumerConfig(s))
+		if errors.Is(err, jetstream.ErrConsumerExists) {
+			c, err = l.js.Consumer(ctx, s.stream, consumerName)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("remote: consumer of %s: %w", s.stream, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,182 @@
+package remote
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/velalang/runtime/workers"
+)
+
+// ServerConfig describes an embedded NATS server with JetStream.
+type ServerConfig struct {
+	Dir  string // JetStream store directory; "" keeps the store in memory
+	Port int    // 0: no listener (in-process connections only); -1: a free loopback port; >0: that port
+}
+
+// Server is a NATS server with JetStream running inside this process.
+// Clients and Workers reach it in-process through Config.Server (no socket,
+// no port), and other processes through URL when it has a listener.
+//
+// With Dir == "" the queues' streams are kept in memory (a scratch
+// directory is still made for the server and removed by Shutdown); with a
+// Dir they are kept in files there and survive a restart of the server.
+type Server struct {
+	ns     *server.Server
+	dir    string // the store directory
+	memory bool   // Dir was "": streams created through this server are kept in memory
+	tmp    string // scratch directory to remove on Shutdown, or ""
+	url    string
+
+	mu     sync.Mutex
+	closed bool
+	users  map[serverUser]struct{} // in-process Clients and Workers
+}
+
+// serverUser is a Client or Worker connected in-process, told before the
+// server stops so that it can settle what it holds.
+type serverUser interface{ serverClosing() }
+
+// StartServer starts an embedded NATS server with JetStream and returns
+// once it accepts connections (a few milliseconds). Bad input (a Port
+// below -1) gives an error wrapping workers.ErrInvalidArgument. The caller
+// owns the server and must call Shutdown.
+func StartServer(cfg ServerConfig) (*Server, error) {
+	if cfg.Port < -1 || cfg.Port > 65535 {
+		return nil, invalid("StartServer: port %d", cfg.Port)
+	}
+	s := &Server{dir: cfg.Dir, memory: cfg.Dir == "", users: make(map[serverUser]struct{})}
+	if s.memory {
+		tmp, err := os.MkdirTemp("", "vela-remote-")
+		if err != nil {
+			return nil, fmt.Errorf("remote: StartServer: %w", err)
+		}
+		s.tmp, s.dir = tmp, tmp
+	}
+	opts := &server.Options{
+		ServerName: "vela-remote",
+		Host:       "127.0.0.1",
+		JetStream:  true,
+		StoreDir:   s.dir,
+		NoLog:      true,
+		NoSigs:     true,
+	}
+	switch cfg.Port {
+	case 0:
+		opts.DontListen = true
+	case -1:
+		opts.Port = server.RANDOM_PORT
+	default:
+		opts.Port = cfg.Port
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		s.removeTmp()
+		return nil, fmt.Errorf("remote: StartServer: %w", err)
+	}
+	s.ns = ns
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		s.removeTmp()
+		return nil, errors.New("remote: StartServer: the server did not become ready (is the port free?)")
+	}
+	if !opts.DontListen {
+		if a, ok := ns.Addr().(*net.TCPAddr); ok {
+			s.url = fmt.Sprintf("nats://127.0.0.1:%d", a.Port)
+		}
+	}
+	return s, nil
+}
+
+// URL returns "nats://127.0.0.1:PORT" for a server with a listener, or ""
+// for one reachable only in-process.
+func (s *Server) URL() string { return s.url }
+
+// Shutdown first settles what the in-process Clients and Workers of this
+// server hold (their pending futures are rejected with an error wrapping
+// workers.ErrPoolClosed; Workers stop taking tasks), then stops the server
+// and waits until its goroutines have exited, and removes the scratch
+// store of a memory server. Tasks still queued in a server with a Dir stay
+// in its store for the next start. A second call does nothing.
+func (s *Server) Shutdown() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	users := make([]serverUser, 0, len(s.users))
+	for u := range s.users {
+		users = append(users, u)
+	}
+	s.mu.Unlock()
+	for _, u := range users {
+		u.serverClosing()
+	}
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+	s.removeTmp()
+}
+
+func (s *Server) removeTmp() {
+	if s.tmp != "" {
+		_ = os.RemoveAll(s.tmp)
+	}
+}
+
+// join registers u as an in-process user; it fails once the server is
+// shutting down.
+func (s *Server) join(u serverUser) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("remote: embedded server shut down: %w", workers.ErrPoolClosed)
+	}
+	s.users[u] = struct{}{}
+	return nil
+}
+
+func (s *Server) leave(u serverUser) {
+	s.mu.Lock()
+	delete(s.users, u)
+	s.mu.Unlock()
+}
+
+// The shared server behind Config{URL: "", Server: nil}: started by the
+// first Dial or Serve that needs it, shut down when the last Client or
+// Worker using it is closed.
+var shared struct {
+	mu   sync.Mutex
+	srv  *Server
+	refs int
+}
+
+func acquireShared() (*Server, error) {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.srv == nil {
+		s, err := StartServer(ServerConfig{})
+		if err != nil {
+			return nil, err
+		}
+		shared.srv = s
+	}
+	shared.refs++
+	return shared.srv, nil
+}
+
+func releaseShared() {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	shared.refs--
+	if shared.refs == 0 {
+		shared.srv.Shutdown()
+		shared.srv = nil
+	}
+}

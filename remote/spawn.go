@@ -1,0 +1,246 @@
+package remote
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/velalang/runtime/async"
+	"github.com/velalang/runtime/workers"
+)
+
+// Spawn sends one task, the function registered as name applied to arg, to
+// c's queue and returns its future at once; it never blocks on the
+// network. R comes first so that it is the only type a caller writes:
+// remote.Spawn[Image](ctx, c, "resize", args). The future settles exactly
+// once:
+//
+//   - with the function's value, decoded with the Config's Codec;
+//   - rejected with a *RemoteError carrying the function's error message,
+//     or an *async.PanicError whose Value is the panic's text and Stack the
+//     worker's stack;
+//   - rejected with ErrUnknownFunction as soon as a worker sees a name it
+//     does not serve; with an error wrapping ErrCodec if arg cannot be
+//     encoded (nothing is sent), or the worker cannot decode it, or the
+//     result cannot be encoded or decoded;
+//   - rejected with a *workers.TimeoutError at the WithTimeout deadline, on
+//     the caller's clock; a task still queued then never runs, a running
+//     one has its context ended;
+//   - cancelled by Future.Cancel, or when ctx ends (the error then wraps
+//     async.ErrCancelled and context.Cause(ctx)), at that moment: a queued
+//     task is deleted from the queue, a running one has its context ended;
+//   - rejected with ErrWorkerLost if its worker was lost MaxDeliver times,
+//     or once if the function is NotIdempotent; with an error wrapping
+//     workers.ErrQueueFull if the queue holds MaxQueued tasks; with
+//     ErrTooLarge if the encoded argument exceeds the server's payload
+//     limit (nothing is sent); with workers.ErrPoolClosed if c is closed,
+//     or closes before the task settles.
+//
+// Options are workers.WithTimeout and workers.WithName (the name in a
+// *workers.TimeoutError; the function's name by default). Bad input never
+// panics: a nil ctx or c, an empty name, workers.OnPool or a negative
+// timeout give a future rejected with an error wrapping
+// workers.ErrInvalidArgument. A Spawn costs the argument's encoding, one
+// publish and a few small allocations; the server's acknowledgement comes
+// back asynchronously.
+func Spawn[R, A any](ctx context.Context, c *Client, name string, arg A, opts ...workers.Option) *async.Future[R] {
+	o, err := readOptions(ctx, c, name, opts)
+	if err != nil {
+		return async.FromError[R](err)
+	}
+	data, err := encodeArg(c, name, arg)
+	if err != nil {
+		return async.FromError[R](err)
+	}
+	t := newTask[R](c, name, o)
+	if ctx.Err() != nil {
+		t.p.Future().CancelWithCause(context.Cause(ctx))
+		return t.p.Future()
+	}
+	if err := c.send(ctx, &t.e, name, data, o.Timeout); err != nil {
+		t.p.Reject(err)
+	}
+	return t.p.Future()
+}
+
+// readOptions checks Spawn's input.
+func readOptions(ctx context.Context, c *Client, name string, opts []workers.Option) (workers.Settings, error) {
+	o, err := workers.ReadOptions(opts...)
+	switch {
+	case err != nil:
+		return o, fmt.Errorf("remote: %w", err)
+	case ctx == nil:
+		return o, invalid("Spawn with a nil context")
+	case c == nil || c.l == nil:
+		return o, invalid("Spawn with a nil Client")
+	case name == "":
+		return o, invalid("Spawn with an empty function name")
+	case o.Pool != nil:
+		return o, invalid("workers.OnPool does not apply to a remote task")
+	}
+	return o, nil
+}
+
+func encodeArg[A any](c *Client, name string, arg A) ([]byte, error) {
+	data, err := c.s.Codec.Marshal(arg)
+	if err != nil {
+		return nil, fmt.Errorf("remote: encoding the argument of %q: %w: %w", name, ErrCodec, err)
+	}
+	return data, nil
+}
+
+// task is the future of one remote call, and its entry in the Client.
+type task[R any] struct {
+	p       async.Promise[R]
+	e       entry
+	c       *Client
+	fn      string // the registered name
+	name    string // for a TimeoutError
+	timeout time.Duration
+}
+
+func newTask[R any](c *Client, fn string, o workers.Settings) *task[R] {
+	t := &task[R]{c: c, fn: fn, name: o.Name, timeout: o.Timeout}
+	if t.name == "" {
+		t.name = fn
+	}
+	t.e.t = t
+	t.p.OnCancel(func(error) { c.abandon(&t.e) })
+	return t
+}
+
+func (t *task[R]) reply(m *nats.Msg) {
+	switch m.Header.Get(hdrStatus) {
+	case statusOK:
+		var v R
+		if err := t.c.s.Codec.Unmarshal(m.Data, &v); err != nil {
+			t.p.Reject(fmt.Errorf("remote: decoding the result of %q: %w: %w", t.fn, ErrCodec, err))
+			return
+		}
+		t.p.Resolve(v)
+	case statusError:
+		t.p.Reject(&RemoteError{Function: t.fn, Message: string(m.Data)})
+	case statusPanic:
+		t.p.Reject(&async.PanicError{Value: m.Header.Get(hdrPanic), Stack: m.Data})
+	case statusUnknown:
+		t.p.Reject(fmt.Errorf("remote: %q: %w", t.fn, ErrUnknownFunction))
+	case statusLost:
+		t.p.Reject(fmt.Errorf("remote: %q is NotIdempotent and was delivered again after its worker was lost: %w", t.fn, ErrWorkerLost))
+	case statusCodec:
+		t.p.Reject(fmt.Errorf("remote: worker: %s: %w", m.Data, ErrCodec))
+	case statusTimeout:
+		t.timedOut()
+	default:
+		t.p.Reject(fmt.Errorf("remote: %q: unreadable reply (status %q)", t.fn, m.Header.Get(hdrStatus)))
+	}
+}
+
+func (t *task[R]) reject(err error)   { t.p.Reject(err) }
+func (t *task[R]) done() bool         { return t.p.Future().State() != async.Pending }
+func (t *task[R]) cancel(cause error) { t.p.Future().CancelWithCause(cause) }
+func (t *task[R]) timedOut() bool {
+	return t.p.Reject(&workers.TimeoutError{Name: t.name, Timeout: t.timeout})
+}
+
+// SpawnAll sends one task per element of args, as Spawn would, with the
+// same options for each, and returns one future for all their values in
+// input order. An empty args resolves at once to an empty slice. Every
+// argument is encoded before anything is sent, so an argument the codec
+// refuses rejects the whole call with ErrCodec and nothing runs. The first
+// failure rejects the combined future with that failure's error and
+// cancels every sibling: queued ones are deleted and never run, running
+// ones see their context end. Cancelling the combined future, or ctx
+// ending, cancels every task.
+func SpawnAll[R, A any](ctx context.Context, c *Client, name string, args []A, opts ...workers.Option) *async.Future[[]R] {
+	o, err := readOptions(ctx, c, name, opts)
+	if err != nil {
+		return async.FromError[[]R](err)
+	}
+	data := make([][]byte, len(args))
+	for i, a := range args {
+		if data[i], err = encodeArg(c, name, a); err != nil {
+			return async.FromError[[]R](fmt.Errorf("remote: SpawnAll: argument %d: %w", i, err))
+		}
+	}
+	g := &group[R]{vals: make([]R, len(args)), tasks: make([]*task[R], len(args))}
+	if len(args) == 0 {
+		g.p.Resolve(g.vals)
+		return g.p.Future()
+	}
+	if ctx.Err() != nil {
+		g.p.Future().CancelWithCause(context.Cause(ctx))
+		return g.p.Future()
+	}
+	g.left.Store(int64(len(args)))
+	for i := range args {
+		g.tasks[i] = newTask[R](c, name, o)
+	}
+	g.p.OnCancel(func(cause error) { g.cancelAll(cause) })
+	for i, t := range g.tasks {
+		if t.done() { // a sibling failed, or the group was cancelled
+			continue
+		}
+		if err := c.send(ctx, &t.e, name, data[i], o.Timeout); err != nil {
+			t.p.Reject(err)
+		}
+		if t.p.Future().Poll(member[R]{g, i}).IsReady() {
+			g.settled(i)
+		}
+	}
+	return g.p.Future()
+}
+
+// group is one SpawnAll call.
+type group[R any] struct {
+	p      async.Promise[[]R]
+	tasks  []*task[R]
+	vals   []R
+	left   atomic.Int64
+	failed atomic.Bool
+}
+
+// member wakes its group when task i settles.
+type member[R any] struct {
+	g *group[R]
+	i int
+}
+
+func (m member[R]) Wake() { m.g.settled(m.i) }
+
+func (g *group[R]) settled(i int) {
+	r, ok := g.tasks[i].p.Future().Result()
+	if !ok {
+		return
+	}
+	if r.Err != nil {
+		if g.failed.CompareAndSwap(false, true) {
+			g.p.Reject(r.Err)
+			g.cancelAll(fmt.Errorf("remote: SpawnAll: sibling %d failed: %w", i, r.Err))
+		}
+		return
+	}
+	g.vals[i] = r.Value
+	if g.left.Add(-1) == 0 {
+		g.p.Resolve(g.vals)
+	}
+}
+
+func (g *group[R]) cancelAll(cause error) {
+	g.failed.Store(true)
+	es := make([]*entry, 0, len(g.tasks))
+	for _, t := range g.tasks {
+		if t != nil {
+			es = append(es, &t.e)
+		}
+	}
+	if len(es) > 0 {
+		g.tasks[0].c.abandonAll(es)
+	}
+	for _, t := range g.tasks {
+		if t != nil {
+			t.p.Future().CancelWithCause(cause)
+		}
+	}
+}

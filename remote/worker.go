@@ -1,0 +1,431 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/velalang/runtime/async"
+	"github.com/velalang/runtime/workers"
+)
+
+// errCallerCancelled is the cause a running function's context ends with
+// when its caller cancelled the task or its caller's context ended.
+var errCallerCancelled = errors.New("remote: cancelled by the caller")
+
+// errShutdown is the cause a running function's context ends with when its
+// Worker's Shutdown context ended first; the task goes back to the queue.
+var errShutdown = errors.New("remote: worker shut down; task returned to the queue")
+
+// Worker takes tasks from one queue and runs them on a workers.Pool of
+// Config.Slots workers. It is made by Serve and stopped by Shutdown.
+//
+// A Worker pulls at most Slots tasks at a time, so that tasks it cannot
+// start yet stay in the queue for other workers. While a task is held (its
+// function queued on the pool or running) the Worker tells the server every
+// AckWait/3 that it is alive, so a long function is never redelivered while
+// its worker lives. A cancel from the caller ends the function's context at
+// once; a deadline travels with the task and bounds the function's context
+// on the worker's clock.
+type Worker struct {
+	s    settings
+	reg  *Registry
+	l    *link
+	pool *workers.Pool
+
+	cc        jetstream.ConsumeContext
+	cancelSub *nats.Subscription
+	slots     chan struct{} // a token per held task
+	stop      chan struct{} // closed when the worker stops taking tasks
+	stopOnce  sync.Once
+	tickStop  chan struct{}
+	tickDone  chan struct{}
+	shutOnce  sync.Once
+	shutErr   error
+
+	mu        sync.Mutex
+	runs      map[string]*run      // held tasks by id
+	cancelled map[string]time.Time // ids cancelled before this worker held them
+	idle      chan struct{}        // closed when runs becomes empty, if made
+}
+
+// run is one task held by a Worker: its message and the future of its
+// function on the pool.
+type run struct {
+	w       *Worker
+	id      string
+	reply   string
+	msg     jetstream.Msg
+	f       *async.Future[[]byte]
+	requeue atomic.Bool // give the task back to the queue instead of answering
+}
+
+// Serve starts a Worker that takes tasks for cfg.Queue and runs the
+// functions of r. ctx bounds the setup only: connecting, and creating the
+// queue's stream and consumer if they are missing (Serve sets the
+// consumer's AckWait and MaxDeliver from cfg). The Worker then runs until
+// Shutdown. Bad input (nil ctx or r, a bad Config) gives an error wrapping
+// workers.ErrInvalidArgument.
+func Serve(ctx context.Context, cfg Config, r *Registry) (*Worker, error) {
+	if ctx == nil {
+		return nil, invalid("Serve with a nil context")
+	}
+	if r == nil || r.funcs == nil {
+		return nil, invalid("Serve with a nil or zero Registry")
+	}
+	s, err := cfg.settings()
+	if err != nil {
+		return nil, err
+	}
+	pool, err := workers.NewPool(workers.Config{MaxWorkers: s.Slots, Name: "vela-remote-" + s.Queue})
+	if err != nil {
+		return nil, err
+	}
+	w := &Worker{
+		s: s, reg: r, pool: pool,
+		slots:     make(chan struct{}, s.Slots),
+		stop:      make(chan struct{}),
+		tickStop:  make(chan struct{}),
+		tickDone:  make(chan struct{}),
+		runs:      make(map[string]*run),
+		cancelled: make(map[string]time.Time),
+	}
+	if err := w.start(ctx); err != nil {
+		w.teardown()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *Worker) start(ctx context.Context) error {
+	l, err := dial(ctx, &w.s, "vela-remote-worker")
+	if err != nil {
+		return err
+	}
+	w.l = l
+	if l.srv != nil {
+		if err := l.srv.join(w); err != nil {
+			return err
+		}
+	}
+	if err := l.ensureStream(ctx, &w.s, false); err != nil {
+		return err
+	}
+	cons, err := l.ensureConsumer(ctx, &w.s, true)
+	if err != nil {
+		return err
+	}
+	w.cancelSub, err = l.nc.Subscribe(w.s.cancels, w.onCancel)
+	if err != nil {
+		return fmt.Errorf("remote: Serve: %w", err)
+	}
+	go w.tick()
+	w.cc, err = cons.Consume(w.handle,
+		jetstream.PullMaxMessages(w.s.Slots),
+		jetstream.PullThresholdMessages(max(1, w.s.Slots/2)),
+		jetstream.ConsumeErrHandler(func(jetstream.ConsumeContext, error) {}))
+	if err != nil {
+		return fmt.Errorf("remote: Serve: %w", err)
+	}
+	return nil
+}
+
+// teardown releases what start made, after a failed start.
+func (w *Worker) teardown() {
+	close(w.stop)
+	select {
+	case <-w.tickDone:
+	default:
+		close(w.tickStop)
+	}
+	w.pool.Close()
+	if w.l != nil {
+		if w.l.srv != nil {
+			w.l.srv.leave(w)
+		}
+		w.l.close()
+	}
+}
+
+// handle runs on the consumer's goroutine, one message at a time. It waits
+// for a free slot before looking at the message, so that at most Slots
+// tasks are held and at most Slots more wait in the consumer's buffer.
+func (w *Worker) handle(msg jetstream.Msg) {
+	select {
+	case w.slots <- struct{}{}:
+	case <-w.stop:
+		_ = msg.Nak()
+		return
+	}
+	if !w.start1(msg) {
+		<-w.slots
+	}
+}
+
+// start1 looks at one message with a slot taken. It returns false if the
+// task was answered or dropped without starting, so the slot is free again.
+func (w *Worker) start1(msg jetstream.Msg) bool {
+	h := msg.Headers()
+	id, name, reply := h.Get(hdrID), h.Get(hdrFn), h.Get(hdrReply)
+	if id == "" || reply == "" {
+		_ = msg.Term() // not a task of ours
+		return false
+	}
+	w.mu.Lock()
+	_, cancelled := w.cancelled[id]
+	w.mu.Unlock()
+	if cancelled {
+		_ = msg.Ack()
+		return false
+	}
+	var timeout time.Duration
+	if d := h.Get(hdrDeadline); d != "" {
+		ns, err := strconv.ParseInt(d, 10, 64)
+		if err == nil {
+			timeout = time.Until(time.Unix(0, ns))
+		}
+		if err != nil || timeout <= 0 {
+			_ = msg.Ack() // its caller has given up on it: it never runs
+			return false
+		}
+	}
+	fn := w.reg.lookup(name)
+	if fn == nil {
+		w.answer(reply, statusUnknown, nil, name)
+		_ = msg.Ack()
+		return false
+	}
+	if fn.notIdempotent {
+		if md, err := msg.Metadata(); err == nil && md.NumDelivered > 1 {
+			w.answer(reply, statusLost, nil, "")
+			_ = msg.Ack()
+			return false
+		}
+	}
+	r := &run{w: w, id: id, reply: reply, msg: msg}
+	opts := []workers.Option{workers.OnPool(w.pool), workers.WithName(name)}
+	if timeout > 0 {
+		opts = append(opts, workers.WithTimeout(timeout))
+	}
+	data, codec := msg.Data(), w.s.Codec
+	r.f = workers.Spawn(context.Background(), func(ctx context.Context) ([]byte, error) {
+		return fn.call(ctx, codec, data)
+	}, opts...)
+	w.mu.Lock()
+	_, cancelled = w.cancelled[id]
+	if !cancelled {
+		w.runs[id] = r
+	}
+	w.mu.Unlock()
+	if cancelled {
+		r.f.CancelWithCause(errCallerCancelled)
+		_ = msg.Ack()
+		return false
+	}
+	if r.f.Poll(r).IsReady() {
+		r.Wake()
+	}
+	return true
+}
+
+// Wake runs once the run's future has settled, on the goroutine that
+// settled it: it answers the caller, acknowledges the message and frees
+// the slot.
+func (r *run) Wake() {
+	w := r.w
+	w.mu.Lock()
+	if w.runs[r.id] != r {
+		w.mu.Unlock()
+		return
+	}
+	delete(w.runs, r.id)
+	if len(w.runs) == 0 && w.idle != nil {
+		close(w.idle)
+		w.idle = nil
+	}
+	w.mu.Unlock()
+	res, _ := r.f.Result()
+	switch {
+	case r.requeue.Load():
+		_ = r.msg.Nak()
+	case r.f.State() == async.Cancelled:
+		_ = r.msg.Ack() // the caller no longer wants it
+	default:
+		w.answerResult(r.reply, res.Value, res.Err)
+		_ = r.msg.Ack()
+	}
+	<-w.slots
+}
+
+func (w *Worker) answerResult(reply string, v []byte, err error) {
+	if err == nil {
+		w.answer(reply, statusOK, v, "")
+		return
+	}
+	switch e := err.(type) {
+	case *async.PanicError:
+		w.answer(reply, statusPanic, e.Stack, fmt.Sprint(e.Value))
+	case *codecFailure:
+		w.answer(reply, statusCodec, []byte(e.Error()), "")
+	case *workers.TimeoutError:
+		w.answer(reply, statusTimeout, nil, "")
+	default:
+		w.answer(reply, statusError, []byte(err.Error()), "")
+	}
+}
+
+// answer publishes a reply; extra is the panic value or unknown name.
+func (w *Worker) answer(reply, status string, data []byte, extra string) {
+	m := &nats.Msg{Subject: reply, Data: data, Header: nats.Header{hdrStatus: []string{status}}}
+	if extra != "" {
+		m.Header.Set(hdrPanic, extra)
+	}
+	_ = w.l.nc.PublishMsg(m)
+}
+
+// onCancel runs on the cancel subscription's goroutine: each line of the
+// message is the id of a task its caller no longer wants.
+func (w *Worker) onCancel(m *nats.Msg) {
+	now := time.Now()
+	var rs []*run
+	w.mu.Lock()
+	for id := range strings.SplitSeq(string(m.Data), "\n") {
+		if id == "" {
+			continue
+		}
+		if r := w.runs[id]; r != nil {
+			rs = append(rs, r)
+		} else {
+			w.cancelled[id] = now
+		}
+	}
+	w.mu.Unlock()
+	// Every id is recorded before any slot is freed, so a task of the same
+	// message waiting in the consumer's buffer is not started.
+	for _, r := range rs {
+		r.f.CancelWithCause(errCallerCancelled)
+	}
+}
+
+// tick tells the server that held tasks are alive, every AckWait/3, and
+// forgets cancels old enough that their tasks can no longer arrive.
+func (w *Worker) tick() {
+	defer close(w.tickDone)
+	every := max(w.s.AckWait/3, time.Millisecond)
+	keep := max(4*w.s.AckWait, time.Minute)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var msgs []jetstream.Msg
+	for {
+		select {
+		case <-w.tickStop:
+			return
+		case now := <-t.C:
+			msgs = msgs[:0]
+			w.mu.Lock()
+			for _, r := range w.runs {
+				msgs = append(msgs, r.msg)
+			}
+			for id, at := range w.cancelled {
+				if now.Sub(at) > keep {
+					delete(w.cancelled, id)
+				}
+			}
+			w.mu.Unlock()
+			for _, m := range msgs {
+				_ = m.InProgress()
+			}
+		}
+	}
+}
+
+// Stats returns a snapshot of the pool the Worker runs functions on.
+func (w *Worker) Stats() workers.Stats { return w.pool.Stats() }
+
+// Shutdown stops taking tasks at once, then waits for the held ones to
+// finish and answer. If ctx ends first, the functions still held have their
+// context cancelled and their tasks go back to the queue for another
+// worker, and Shutdown returns ctx.Err(). It then closes the connection and
+// waits for the Worker's goroutines to exit (a function that ignores its
+// context keeps running, abandoned). Every call waits and returns the first
+// call's result; a nil ctx gives an error wrapping
+// workers.ErrInvalidArgument.
+func (w *Worker) Shutdown(ctx context.Context) error {
+	if ctx == nil {
+		return invalid("Shutdown with a nil context")
+	}
+	w.shutOnce.Do(func() { w.shutErr = w.shutdown(ctx) })
+	return w.shutErr
+}
+
+func (w *Worker) shutdown(ctx context.Context) error {
+	w.stopTaking()
+	var err error
+	w.mu.Lock()
+	var idle chan struct{}
+	if len(w.runs) > 0 {
+		if w.idle == nil {
+			w.idle = make(chan struct{})
+		}
+		idle = w.idle
+	}
+	w.mu.Unlock()
+	if idle != nil {
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			err = ctx.Err()
+			w.requeueAll()
+		}
+	}
+	close(w.tickStop)
+	<-w.tickDone
+	w.pool.Close()
+	if w.l.srv != nil {
+		w.l.srv.leave(w)
+	}
+	_ = w.cancelSub.Unsubscribe()
+	_ = w.l.nc.Flush()
+	w.l.close()
+	return err
+}
+
+// stopTaking stops the consumer and waits until its goroutine has
+// returned; tasks it had buffered go back to the queue.
+func (w *Worker) stopTaking() {
+	w.stopOnce.Do(func() {
+		close(w.stop)
+		w.cc.Stop()
+		<-w.cc.Closed()
+	})
+}
+
+// requeueAll gives every held task back to the queue and cancels its
+// function's context.
+func (w *Worker) requeueAll() {
+	w.mu.Lock()
+	rs := make([]*run, 0, len(w.runs))
+	for _, r := range w.runs {
+		r.requeue.Store(true)
+		rs = append(rs, r)
+	}
+	w.mu.Unlock()
+	for _, r := range rs {
+		r.f.CancelWithCause(errShutdown)
+	}
+}
+
+// serverClosing is called by an embedded server's Shutdown: the worker
+// stops taking tasks and cancels what it runs, since no result can reach
+// its caller any more.
+func (w *Worker) serverClosing() {
+	w.stopTaking()
+	w.requeueAll()
+}
