@@ -31,6 +31,7 @@ func TestMain(m *testing.M) {
 func serveChild(url string) int {
 	ackWait, _ := time.ParseDuration(os.Getenv("VELA_REMOTE_TEST_ACKWAIT"))
 	slots, _ := strconv.Atoi(os.Getenv("VELA_REMOTE_TEST_SLOTS"))
+	inChild = true
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	w, err := remote.Serve(ctx, remote.Config{URL: url, Queue: os.Getenv("VELA_REMOTE_TEST_QUEUE"), AckWait: ackWait, Slots: slots}, testRegistry())
@@ -45,6 +46,9 @@ func serveChild(url string) int {
 }
 
 type pair struct{ A, B int }
+
+// inChild is set in a worker process started by a test.
+var inChild bool
 
 // hooks drive the blocking test functions.
 type hooks struct {
@@ -76,6 +80,17 @@ func testRegistryWith(h *hooks) *remote.Registry {
 			return 0, context.Cause(ctx)
 		}
 	}))
+	// "hang" hangs in a worker process (saying so on stdout) until it is
+	// killed, and returns its pid at once anywhere else.
+	hang := func(ctx context.Context, _ int) (int, error) {
+		if inChild {
+			fmt.Println("started")
+			<-ctx.Done()
+		}
+		return os.Getpid(), nil
+	}
+	must(remote.Register(r, "hang", hang))
+	must(remote.Register(r, "hangOnce", hang, remote.NotIdempotent()))
 	if h != nil {
 		block := func(ctx context.Context, tag string) (string, error) {
 			h.started <- tag
