@@ -8,17 +8,21 @@ import (
 // AsCompleted returns an iterator over the inputs' outcomes in the order
 // they settle, each with its input index. The iterating goroutine blocks
 // while no input has settled; stopping the loop early is safe and leaves no
-// goroutine behind. A nil input yields an error wrapping ErrInvalidArgument
-// first. Each iteration over the sequence waits on the inputs afresh.
+// goroutine behind. Nil inputs come first, in input order, each with an
+// error wrapping ErrInvalidArgument, before any input that has settled.
+// Each iteration over the sequence waits on the inputs afresh.
 func AsCompleted[T any](fs ...*Future[T]) iter.Seq2[int, Result[T]] {
 	return func(yield func(int, Result[T]) bool) {
 		ready := make(chan int, len(fs)) // never blocks a settling goroutine
 		for i, f := range fs {
 			if f == nil {
-				ready <- i
-				continue
+				ready <- i // before any input that has settled
 			}
-			f.subscribe(WakerFunc(func() { ready <- i }))
+		}
+		for i, f := range fs {
+			if f != nil {
+				f.subscribe(WakerFunc(func() { ready <- i }))
+			}
 		}
 		for range len(fs) {
 			i := <-ready

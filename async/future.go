@@ -2,11 +2,13 @@ package async
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 
 	"github.com/velalang/runtime/internal/hook"
+	"github.com/velalang/runtime/internal/safecall"
 )
 
 // settling is the state word of a future whose first settle is being
@@ -130,11 +132,17 @@ func (f *Future[T]) Cancel() bool { return f.CancelWithCause(nil) }
 
 // CancelWithCause is Cancel with a reason: the future's error wraps both
 // ErrCancelled and cause, so errors.Is and errors.As reach either. A nil
-// cause is the same as Cancel.
+// cause is the same as Cancel. A cause that already matches ErrCancelled
+// (the error of another cancelled future, passed on) is the future's error
+// as it is, not wrapped a second time.
 func (f *Future[T]) CancelWithCause(cause error) bool {
 	err := ErrCancelled
 	if cause != nil && cause != ErrCancelled {
-		err = &cancelError{cause: cause}
+		if errors.Is(cause, ErrCancelled) {
+			err = cause
+		} else {
+			err = &cancelError{cause: cause}
+		}
 	}
 	var zero T
 	return f.settle(Cancelled, zero, err)
@@ -234,14 +242,4 @@ func release(done chan struct{}, ws []Waker) {
 // callAll calls call(x) for each x of xs, in order. If a call panics or
 // calls runtime.Goexit, the calls after it are still made, from a deferred
 // call while the goroutine unwinds, and then the panic or Goexit goes on.
-func callAll[E any](xs []E, call func(E)) {
-	i := 0
-	defer func() {
-		if i < len(xs) {
-			callAll(xs[i+1:], call)
-		}
-	}()
-	for ; i < len(xs); i++ {
-		call(xs[i])
-	}
-}
+func callAll[E any](xs []E, call func(E)) { safecall.Each(xs, call) }

@@ -45,3 +45,21 @@ func call[A, T any](fn func(A) (T, error), a A) (v T, r *Recovered, err error) {
 	v, err = fn(a)
 	return v, nil, err
 }
+
+// Each calls call(x) for each x of xs, in order. If a call panics or calls
+// runtime.Goexit, the calls after it are still made, from a deferred call
+// while the goroutine unwinds, and then the panic or Goexit goes on. It is
+// how the library runs a list of user callbacks (wakers, cancellation
+// handlers) or settles a list of futures whose callbacks are user code:
+// one callback that misbehaves cannot leave the others unmade.
+func Each[E any](xs []E, call func(E)) {
+	i := 0
+	defer func() {
+		if i < len(xs) {
+			Each(xs[i+1:], call)
+		}
+	}()
+	for ; i < len(xs); i++ {
+		call(xs[i])
+	}
+}

@@ -62,3 +62,27 @@ func TestCallReportsGoexit(t *testing.T) {
 	<-g.called
 	<-returned // the goroutine's deferred calls ran: it is exiting
 }
+
+// Each makes every call even when one of them calls runtime.Goexit or
+// panics, then lets the Goexit or panic go on.
+func TestEachSurvivesGoexitAndPanic(t *testing.T) {
+	for _, bad := range []func(){runtime.Goexit, func() { panic("each") }} {
+		var made [5]bool
+		done := make(chan any)
+		go func() {
+			defer func() { done <- recover() }()
+			safecall.Each([]int{0, 1, 2, 3, 4}, func(i int) {
+				made[i] = true
+				if i == 1 || i == 3 {
+					bad()
+				}
+			})
+		}()
+		r := <-done
+		for i, m := range made {
+			if !m {
+				t.Errorf("call %d not made (recovered %v)", i, r)
+			}
+		}
+	}
+}
