@@ -134,12 +134,14 @@ func (b *taskBase) cancelContext(ctxErr, cause error) {
 	inner, cancel := context.WithCancelCause(base)
 	cancel(cause)
 	x.inner, x.err = inner, ctxErr
-	b.ended.Store(true)
+	// Done is closed before ended is set, because Err reads ended without
+	// the lock: Err must never be non-nil while Done is still open.
 	if x.done == nil {
 		x.done = closedChan
 	} else {
 		close(x.done)
 	}
+	b.ended.Store(true)
 	fns := x.afterFuncs
 	x.afterFuncs = nil
 	x.mu.Unlock()

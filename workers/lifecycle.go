@@ -3,13 +3,22 @@ package workers
 import (
 	"context"
 	"fmt"
+
+	"github.com/velalang/runtime/internal/safecall"
 )
 
 // CancelAll cancels every queued and running task of the pool, as
-// Future.Cancel would, and returns how many futures it cancelled. Queued
-// tasks never run; running functions see their context end. Functions
-// already abandoned (their future settled by cancel or timeout) are not
-// counted again. The pool stays open.
+// Future.Cancel would, and returns how many of them it found pending and
+// left cancelled: this counts the siblings that a SpawnAll cancels when one
+// of its tasks is cancelled, so the count matches the rise of
+// Stats.Cancelled but for a task that another goroutine settles meanwhile.
+// Queued tasks never run; running functions see their context end.
+// Functions already abandoned (their future settled by cancel or timeout)
+// are not counted again. The pool stays open.
+//
+// The futures are settled on the calling goroutine, so their continuations
+// run there; if one calls runtime.Goexit (or a waker panics), the other
+// futures are still settled while the goroutine unwinds.
 func (p *Pool) CancelAll() int { return p.cancelAll(nil) }
 
 func (p *Pool) cancelAll(cause error) int {
@@ -25,32 +34,39 @@ func (p *Pool) cancelAll(cause error) int {
 		ts = append(ts, t)
 	}
 	p.mu.Unlock()
-	return cancelEach(ts, cause)
+	cancelEach(ts, cause)
+	n := 0
+	for _, t := range ts {
+		if t.body.cancelled() {
+			n++
+		}
+	}
+	return n
 }
 
-// cancelTasks cancels the given tasks of this pool. Queued ones are first
-// withdrawn from the queue under one acquisition of the mutex, so that a
-// worker freed by cancelling a running one cannot start them meanwhile.
-func (p *Pool) cancelTasks(ts []*taskBase, cause error) int {
+// cancelTasks cancels the tasks of a batch that have been submitted, and
+// stops the submission of the rest. Queued ones are first withdrawn from
+// the queue under one acquisition of the mutex, so that a worker freed by
+// cancelling a running one cannot start them meanwhile.
+func (p *Pool) cancelTasks(gate *batchGate, ts []*taskBase, cause error) {
 	p.mu.Lock()
+	gate.stopped = true
+	ts = ts[:gate.submitted]
 	for _, t := range ts {
 		if t.where == whereQueued {
 			p.withdrawLocked(t)
 		}
 	}
 	p.mu.Unlock()
-	return cancelEach(ts, cause)
+	cancelEach(ts, cause)
 }
 
-// cancelEach cancels each task's future and counts those it settled.
-func cancelEach(ts []*taskBase, cause error) int {
-	n := 0
-	for _, t := range ts {
-		if t.body.cancel(cause) {
-			n++
-		}
-	}
-	return n
+// cancelEach cancels each task's future. A cancel runs the future's
+// continuations, which are user code: if one calls runtime.Goexit or
+// panics, the tasks after it are still cancelled while the goroutine
+// unwinds, so none is left off the queue and unsettled.
+func cancelEach(ts []*taskBase, cause error) {
+	safecall.Each(ts, func(t *taskBase) { t.body.cancel(cause) })
 }
 
 // Shutdown stops the pool gracefully: it refuses new work at once (Spawn

@@ -82,8 +82,8 @@ type settings struct {
 func collect(opts []Option) settings {
 	o, err := ReadOptions(opts...)
 	s := settings{timeout: o.Timeout, name: o.Name, pool: o.Pool, err: err}
-	if s.pool == nil && s.err == nil {
-		s.pool = Default()
+	if s.pool == nil {
+		s.pool = Default() // also the pool that counts a call refused for bad options
 	}
 	return s
 }

@@ -172,15 +172,31 @@ func (p *Pool) QueuedCount() int {
 // errParentDone tells Spawn that the parent context had already ended.
 var errParentDone = errors.New("parent context done")
 
+// errBatchStopped tells SpawnAll that its batch failed or was cancelled
+// while it was being submitted.
+var errBatchStopped = errors.New("batch stopped")
+
+// batchGate is how far the submission of a SpawnAll batch has got; pool.mu.
+// A batch that fails or is cancelled stops it under the mutex, so that a
+// task is either submitted (and then cancelled with its siblings) or never
+// submitted at all, never cancelled before it is submitted.
+type batchGate struct {
+	submitted int  // the batch's first submitted tasks are in the pool
+	stopped   bool // the batch has failed or was cancelled: submit no more
+}
+
 // submit publishes tasks that share the settings s, all or none, under
 // one acquisition of the pool's mutex: it refuses them if the pool is closed
-// or their queue would overflow; otherwise each gets its observer, its
-// timeout and its watch on the parent context, then goes to a waiting
-// worker, to a new worker if a slot is free, or to the queue. It never
-// blocks beyond the mutex. Refused tasks are left untouched.
-func (p *Pool) submit(s *settings, ts ...*taskBase) error {
+// or their queue would overflow, if their parent context has ended
+// (errParentDone) or if gate, the batch they belong to (nil for Spawn), has
+// stopped (errBatchStopped); otherwise each gets its observer, its timeout
+// and its watch on the parent context, then goes to a waiting worker, to a
+// new worker if a slot is free, or to the queue. It counts the tasks it
+// submits in Stats.Submitted, and refused ones nowhere. It never blocks
+// beyond the mutex. Refused tasks are left untouched.
+func (p *Pool) submit(s *settings, gate *batchGate, ts ...*taskBase) error {
 	var buf [4]*taskBase
-	starts, err := p.submitLocked(s, buf[:0], ts)
+	starts, err := p.submitLocked(s, gate, buf[:0], ts)
 	startWorkers(starts)
 	return err
 }
@@ -197,19 +213,24 @@ func startWorkers(ts []*taskBase) {
 
 // submitLocked does submit's work under the mutex and returns, appended to
 // starts, the tasks whose new worker goroutines the caller must start.
-func (p *Pool) submitLocked(s *settings, starts, ts []*taskBase) ([]*taskBase, error) {
+func (p *Pool) submitLocked(s *settings, gate *batchGate, starts, ts []*taskBase) ([]*taskBase, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if gate != nil && gate.stopped {
+		return starts, errBatchStopped
+	}
 	if p.closed {
 		return starts, ErrPoolClosed
 	}
 	if p.queueSize > 0 && p.queued+len(ts)-max(p.max-p.workers, 0)-len(p.parked) > p.queueSize {
 		return starts, ErrQueueFull
 	}
-	p.stats.submitted.Add(uint64(len(ts)))
 	if len(ts) > 0 && ts[0].parent.Err() != nil {
-		p.stats.cancelled.Add(uint64(len(ts)))
 		return starts, errParentDone
+	}
+	p.stats.submitted.Add(uint64(len(ts)))
+	if gate != nil {
+		gate.submitted += len(ts)
 	}
 	now := p.now() // one clock read for the whole batch
 	for _, t := range ts {

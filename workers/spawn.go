@@ -40,7 +40,7 @@ func Spawn[T any](ctx context.Context, fn func(context.Context) (T, error), opts
 	}
 	t := &task[T]{fn: fn}
 	t.init(ctx, t, s.pool)
-	if err := s.pool.submit(&s, &t.taskBase); err != nil {
+	if err := s.pool.submit(&s, nil, &t.taskBase); err != nil {
 		return t.refused(ctx, &s, err)
 	}
 	return t.promise.Future()
@@ -71,11 +71,14 @@ func (t *task[T]) init(ctx context.Context, body taskBody, p *Pool) {
 }
 
 // refused settles the future of a task the pool did not take: cancelled if
-// its parent had already ended (the pool counted it), rejected otherwise.
+// its parent had already ended (counted as submitted and cancelled, as the
+// spec says), rejected otherwise (counted as rejected).
 func (t *task[T]) refused(ctx context.Context, s *settings, err error) *async.Future[T] {
 	t.fn = nil
 	f := t.promise.Future()
 	if err == errParentDone {
+		s.pool.stats.submitted.Add(1)
+		s.pool.stats.cancelled.Add(1)
 		f.CancelWithCause(context.Cause(ctx))
 		return f
 	}
@@ -88,11 +91,20 @@ func (t *task[T]) refused(ctx context.Context, s *settings, err error) *async.Fu
 // for each, and returns one future for all their values in input order. An
 // empty fns resolves at once to an empty slice. The first failure rejects
 // the combined future at once with that failure's error and cancels every
-// sibling: queued ones never run, running ones see their context end.
-// Cancelling the combined future cancels every task. Bad input (a nil
-// function, a closed pool, a queue too small for all of fns) rejects the
-// combined future before anything is submitted; a pool closed while the
-// tasks are being submitted rejects it too, and cancels those submitted.
+// sibling: queued ones never run, running ones see their context end. A
+// task that is cancelled rather than failed (its parent context ended,
+// CancelAll, Close, or Shutdown running out of time) cancels the combined
+// future, with the same error, and every sibling; so does the parent
+// context ending, whether before the call or during the run. Cancelling the
+// combined future cancels every task. Bad input (a nil function, a closed
+// pool, a queue too small for all of fns) rejects the combined future before
+// anything is submitted; a pool closed while the tasks are being submitted
+// rejects it too, and cancels those submitted.
+//
+// Each function counts once in Stats.Submitted, and once in one outcome:
+// those that never ran because the batch had already failed or been
+// cancelled count as Cancelled, whether or not the pool's queue held them.
+// A batch refused before submission counts once in Stats.Rejected.
 //
 // The tasks are submitted a few hundred at a time under one acquisition of
 // the pool's mutex each, and a call makes a fixed handful of allocations
@@ -134,18 +146,30 @@ func SpawnAll[T any](ctx context.Context, fns []func(context.Context) (T, error)
 		return g.p.Future()
 	}
 	// The tasks' own futures are never handed out, so only the combined one
-	// needs settling, once the tasks already submitted are cancelled.
-	g.failed.Store(true)
-	if err == errParentDone {
-		cause := context.Cause(ctx)
-		g.pool.cancelTasks(g.bases[:n], cause)
-		g.p.Future().CancelWithCause(cause)
-		return g.p.Future()
+	// needs settling, once the tasks already submitted are cancelled; it is
+	// settled only by whoever stops the batch first.
+	stats := &s.pool.stats
+	switch err {
+	case errBatchStopped:
+		// Failed or cancelled meanwhile: whoever did it settles the future.
+		stats.submitted.Add(uint64(len(fns) - n))
+		stats.cancelled.Add(uint64(len(fns) - n))
+	case errParentDone:
+		stats.submitted.Add(uint64(len(fns) - n))
+		stats.cancelled.Add(uint64(len(fns) - n))
+		if g.failed.CompareAndSwap(false, true) {
+			cause := context.Cause(ctx)
+			g.cancelAll(cause)
+			g.p.Future().CancelWithCause(cause)
+		}
+	default:
+		if g.failed.CompareAndSwap(false, true) {
+			err = fmt.Errorf("workers: SpawnAll: %w", err)
+			g.cancelAll(err)
+			stats.rejected.Add(1)
+			g.p.Reject(err)
+		}
 	}
-	err = fmt.Errorf("workers: SpawnAll: %w", err)
-	g.pool.cancelTasks(g.bases[:n], err)
-	s.pool.stats.rejected.Add(1)
-	g.p.Reject(err)
 	return g.p.Future()
 }
 
@@ -159,10 +183,10 @@ const submitChunk = 256
 // that it is refused whole if it does not fit.
 func (g *group[T]) submit(s *settings) (int, error) {
 	if g.pool.queueSize > 0 {
-		return 0, g.pool.submit(s, g.bases...)
+		return 0, g.pool.submit(s, &g.gate, g.bases...)
 	}
 	for i := 0; i < len(g.bases); i += submitChunk {
-		if err := g.pool.submit(s, g.bases[i:min(i+submitChunk, len(g.bases))]...); err != nil {
+		if err := g.pool.submit(s, &g.gate, g.bases[i:min(i+submitChunk, len(g.bases))]...); err != nil {
 			return i, err
 		}
 	}
@@ -180,6 +204,7 @@ type group[T any] struct {
 	vals   []T
 	left   atomic.Int64
 	failed atomic.Bool // the group has failed or was cancelled
+	gate   batchGate   // pool.mu
 }
 
 // groupTask is a task of a group: task i of g.
@@ -195,25 +220,32 @@ func (t *groupTask[T]) attach() { hook.Attach(&t.promise, t) }
 // Settled counts the task as any other, then tells the group.
 func (t *groupTask[T]) Settled(state uint8, err error) {
 	t.taskBase.Settled(state, err)
-	t.g.settled(t.i)
+	t.g.settled(t.i, async.State(state), err)
 }
 
-func (g *group[T]) settled(i int) {
-	r, ok := g.tasks[i].promise.Future().Result()
-	if !ok {
-		return
-	}
-	if r.Err != nil {
-		if g.failed.CompareAndSwap(false, true) {
-			g.cancelAll(fmt.Errorf("workers: SpawnAll: sibling %d failed: %w", i, r.Err))
-			g.p.Reject(r.Err)
+// settled records how task i settled. The first task to fail or be
+// cancelled cancels its siblings, then settles the combined future the same
+// way, so that the combined future's continuations run once the batch is
+// over.
+func (g *group[T]) settled(i int, state async.State, err error) {
+	switch state {
+	case async.Fulfilled:
+		r, _ := g.tasks[i].promise.Future().Result()
+		g.vals[i] = r.Value
+		if g.left.Add(-1) == 0 {
+			g.p.Resolve(g.vals)
 		}
-		return
-	}
-	g.vals[i] = r.Value
-	if g.left.Add(-1) == 0 {
-		g.p.Resolve(g.vals)
+	case async.Cancelled:
+		if g.failed.CompareAndSwap(false, true) {
+			g.cancelAll(err)
+			g.p.Future().CancelWithCause(err)
+		}
+	default:
+		if g.failed.CompareAndSwap(false, true) {
+			g.cancelAll(fmt.Errorf("workers: SpawnAll: sibling %d failed: %w", i, err))
+			g.p.Reject(err)
+		}
 	}
 }
 
-func (g *group[T]) cancelAll(cause error) { g.pool.cancelTasks(g.bases, cause) }
+func (g *group[T]) cancelAll(cause error) { g.pool.cancelTasks(&g.gate, g.bases, cause) }

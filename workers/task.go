@@ -69,6 +69,8 @@ type taskBody interface {
 	run() *taskBase
 	reject(err error) bool
 	cancel(cause error) bool
+	// cancelled reports whether the future has settled as cancelled.
+	cancelled() bool
 	// attach makes the task the observer of its future; see package hook.
 	attach()
 }
@@ -83,40 +85,60 @@ type task[T any] struct {
 func (t *task[T]) attach()                 { hook.Attach(&t.promise, &t.taskBase) }
 func (t *task[T]) reject(err error) bool   { return t.promise.Reject(err) }
 func (t *task[T]) cancel(cause error) bool { return t.promise.Future().CancelWithCause(cause) }
+func (t *task[T]) cancelled() bool         { return t.promise.Future().State() == async.Cancelled }
 
 func (t *task[T]) run() *taskBase {
 	b := &t.taskBase
-	w := b.worker
-	if b.parent.Err() != nil {
-		// The parent ended, and the watch that cancels this task may not
-		// have run yet: its function must not start.
-		t.cancel(context.Cause(b.parent))
-	}
-	if !hook.Unsettled(&t.promise) {
-		// Settled, or being settled, while handed to this worker (a sibling
-		// failed, a timer fired, the parent ended): never call the function.
-		t.fn = nil
-		return b.pool.skip(b, w)
-	}
-	labelled := b.setLabels()
-	v, r, err := safecall.Call(t.fn, context.Context(b), b)
-	if labelled {
-		pprof.SetGoroutineLabels(w.labels)
+	w, p := b.worker, b.pool
+	// The parent may have ended with its watch not yet run, or the future
+	// may have settled (or be settling) while the task was handed to this
+	// worker (a sibling failed, a timer fired): never call the function.
+	start := b.parent.Err() == nil && hook.Unsettled(&t.promise)
+	var v T
+	var r *safecall.Recovered
+	var err error
+	if start {
+		labelled := b.setLabels()
+		v, r, err = safecall.Call(t.fn, context.Context(b), b)
+		if labelled {
+			pprof.SetGoroutineLabels(w.labels)
+		}
 	}
 	t.fn = nil // do not keep the closure alive
-	p := b.pool
 	p.mu.Lock()
 	p.finishLocked(b)
-	next := p.popLocked(w)
 	p.mu.Unlock()
-	// Settling runs wakers, and a Then function among them may call
-	// runtime.Goexit on this goroutine; the worker's duty then passes on.
+	// The pool's books are right now; settling runs user code (observers,
+	// wakers, Then functions), which may call runtime.Goexit on this
+	// goroutine, so the worker's duty is handed over first.
 	settled := false
 	defer func() {
 		if !settled {
-			p.handOff(w, next)
+			p.handOff(w)
 		}
 	}()
+	if start {
+		t.settle(v, r, err)
+	} else if b.parent.Err() != nil {
+		t.cancel(context.Cause(b.parent))
+	}
+	settled = true
+	// Only now, with the finished task settled, the worker takes another:
+	// a continuation above that waits for a queued task leaves it queued,
+	// for a free worker to start.
+	p.mu.Lock()
+	if next := p.popLocked(w); next != nil {
+		p.mu.Unlock()
+		return next
+	}
+	return p.idleLocked(w)
+}
+
+// settle settles the future with what the function returned (v and err, or
+// the panic r), and counts the outcome as late if the future had already
+// settled by cancel or timeout.
+func (t *task[T]) settle(v T, r *safecall.Recovered, err error) {
+	b := &t.taskBase
 	if x := b.extra.Load(); x != nil && x.timeout > 0 && !time.Now().Before(x.deadline) {
 		// Returned after the deadline, before the timer's goroutine got to
 		// run: the deadline still wins.
@@ -132,46 +154,24 @@ func (t *task[T]) run() *taskBase {
 	default:
 		ok = t.promise.Resolve(v)
 	}
-	settled = true
 	if !ok {
-		w.late.Add(1)
+		b.worker.late.Add(1)
 	}
-	if next == nil {
-		p.mu.Lock()
-		if next = p.popLocked(w); next == nil {
-			return p.idleLocked(w)
-		}
-		p.mu.Unlock()
-	}
-	return next
 }
 
-// skip finishes a task that was handed to worker w but whose future had
-// settled before its function started, and returns w's next task.
-func (p *Pool) skip(t *taskBase, w *workerInfo) *taskBase {
+// handOff passes the duty of worker w, whose goroutine is exiting early
+// (a function or a continuation called runtime.Goexit), to a new goroutine
+// if work is queued; with no work left, the worker retires.
+func (p *Pool) handOff(w *workerInfo) {
 	p.mu.Lock()
-	p.finishLocked(t)
-	if next := p.popLocked(w); next != nil {
-		p.mu.Unlock()
-		return next
-	}
-	return p.idleLocked(w)
-}
-
-// handOff passes the duty of worker w, whose goroutine is exiting early, to
-// a new goroutine: next if it was already taken from the queue, else the
-// queue's next task; with no work left, the worker retires.
-func (p *Pool) handOff(w *workerInfo, next *taskBase) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if next == nil {
-		next = p.popLocked(w)
-	}
+	next := p.popLocked(w)
 	if next == nil {
 		p.exitLocked(w)
-		return
 	}
-	go next.work()
+	p.mu.Unlock()
+	if next != nil {
+		go next.work()
+	}
 }
 
 // work is a worker goroutine: it runs t and then whatever the queue holds.
@@ -192,8 +192,10 @@ func (b *taskBase) Goexited() {
 	p.mu.Lock()
 	p.finishLocked(b)
 	p.mu.Unlock()
-	defer p.handOff(w, nil)
-	b.body.reject(async.ErrGoexit)
+	defer p.handOff(w)
+	if !b.body.reject(async.ErrGoexit) {
+		w.late.Add(1) // cancelled or timed out before the Goexit: dropped
+	}
 }
 
 // Settled is the future's observer: it counts how the task ended and, if
