@@ -162,14 +162,23 @@ func (b *taskBase) ensureExtra() *taskExtra {
 // when they differ from the worker's own: when the task is named or its
 // parent context carries labels. It reports whether it did.
 func (b *taskBase) setLabels() bool {
-	x := b.extra.Load()
-	name := ""
-	if x != nil {
-		name = x.name
+	labels := taskLabels(b.parent, b.worker, b.name())
+	if labels == b.worker.labels {
+		return false
 	}
+	b.ensureExtra().labels = labels
+	pprof.SetGoroutineLabels(b)
+	return true
+}
+
+// taskLabels returns the pprof labels of a task named name on worker w
+// whose caller's context is parent: the caller's labels, then "worker" and
+// "task". Without a name or caller's labels that is w.labels, made once
+// per worker; otherwise it allocates.
+func taskLabels(parent context.Context, w *workerInfo, name string) context.Context {
 	var inherited []string
-	if b.parent != context.Background() {
-		pprof.ForLabels(b.parent, func(k, v string) bool {
+	if parent != context.Background() {
+		pprof.ForLabels(parent, func(k, v string) bool {
 			if k != "worker" && k != "task" {
 				inherited = append(inherited, k, v)
 			}
@@ -177,14 +186,11 @@ func (b *taskBase) setLabels() bool {
 		})
 	}
 	if name == "" && inherited == nil {
-		return false
+		return w.labels
 	}
-	labels := append(inherited, "worker", b.worker.name)
+	labels := append(inherited, "worker", w.name)
 	if name != "" {
 		labels = append(labels, "task", name)
 	}
-	x = b.ensureExtra()
-	x.labels = pprof.WithLabels(context.Background(), pprof.Labels(labels...))
-	pprof.SetGoroutineLabels(b)
-	return true
+	return pprof.WithLabels(context.Background(), pprof.Labels(labels...))
 }

@@ -41,18 +41,52 @@ type TimeoutError struct {
 	task *taskBase // the task it timed out, so its pool can tell it apart
 }
 
-// Error returns a message such as `worker "resize" timed out (exceeded 2s)`.
+// Error returns a message such as `task "resize" timed out after 2s`.
 func (e *TimeoutError) Error() string {
 	if e.Name == "" {
-		return fmt.Sprintf("worker timed out (exceeded %v)", e.Timeout)
+		return fmt.Sprintf("task timed out after %v", e.Timeout)
 	}
-	return fmt.Sprintf("worker %q timed out (exceeded %v)", e.Name, e.Timeout)
+	return fmt.Sprintf("task %q timed out after %v", e.Name, e.Timeout)
 }
 
 // Is reports whether target is ErrTimeout or context.DeadlineExceeded.
 func (e *TimeoutError) Is(target error) bool {
 	return target == ErrTimeout || target == context.DeadlineExceeded
 }
+
+// TaskError is the error of a SpawnAll whose task failed: Index is the
+// task's position in the input, Name its name (WithName or WithNames), Err
+// its error (the function's own, a *PanicError, async.ErrGoexit). Unwrap
+// returns Err, so errors.Is and errors.As reach it and what it wraps.
+type TaskError struct {
+	Index int
+	Name  string
+	Err   error
+}
+
+// Error returns a message such as `workers: SpawnAll task 3 ("resize"):
+// boom`.
+func (e *TaskError) Error() string { return "workers: SpawnAll " + e.task() + ": " + e.Err.Error() }
+
+func (e *TaskError) task() string {
+	if e.Name == "" {
+		return fmt.Sprintf("task %d", e.Index)
+	}
+	return fmt.Sprintf("task %d (%q)", e.Index, e.Name)
+}
+
+// Unwrap returns Err.
+func (e *TaskError) Unwrap() error { return e.Err }
+
+// siblingError is the context.Cause of the functions of a SpawnAll that a
+// failed task cancelled: it matches async.ErrCancelled and the *TaskError.
+type siblingError struct{ failed *TaskError }
+
+func (e *siblingError) Error() string {
+	return "workers: SpawnAll cancelled: " + e.failed.task() + " failed: " + e.failed.Err.Error()
+}
+
+func (e *siblingError) Unwrap() []error { return []error{async.ErrCancelled, e.failed} }
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("workers: "+format+": %w", append(args, ErrInvalidArgument)...)

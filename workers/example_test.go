@@ -64,7 +64,7 @@ func ExampleWithTimeout() {
 		fmt.Println(te.Name, te.Timeout)
 	}
 	// Output:
-	// worker "resize" timed out (exceeded 20ms)
+	// task "resize" timed out after 20ms
 	// true true
 	// resize 20ms
 }

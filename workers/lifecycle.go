@@ -37,28 +37,9 @@ func (p *Pool) cancelAll(cause error) int {
 	cancelEach(ts, cause)
 	n := 0
 	for _, t := range ts {
-		if t.body.cancelled() {
-			n++
-		}
+		n += t.body.cancelledTasks()
 	}
 	return n
-}
-
-// cancelTasks cancels the tasks of a batch that have been submitted, and
-// stops the submission of the rest. Queued ones are first withdrawn from
-// the queue under one acquisition of the mutex, so that a worker freed by
-// cancelling a running one cannot start them meanwhile.
-func (p *Pool) cancelTasks(gate *batchGate, ts []*taskBase, cause error) {
-	p.mu.Lock()
-	gate.stopped = true
-	ts = ts[:gate.submitted]
-	for _, t := range ts {
-		if t.where == whereQueued {
-			p.withdrawLocked(t)
-		}
-	}
-	p.mu.Unlock()
-	cancelEach(ts, cause)
 }
 
 // cancelEach cancels each task's future. A cancel runs the future's

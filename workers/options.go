@@ -8,6 +8,7 @@ type Option struct {
 	kind    optionKind
 	timeout time.Duration
 	name    string
+	names   func(int) string
 	pool    *Pool
 }
 
@@ -17,6 +18,7 @@ const (
 	optNone optionKind = iota
 	optTimeout
 	optName
+	optNames
 	optPool
 )
 
@@ -31,6 +33,13 @@ func WithTimeout(d time.Duration) Option { return Option{kind: optTimeout, timeo
 // label.
 func WithName(name string) Option { return Option{kind: optName, name: name} }
 
+// WithNames names each task of a SpawnAll: task i is named names(i), for
+// its *TaskError, Tasks snapshots and the "task" pprof label. names runs on
+// the worker that takes task i, so it must be safe for concurrent use. It
+// wins over WithName; Spawn treats it as naming its one task names(0). A
+// nil names is ignored.
+func WithNames(names func(i int) string) Option { return Option{kind: optNames, names: names} }
+
 // OnPool runs the task on p instead of the default pool. A nil p makes
 // Spawn reject the task with ErrInvalidArgument.
 func OnPool(p *Pool) Option { return Option{kind: optPool, pool: p} }
@@ -39,9 +48,10 @@ func OnPool(p *Pool) Option { return Option{kind: optPool, pool: p} }
 // it; another backend that accepts the same options (the remote package,
 // or a user's wrapper around Spawn) reads it with ReadOptions.
 type Settings struct {
-	Timeout time.Duration // WithTimeout: schedule-to-close; 0 means none
-	Name    string        // WithName; "" means unnamed
-	Pool    *Pool         // OnPool; nil when no OnPool was given
+	Timeout time.Duration    // WithTimeout: schedule-to-close; 0 means none
+	Name    string           // WithName; "" means unnamed
+	Names   func(int) string // WithNames; nil means none
+	Pool    *Pool            // OnPool; nil when no OnPool was given
 }
 
 // ReadOptions returns what opts ask for; when an option appears twice the
@@ -59,6 +69,8 @@ func ReadOptions(opts ...Option) (Settings, error) {
 			s.Timeout = o.timeout
 		case optName:
 			s.Name = o.name
+		case optNames:
+			s.Names = o.names
 		case optPool:
 			if o.pool == nil {
 				err = invalid("OnPool(nil)")
@@ -75,13 +87,14 @@ func ReadOptions(opts ...Option) (Settings, error) {
 type settings struct {
 	timeout time.Duration
 	name    string
+	names   func(int) string
 	pool    *Pool
 	err     error
 }
 
 func collect(opts []Option) settings {
 	o, err := ReadOptions(opts...)
-	s := settings{timeout: o.Timeout, name: o.Name, pool: o.Pool, err: err}
+	s := settings{timeout: o.Timeout, name: o.Name, names: o.Names, pool: o.Pool, err: err}
 	if s.pool == nil {
 		s.pool = Default() // also the pool that counts a call refused for bad options
 	}

@@ -141,12 +141,7 @@ func (p *Pool) Resize(n int) error {
 	p.max = n
 	p.retireParkedLocked(false)
 	if p.workers < p.max && p.queue.head != nil {
-		now := p.now()
-		for p.workers < p.max && p.queue.head != nil {
-			t := p.queue.pop()
-			p.queued--
-			starts = append(starts, p.newWorkerLocked(t, now))
-		}
+		starts = p.fillLocked(starts, p.now())
 	}
 	p.mu.Unlock()
 	startWorkers(starts)
@@ -306,17 +301,64 @@ func (p *Pool) popLocked(w *workerInfo) *taskBase {
 	if p.workers > p.max || p.queue.head == nil {
 		return nil
 	}
-	t := p.queue.pop()
-	p.queued--
+	t := p.takeLocked(w)
 	p.runLocked(t, w, p.now())
 	return t
 }
 
-// withdrawLocked takes a queued task off the queue for good: it will never
-// run, whatever settles its future.
+// takeLocked takes the next task off the non-empty queue for worker w: the
+// task at its head, or the next task of the batch at its head.
+func (p *Pool) takeLocked(w *workerInfo) *taskBase {
+	t := p.queue.head
+	if b, ok := t.body.(queuedBatch); ok {
+		return b.claimLocked(w)
+	}
+	p.queue.pop()
+	p.queued--
+	return t
+}
+
+// queuedBatch is the body of a batch's entry in the queue (see batch).
+type queuedBatch interface {
+	// claimLocked returns the record of the batch's next task, for worker
+	// w, not yet running; the entry leaves the queue with the last one.
+	claimLocked(w *workerInfo) *taskBase
+	// waitingLocked is how many of the batch's tasks wait in the queue.
+	waitingLocked() int
+}
+
+// fillLocked hands queued tasks to waiting workers, then to new workers
+// while MaxWorkers allows, and returns, appended to starts, the tasks whose
+// new worker goroutines the caller must start once the mutex is released.
+func (p *Pool) fillLocked(starts []*taskBase, now time.Duration) []*taskBase {
+	for p.queue.head != nil {
+		if w := p.unparkLocked(); w != nil {
+			t := p.takeLocked(w)
+			p.runLocked(t, w, now)
+			w.park.ch <- t
+			continue
+		}
+		if p.workers >= p.max {
+			break
+		}
+		p.workers++
+		w := p.slotLocked()
+		t := p.takeLocked(w)
+		p.runLocked(t, w, now)
+		starts = append(starts, t)
+	}
+	return starts
+}
+
+// withdrawLocked takes a queued task, or a batch with all the tasks it
+// still holds, off the queue for good: they will never run.
 func (p *Pool) withdrawLocked(t *taskBase) {
 	p.queue.remove(t)
-	p.queued--
+	if b, ok := t.body.(queuedBatch); ok {
+		p.queued -= b.waitingLocked()
+	} else {
+		p.queued--
+	}
 	t.where = whereDone
 }
 

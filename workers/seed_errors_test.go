@@ -335,8 +335,13 @@ func TestWorkerErrorMessagePreserved(t *testing.T) {
 				seedValue(1),
 				func(context.Context) (int, error) { return 0, errors.New(msg) },
 			}
-			if _, err := seedWait(w, SpawnAll(context.Background(), fns, OnPool(p))); err == nil || err.Error() != msg {
-				t.Errorf("err = %v, want the message %q unchanged", err, msg)
+			_, err := seedWait(w, SpawnAll(context.Background(), fns, OnPool(p)))
+			var te *TaskError
+			if !errors.As(err, &te) || te.Index != 1 || te.Err.Error() != msg {
+				t.Fatalf("err = %v, want a *TaskError for task 1 whose Err has the message %q unchanged", err, msg)
+			}
+			if want := `workers: SpawnAll task 1: ` + msg; err.Error() != want {
+				t.Errorf("err.Error() = %q, want %q", err.Error(), want)
 			}
 		})
 	})

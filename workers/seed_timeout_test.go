@@ -310,8 +310,8 @@ func TestTimeoutErrorMessage(t *testing.T) {
 		timeout time.Duration
 		want    string
 	}{
-		{"resize", 2 * time.Second, `worker "resize" timed out (exceeded 2s)`},
-		{"", 1500 * time.Millisecond, `worker timed out (exceeded 1.5s)`},
+		{"resize", 2 * time.Second, `task "resize" timed out after 2s`},
+		{"", 1500 * time.Millisecond, `task timed out after 1.5s`},
 	}
 	for _, c := range cases {
 		t.Run(c.want, func(t *testing.T) {

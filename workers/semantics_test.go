@@ -244,7 +244,7 @@ func TestTimeoutRunningTaskRejectedAtDeadline(t *testing.T) {
 			t.Errorf("future settled %v after Spawn, want exactly 2s", d)
 		}
 		te := semWantTimeout(t, err, "resize", 2*time.Second)
-		if got, want := err.Error(), `worker "resize" timed out (exceeded 2s)`; got != want {
+		if got, want := err.Error(), `task "resize" timed out after 2s`; got != want {
 			t.Errorf("Error() = %q, want %q", got, want)
 		}
 

@@ -2,11 +2,8 @@ package workers
 
 import (
 	"context"
-	"fmt"
-	"sync/atomic"
 
 	"github.com/velalang/runtime/async"
-	"github.com/velalang/runtime/internal/hook"
 )
 
 // Spawn runs fn on a worker and returns its future at once; it never blocks,
@@ -34,6 +31,9 @@ func Spawn[T any](ctx context.Context, fn func(context.Context) (T, error), opts
 	s := collect(opts)
 	if s.err == nil {
 		s.err = check(ctx, fn == nil, "Spawn with a nil function")
+	}
+	if s.names != nil {
+		s.name = s.names(0)
 	}
 	if s.err != nil {
 		return refuse[T](&s, s.err)
@@ -83,32 +83,40 @@ func (t *task[T]) refused(ctx context.Context, s *settings, err error) *async.Fu
 		return f
 	}
 	s.pool.stats.rejected.Add(1)
-	t.promise.Reject(fmt.Errorf("workers: %w", err))
+	t.promise.Reject(err) // ErrPoolClosed or ErrQueueFull, which carry the package's prefix
 	return f
 }
 
 // SpawnAll runs every function of fns as Spawn would, with the same options
 // for each, and returns one future for all their values in input order. An
-// empty fns resolves at once to an empty slice. The first failure rejects
-// the combined future at once with that failure's error and cancels every
-// sibling: queued ones never run, running ones see their context end. A
-// task that is cancelled rather than failed (its parent context ended,
-// CancelAll, Close, or Shutdown running out of time) cancels the combined
-// future, with the same error, and every sibling; so does the parent
-// context ending, whether before the call or during the run. Cancelling the
-// combined future cancels every task. Bad input (a nil function, a closed
-// pool, a queue too small for all of fns) rejects the combined future before
-// anything is submitted; a pool closed while the tasks are being submitted
-// rejects it too, and cancels those submitted.
+// empty fns resolves at once to an empty slice.
 //
-// Each function counts once in Stats.Submitted, and once in one outcome:
-// those that never ran because the batch had already failed or been
-// cancelled count as Cancelled, whether or not the pool's queue held them.
-// A batch refused before submission counts once in Stats.Rejected.
+// The first failure rejects the combined future with a *TaskError that
+// names the task (its index, and its name from WithName or WithNames) and
+// unwraps to its error, and cancels every sibling: queued ones never run,
+// running ones see their context end with a cause that matches
+// async.ErrCancelled and that *TaskError. Cancelling the combined future,
+// or the end of ctx, does the same (the future is then cancelled, with
+// ctx's cause). WithTimeout gives the whole batch one deadline, counted
+// from SpawnAll: the future is then rejected with a *TimeoutError, and the
+// functions still running see their context end. Bad input (a nil
+// function, a closed pool, a queue too small for all of fns) rejects the
+// combined future before anything is submitted.
 //
-// The tasks are submitted a few hundred at a time under one acquisition of
-// the pool's mutex each, and a call makes a fixed handful of allocations
-// whatever len(fns) is.
+// A batch enters the pool's queue as one entry from which workers claim
+// tasks in input order, and its functions share one context: whatever
+// len(fns), a call makes a fixed handful of allocations, plus one record
+// per function running at once, and holds no per-task state beyond fns and
+// the result slice. Fairness with other work on the pool is first come,
+// first served between queue entries: tasks submitted after a batch start
+// once all of the batch's tasks have started.
+//
+// Each function counts once in Stats.Submitted and once in one outcome:
+// Completed or Failed if it returned before the batch's outcome was
+// decided; otherwise (it never started, or it was running then) Cancelled,
+// or TimedOut for the batch's deadline and for the task that overran its
+// run timeout. A batch refused before submission counts once in
+// Stats.Rejected.
 func SpawnAll[T any](ctx context.Context, fns []func(context.Context) (T, error), opts ...Option) *async.Future[[]T] {
 	s := collect(opts)
 	if s.err == nil {
@@ -122,130 +130,17 @@ func SpawnAll[T any](ctx context.Context, fns []func(context.Context) (T, error)
 	if s.err != nil {
 		return refuse[[]T](&s, s.err)
 	}
-	g := &group[T]{vals: make([]T, len(fns)), pool: s.pool}
 	if len(fns) == 0 {
-		g.p.Resolve(g.vals)
-		return g.p.Future()
+		return async.FromValue([]T{})
 	}
-	g.tasks = make([]groupTask[T], len(fns))
-	g.bases = make([]*taskBase, len(fns))
-	for i, fn := range fns {
-		t := &g.tasks[i]
-		t.fn, t.g, t.i = fn, g, i
-		t.init(ctx, t, s.pool)
-		g.bases[i] = &t.taskBase
-	}
-	g.left.Store(int64(len(fns)))
-	g.p.OnCancel(func(cause error) {
-		if g.failed.CompareAndSwap(false, true) {
-			g.cancelAll(cause)
-		}
-	})
-	n, err := g.submit(&s)
-	if err == nil {
-		return g.p.Future()
-	}
-	// The tasks' own futures are never handed out, so only the combined one
-	// needs settling, once the tasks already submitted are cancelled; it is
-	// settled only by whoever stops the batch first.
-	stats := &s.pool.stats
-	switch err {
-	case errBatchStopped:
-		// Failed or cancelled meanwhile: whoever did it settles the future.
-		stats.submitted.Add(uint64(len(fns) - n))
-		stats.cancelled.Add(uint64(len(fns) - n))
+	b := newBatch(ctx, fns, &s)
+	switch err := b.submit(s.timeout); err {
+	case nil:
 	case errParentDone:
-		stats.submitted.Add(uint64(len(fns) - n))
-		stats.cancelled.Add(uint64(len(fns) - n))
-		if g.failed.CompareAndSwap(false, true) {
-			cause := context.Cause(ctx)
-			g.cancelAll(cause)
-			g.p.Future().CancelWithCause(cause)
-		}
+		b.p.Future().CancelWithCause(context.Cause(ctx))
 	default:
-		if g.failed.CompareAndSwap(false, true) {
-			err = fmt.Errorf("workers: SpawnAll: %w", err)
-			g.cancelAll(err)
-			stats.rejected.Add(1)
-			g.p.Reject(err)
-		}
+		s.pool.stats.rejected.Add(1)
+		b.p.Reject(err)
 	}
-	return g.p.Future()
+	return b.p.Future()
 }
-
-// submitChunk is how many tasks of a SpawnAll are submitted under one
-// acquisition of the pool's mutex, so that workers can start on the first
-// tasks while the rest are being submitted.
-const submitChunk = 256
-
-// submit submits the group's tasks and returns how many it submitted before
-// an error. A pool with a bounded queue takes the whole group at once, so
-// that it is refused whole if it does not fit.
-func (g *group[T]) submit(s *settings) (int, error) {
-	if g.pool.queueSize > 0 {
-		return 0, g.pool.submit(s, &g.gate, g.bases...)
-	}
-	for i := 0; i < len(g.bases); i += submitChunk {
-		if err := g.pool.submit(s, &g.gate, g.bases[i:min(i+submitChunk, len(g.bases))]...); err != nil {
-			return i, err
-		}
-	}
-	return len(g.bases), nil
-}
-
-// group is one SpawnAll call. Its tasks live in one slice, so the call
-// allocates the same few objects whatever the number of functions, and each
-// task reports to the group from its future's observer, without a waker.
-type group[T any] struct {
-	p      async.Promise[[]T]
-	pool   *Pool
-	tasks  []groupTask[T]
-	bases  []*taskBase // &tasks[i].taskBase
-	vals   []T
-	left   atomic.Int64
-	failed atomic.Bool // the group has failed or was cancelled
-	gate   batchGate   // pool.mu
-}
-
-// groupTask is a task of a group: task i of g.
-type groupTask[T any] struct {
-	task[T]
-	g *group[T]
-	i int
-}
-
-// attach makes the group task, not its base, the observer of its future.
-func (t *groupTask[T]) attach() { hook.Attach(&t.promise, t) }
-
-// Settled counts the task as any other, then tells the group.
-func (t *groupTask[T]) Settled(state uint8, err error) {
-	t.taskBase.Settled(state, err)
-	t.g.settled(t.i, async.State(state), err)
-}
-
-// settled records how task i settled. The first task to fail or be
-// cancelled cancels its siblings, then settles the combined future the same
-// way, so that the combined future's continuations run once the batch is
-// over.
-func (g *group[T]) settled(i int, state async.State, err error) {
-	switch state {
-	case async.Fulfilled:
-		r, _ := g.tasks[i].promise.Future().Result()
-		g.vals[i] = r.Value
-		if g.left.Add(-1) == 0 {
-			g.p.Resolve(g.vals)
-		}
-	case async.Cancelled:
-		if g.failed.CompareAndSwap(false, true) {
-			g.cancelAll(err)
-			g.p.Future().CancelWithCause(err)
-		}
-	default:
-		if g.failed.CompareAndSwap(false, true) {
-			g.cancelAll(fmt.Errorf("workers: SpawnAll: sibling %d failed: %w", i, err))
-			g.p.Reject(err)
-		}
-	}
-}
-
-func (g *group[T]) cancelAll(cause error) { g.pool.cancelTasks(&g.gate, g.bases, cause) }

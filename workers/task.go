@@ -69,8 +69,10 @@ type taskBody interface {
 	run() *taskBase
 	reject(err error) bool
 	cancel(cause error) bool
-	// cancelled reports whether the future has settled as cancelled.
-	cancelled() bool
+	// cancelledTasks is how many tasks a CancelAll that cancelled this one
+	// left cancelled: for a task, 1 if its future is cancelled; for a
+	// batch, the tasks its cancel counted, reported once.
+	cancelledTasks() int
 	// attach makes the task the observer of its future; see package hook.
 	attach()
 }
@@ -85,7 +87,12 @@ type task[T any] struct {
 func (t *task[T]) attach()                 { hook.Attach(&t.promise, &t.taskBase) }
 func (t *task[T]) reject(err error) bool   { return t.promise.Reject(err) }
 func (t *task[T]) cancel(cause error) bool { return t.promise.Future().CancelWithCause(cause) }
-func (t *task[T]) cancelled() bool         { return t.promise.Future().State() == async.Cancelled }
+func (t *task[T]) cancelledTasks() int {
+	if t.promise.Future().State() == async.Cancelled {
+		return 1
+	}
+	return 0
+}
 
 func (t *task[T]) run() *taskBase {
 	b := &t.taskBase

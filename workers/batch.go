@@ -1,0 +1,484 @@
+package workers
+
+import (
+	"context"
+	"runtime/pprof"
+	"sync/atomic"
+	"time"
+
+	"github.com/velalang/runtime/async"
+	"github.com/velalang/runtime/internal/hook"
+	"github.com/velalang/runtime/internal/safecall"
+)
+
+// A batch is one SpawnAll call. It enters the pool's queue as a single
+// entry, its anchor, with a cursor: a worker that takes from the queue
+// claims the batch's next index, and the anchor leaves the queue once every
+// index is claimed. Its functions share one context (derived once from the
+// caller's), one watch on that context and one deadline, so a batch holds,
+// beyond the caller's slice of functions and its result slice, a fixed
+// record plus one item for each of its functions running at once, whatever
+// its size.
+//
+// A batch's outcome is decided once, under the pool's mutex (done): by its
+// last function returning a value, by the first one failing, by its
+// deadline, by its context's parent ending, or by a cancel of its future.
+// The deciding goroutine counts every function not yet finished in Stats,
+// takes the anchor off the queue, marks running functions abandoned, and
+// only then, with the mutex released, ends the shared context and settles
+// the future, so that user code reached from that settle sees the pool
+// consistent.
+type batch[T any] struct {
+	anchor taskBase // the batch's entry in the queue; its body is the batch
+	pool   *Pool
+	fns    []func(context.Context) (T, error)
+	vals   []T
+	name   string           // WithName: every task's name
+	names  func(int) string // WithNames: task i's name, or nil
+	p      async.Promise[[]T]
+
+	ctx     context.Context // every function's context
+	ctxDone <-chan struct{} // ctx.Done() if the context can end on its own, else nil
+	end     context.CancelCauseFunc
+	stop    func() bool   // stops the watch on ctx; nil without one
+	timeout *TimeoutError // the error of the batch's deadline, or nil
+
+	decided  atomic.Bool  // done, readable without the mutex
+	reported atomic.Int64 // tasks a cancel counted, until CancelAll reports them
+
+	// Guarded by pool.mu.
+	cursor int             // the next index to claim
+	left   int             // functions that have yet to return a value
+	done   bool            // the outcome is decided
+	rest   int             // the tasks that decision counted
+	items  []*batchItem[T] // by worker slot: the worker's item, made on its first claim
+}
+
+// batchItem is a worker's record of the batch's function it runs, in the
+// pool's running set. A worker runs one function at a time, so a batch
+// makes one item per worker that runs its functions, and reuses it.
+type batchItem[T any] struct {
+	taskBase
+	b   *batch[T]
+	i   int      // the index of the function; pool.mu
+	ctx *itemCtx // the function's context: &own, or under WithNames its own
+	own itemCtx  // the context of the batch's functions on this worker
+}
+
+// itemCtx is the context a batch's function receives: the batch's shared
+// context, whose Done, Err and Deadline it has, with the pprof labels of the
+// worker running it ("worker", and "task" for a named batch) in front of
+// the caller's values. A batch has one per worker that runs its functions
+// or, under WithNames, one per function (its "task" label differs). It is
+// never changed once made, so a goroutine that outlives its function may
+// keep it.
+type itemCtx struct {
+	context.Context
+	labels context.Context // pprof labels; the worker's own when unnamed
+}
+
+func (c *itemCtx) Value(key any) any {
+	if v := c.labels.Value(key); v != nil {
+		return v
+	}
+	return c.Context.Value(key)
+}
+
+// decision is a batch's outcome, decided under the pool's mutex and carried
+// out (settle) once it is released.
+type decision struct {
+	o   outcome
+	i   int   // rejectBatch: the failed task
+	err error // rejectBatch: its error
+}
+
+type outcome uint8
+
+const (
+	noOutcome    outcome = iota
+	resolveBatch         // every function returned a value
+	rejectBatch          // task i failed with err
+	timeoutBatch         // the batch's deadline passed
+	cancelBatch          // the caller's context ended
+)
+
+func newBatch[T any](ctx context.Context, fns []func(context.Context) (T, error), s *settings) *batch[T] {
+	b := &batch[T]{pool: s.pool, fns: fns, vals: make([]T, len(fns)), name: s.name, names: s.names, left: len(fns)}
+	b.anchor.pool, b.anchor.body, b.anchor.parent = s.pool, b, ctx
+	return b
+}
+
+// start derives the batch's context from the caller's, arms its deadline
+// and its watch, and ties a cancel of its future to the batch. It runs
+// under the pool's mutex once the pool has accepted the batch, before any
+// worker can see it. (The watch runs on a goroutine of its own, so taking
+// the parent's lock under the pool's cannot deadlock.)
+func (b *batch[T]) start(parent context.Context, timeout time.Duration) {
+	var cancel context.CancelCauseFunc
+	b.ctx, cancel = context.WithCancelCause(parent)
+	b.end = cancel
+	if timeout > 0 {
+		// The deadline's context is a child of the cancellable one, so that
+		// a cancel with a cause reaches it, and its own cause is the
+		// batch's *TimeoutError.
+		b.timeout = &TimeoutError{Name: b.name, Timeout: timeout}
+		var stopTimer context.CancelFunc
+		b.ctx, stopTimer = context.WithDeadlineCause(b.ctx, time.Now().Add(timeout), b.timeout)
+		b.end = func(cause error) { cancel(cause); stopTimer() }
+	}
+	if parent.Done() != nil || timeout > 0 {
+		// Without a deadline or a parent that can end, the context ends
+		// only by release, after the outcome is decided: no watch needed.
+		b.ctxDone = b.ctx.Done()
+		b.stop = context.AfterFunc(b.ctx, b.ctxEnded)
+	}
+	hook.Attach(&b.p, b)
+}
+
+// Settled observes the batch's future: whoever cancelled it (Future.Cancel,
+// CancelAll, Close, or settle for the caller's context), the batch stops
+// and its queued functions never run. It runs before the future's waiters
+// are released.
+func (b *batch[T]) Settled(state uint8, err error) {
+	if async.State(state) == async.Cancelled {
+		b.cancelled(err)
+	}
+}
+
+// release ends the batch's context and its watch, once its outcome is
+// decided: its functions see their context end, and the parent forgets it.
+// It may be called more than once.
+func (b *batch[T]) release(cause error) {
+	if b.stop != nil {
+		b.stop()
+	}
+	b.end(cause)
+}
+
+// nameOf is the name of task i.
+func (b *batch[T]) nameOf(i int) string {
+	if b.names != nil {
+		return b.names(i)
+	}
+	return b.name
+}
+
+// ended reports whether the batch's context has ended on its own, before
+// its outcome was decided. (A nil ctxDone never is.)
+func (b *batch[T]) ended() bool {
+	select {
+	case <-b.ctxDone:
+		return true
+	default:
+		return false
+	}
+}
+
+// ctxEnded runs, on a goroutine of the context package's, when the batch's
+// context ends on its own: its deadline passed or the caller's context
+// ended. (release stops this watch before it ends the context itself.)
+func (b *batch[T]) ctxEnded() {
+	p := b.pool
+	p.mu.Lock()
+	d := b.decideEndedLocked()
+	p.mu.Unlock()
+	b.settle(d)
+}
+
+// decideEndedLocked decides a batch whose context ended on its own, unless
+// it was decided already.
+func (b *batch[T]) decideEndedLocked() decision {
+	if context.Cause(b.ctx) == b.timeout && b.timeout != nil {
+		if b.decideLocked(&b.pool.stats.timedOut) {
+			return decision{o: timeoutBatch}
+		}
+	} else if b.decideLocked(&b.pool.stats.cancelled) {
+		return decision{o: cancelBatch}
+	}
+	return decision{}
+}
+
+// cancelled decides a batch whose future was cancelled, unless it was
+// decided already, and ends its context.
+func (b *batch[T]) cancelled(cause error) {
+	p := b.pool
+	p.mu.Lock()
+	decided := b.decideLocked(&p.stats.cancelled)
+	if decided {
+		b.reported.Store(int64(b.rest))
+	}
+	p.mu.Unlock()
+	if decided {
+		b.release(cause)
+	}
+}
+
+// decideLocked decides the batch's outcome unless it was decided already,
+// and reports whether it did: every function that has not finished is
+// counted in c, the anchor leaves the queue, and running functions are
+// marked abandoned. The caller then releases the mutex and settles.
+func (b *batch[T]) decideLocked(c *atomic.Uint64) bool {
+	if b.done {
+		return false
+	}
+	b.done = true
+	b.decided.Store(true)
+	p := b.pool
+	rest := b.waitingLocked()
+	if b.anchor.where == whereQueued {
+		p.withdrawLocked(&b.anchor)
+	}
+	for _, it := range b.items {
+		if it != nil && it.where == whereRunning {
+			it.abandoned = true
+			p.abandon++
+			rest++
+		}
+	}
+	c.Add(uint64(rest))
+	b.rest = rest
+	return true
+}
+
+// waitingLocked is how many tasks have not been claimed yet.
+func (b *batch[T]) waitingLocked() int { return len(b.fns) - b.cursor }
+
+// submit hands the batch to its pool, all or nothing, under one
+// acquisition of the mutex: it is refused if the pool is closed or its
+// queue has no room for every task; with a caller's context that has
+// already ended it is counted as submitted and cancelled (errParentDone);
+// otherwise it is started and queued as one entry, and idle or new workers
+// take its first tasks at once.
+func (b *batch[T]) submit(timeout time.Duration) error {
+	p, n := b.pool, len(b.fns)
+	p.mu.Lock()
+	switch {
+	case p.closed:
+		p.mu.Unlock()
+		return ErrPoolClosed
+	case p.queueSize > 0 && p.queued+n-max(p.max-p.workers, 0)-len(p.parked) > p.queueSize:
+		p.mu.Unlock()
+		return ErrQueueFull
+	}
+	p.stats.submitted.Add(uint64(n))
+	if b.anchor.parent.Err() != nil {
+		b.done = true
+		b.decided.Store(true)
+		p.stats.cancelled.Add(uint64(n))
+		p.mu.Unlock()
+		return errParentDone
+	}
+	b.start(b.anchor.parent, timeout)
+	now := p.now()
+	b.anchor.id = p.nextID + 1
+	p.nextID += uint64(n)
+	b.anchor.enqueued = now
+	b.anchor.where = whereQueued
+	p.queue.push(&b.anchor)
+	p.queued += n
+	var buf [4]*taskBase
+	starts := p.fillLocked(buf[:0], now)
+	p.mu.Unlock()
+	startWorkers(starts)
+	return nil
+}
+
+// claimLocked hands task b.cursor to worker w: it returns the item that
+// records it, not yet marked running. The anchor leaves the queue with the
+// last index.
+func (b *batch[T]) claimLocked(w *workerInfo) *taskBase {
+	p := b.pool
+	i := b.cursor
+	b.cursor++
+	p.queued--
+	if b.cursor == len(b.fns) {
+		p.queue.remove(&b.anchor) // queued already counts the claim
+		b.anchor.where = whereDone
+	}
+	it := b.itemLocked(w)
+	it.i = i
+	it.id = b.anchor.id + uint64(i)
+	it.enqueued = b.anchor.enqueued
+	it.abandoned = false
+	name := b.nameOf(i)
+	if name != "" || it.extra.Load() != nil {
+		it.ensureExtra().name = name
+	}
+	if b.names != nil {
+		it.ctx = b.newCtx(w, name)
+	}
+	return &it.taskBase
+}
+
+// itemLocked returns worker w's item, made on w's first claim.
+func (b *batch[T]) itemLocked(w *workerInfo) *batchItem[T] {
+	if len(b.items) < w.slot {
+		b.items = append(b.items, make([]*batchItem[T], w.slot-len(b.items))...)
+	}
+	it := b.items[w.slot-1]
+	if it == nil {
+		it = &batchItem[T]{b: b}
+		it.pool, it.body, it.parent = b.pool, it, b.ctx
+		it.own = *b.newCtx(w, b.name)
+		it.ctx = &it.own
+		b.items[w.slot-1] = it
+	}
+	return it
+}
+
+// newCtx makes the context of a function named name on worker w: the
+// worker's labels, plus "task" and any labels of the caller's context.
+func (b *batch[T]) newCtx(w *workerInfo, name string) *itemCtx {
+	return &itemCtx{Context: b.ctx, labels: taskLabels(b.anchor.parent, w, name)}
+}
+
+// recordLocked records how task i ended, on worker w, and decides the batch
+// if it was the last task or the first to fail.
+func (b *batch[T]) recordLocked(i int, v T, err error, panicked bool, w *workerInfo) decision {
+	switch {
+	case b.done:
+		w.late.Add(1)
+		return decision{}
+	case err != nil:
+		w.failed.Add(1)
+		if panicked {
+			w.panicked.Add(1)
+		}
+		b.decideLocked(&b.pool.stats.cancelled)
+		return decision{o: rejectBatch, i: i, err: err}
+	}
+	w.completed.Add(1)
+	b.vals[i] = v
+	if b.left--; b.left == 0 {
+		b.done = true
+		b.decided.Store(true)
+		return decision{o: resolveBatch}
+	}
+	return decision{}
+}
+
+// settle carries out a decided outcome, with the mutex released. The
+// context ends before the future settles, so a running sibling's context
+// has ended by the time anyone sees the batch fail.
+func (b *batch[T]) settle(d decision) {
+	switch d.o {
+	case resolveBatch:
+		b.release(context.Canceled)
+		b.p.Resolve(b.vals)
+	case rejectBatch:
+		te := &TaskError{Index: d.i, Name: b.nameOf(d.i), Err: d.err}
+		b.release(&siblingError{te})
+		b.p.Reject(te)
+	case timeoutBatch:
+		b.release(b.timeout)
+		b.p.Reject(b.timeout)
+	case cancelBatch:
+		cause := context.Cause(b.anchor.parent)
+		b.release(cause)
+		b.p.Future().CancelWithCause(cause)
+	}
+}
+
+// next settles d, if any, and returns worker w's next task, or nil once w
+// has exited. It is called with the pool's mutex held and returns with it
+// released. A continuation that calls runtime.Goexit while the future
+// settles ends this goroutine: the worker's duty then passes on.
+func (b *batch[T]) next(w *workerInfo, d decision) *taskBase {
+	p := b.pool
+	if d.o != noOutcome {
+		p.mu.Unlock()
+		settled := false
+		defer func() {
+			if !settled {
+				p.handOff(w)
+			}
+		}()
+		b.settle(d)
+		settled = true
+		p.mu.Lock()
+	}
+	if next := p.popLocked(w); next != nil {
+		p.mu.Unlock()
+		return next
+	}
+	return p.idleLocked(w)
+}
+
+// The anchor's body: the pool reaches the batch through it.
+
+// run is never called: workers run claimed items, never the anchor.
+func (b *batch[T]) run() *taskBase { panic("workers: a batch's anchor cannot run") }
+
+func (b *batch[T]) cancelledTasks() int     { return int(b.reported.Swap(0)) }
+func (b *batch[T]) reject(err error) bool   { return b.p.Reject(err) }
+func (b *batch[T]) cancel(cause error) bool { return b.p.Future().CancelWithCause(cause) }
+func (b *batch[T]) attach()                 {}
+
+// The item's body.
+
+func (it *batchItem[T]) cancelledTasks() int     { return it.b.cancelledTasks() }
+func (it *batchItem[T]) reject(err error) bool   { return it.b.reject(err) }
+func (it *batchItem[T]) cancel(cause error) bool { return it.b.cancel(cause) }
+func (it *batchItem[T]) attach()                 {}
+
+// run runs task it.i of the batch on its worker, records how it ended and
+// returns the worker's next task (nil once the worker has exited).
+func (it *batchItem[T]) run() *taskBase {
+	b, p, w, i := it.b, it.b.pool, it.worker, it.i
+	if b.decided.Load() || b.ended() {
+		// Decided while handed to this worker, or the context ended and its
+		// watch has not run yet: the function never starts.
+		p.mu.Lock()
+		var d decision
+		if !b.done {
+			d = b.decideEndedLocked()
+		}
+		p.finishLocked(&it.taskBase)
+		return b.next(w, d)
+	}
+	ctx := it.ctx
+	labelled := ctx.labels != w.labels
+	if labelled {
+		pprof.SetGoroutineLabels(ctx)
+	}
+	v, r, err := safecall.Call(b.fns[i], context.Context(ctx), it)
+	if labelled {
+		pprof.SetGoroutineLabels(w.labels)
+	}
+	panicked := r != nil
+	if panicked {
+		err = &PanicError{Value: r.Value, Stack: r.Stack}
+	}
+	p.mu.Lock()
+	return b.next(w, it.finishLocked(i, v, err, panicked, w))
+}
+
+// finishLocked ends task i, whose function returned (v, err) on worker w,
+// and returns the batch's outcome if that decided it. A context that ended
+// on its own (the deadline, the caller's context) while the function ran
+// wins over what the function returned, which then counts as Late.
+func (it *batchItem[T]) finishLocked(i int, v T, err error, panicked bool, w *workerInfo) decision {
+	b := it.b
+	var d decision
+	if !b.done && b.ended() {
+		d = b.decideEndedLocked()
+	}
+	b.pool.finishLocked(&it.taskBase)
+	if r := b.recordLocked(i, v, err, panicked, w); d.o == noOutcome {
+		d = r
+	}
+	return d
+}
+
+// Goexited ends task it.i, whose function called runtime.Goexit, as a
+// failure with async.ErrGoexit, and hands the worker's duty to a new
+// goroutine.
+func (it *batchItem[T]) Goexited() {
+	b, p, w, i := it.b, it.b.pool, it.worker, it.i
+	p.mu.Lock()
+	var zero T
+	d := it.finishLocked(i, zero, async.ErrGoexit, false, w)
+	p.mu.Unlock()
+	defer p.handOff(w)
+	b.settle(d)
+}
