@@ -243,6 +243,10 @@ func (b *batch[T]) decideLocked(c *atomic.Uint64) bool {
 // waitingLocked is how many tasks have not been claimed yet.
 func (b *batch[T]) waitingLocked() int { return len(b.fns) - b.cursor }
 
+func (b *batch[T]) nextLocked() (uint64, string, int) {
+	return b.anchor.id + uint64(b.cursor), b.nameOf(b.cursor), b.waitingLocked()
+}
+
 // submit hands the batch to its pool, all or nothing, under one
 // acquisition of the mutex: it is refused if the pool is closed or its
 // queue has no room for every task; with a caller's context that has

@@ -325,6 +325,9 @@ type queuedBatch interface {
 	claimLocked(w *workerInfo) *taskBase
 	// waitingLocked is how many of the batch's tasks wait in the queue.
 	waitingLocked() int
+	// nextLocked describes the batch's tasks in the queue: the ID and name
+	// of the next, and how many wait.
+	nextLocked() (id uint64, name string, waiting int)
 }
 
 // fillLocked hands queued tasks to waiting workers, then to new workers

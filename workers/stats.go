@@ -60,29 +60,40 @@ func (s TaskState) String() string {
 	return "queued"
 }
 
-// TaskInfo describes one task in a Tasks snapshot.
+// TaskInfo describes one task in a Tasks snapshot, or a SpawnAll's tasks
+// still in the queue.
 type TaskInfo struct {
 	ID        uint64    // unique within the pool, in submission order
-	Name      string    // the WithName name, or ""
+	Name      string    // the WithName (or WithNames) name, or ""
 	Worker    string    // the worker running it, or "" while queued
 	State     TaskState // queued or running
 	Abandoned bool      // running although its future was cancelled or timed out
 	Enqueued  time.Time // when it was submitted
 	Started   time.Time // when its function started; zero while queued
+	// Waiting is 1 for a task; for a SpawnAll in the queue, one entry
+	// stands for all its tasks that have not started, ID and Name being
+	// those of the next, and Waiting counts them.
+	Waiting int
 }
 
 // Tasks returns a snapshot of the pool's queued and running tasks, running
-// ones first, each group oldest first.
+// ones first, each group oldest first. A SpawnAll's tasks that have not
+// started appear as one queued entry (see TaskInfo.Waiting), so a snapshot
+// costs O(running + queue entries), whatever the size of the batches.
 func (p *Pool) Tasks() []TaskInfo {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]TaskInfo, 0, p.active+p.queued)
+	out := make([]TaskInfo, 0, p.active+min(p.queued, 1024))
 	p.running.each(func(t *taskBase) {
 		out = append(out, TaskInfo{ID: t.id, Name: t.name(), Worker: t.worker.name, State: TaskRunning,
-			Abandoned: t.abandoned, Enqueued: p.epoch.Add(t.enqueued), Started: p.epoch.Add(t.started)})
+			Abandoned: t.abandoned, Enqueued: p.epoch.Add(t.enqueued), Started: p.epoch.Add(t.started), Waiting: 1})
 	})
 	p.queue.each(func(t *taskBase) {
-		out = append(out, TaskInfo{ID: t.id, Name: t.name(), State: TaskQueued, Enqueued: p.epoch.Add(t.enqueued)})
+		ti := TaskInfo{ID: t.id, Name: t.name(), State: TaskQueued, Enqueued: p.epoch.Add(t.enqueued), Waiting: 1}
+		if b, ok := t.body.(queuedBatch); ok {
+			ti.ID, ti.Name, ti.Waiting = b.nextLocked()
+		}
+		out = append(out, ti)
 	})
 	return out
 }
