@@ -35,6 +35,7 @@ type batch[T any] struct {
 	vals   []T
 	name   string           // WithName: every task's name
 	names  func(int) string // WithNames: task i's name, or nil
+	runFor time.Duration    // WithRunTimeout: each task's, or 0
 	p      async.Promise[[]T]
 
 	ctx     context.Context // every function's context
@@ -63,6 +64,7 @@ type batchItem[T any] struct {
 	i   int      // the index of the function; pool.mu
 	ctx *itemCtx // the function's context: &own, or under WithNames its own
 	own itemCtx  // the context of the batch's functions on this worker
+	due deadline // WithRunTimeout's, armed while the function runs
 }
 
 // itemCtx is the context a batch's function receives: the batch's shared
@@ -103,7 +105,8 @@ const (
 )
 
 func newBatch[T any](ctx context.Context, fns []func(context.Context) (T, error), s *settings) *batch[T] {
-	b := &batch[T]{pool: s.pool, fns: fns, vals: make([]T, len(fns)), name: s.name, names: s.names, left: len(fns)}
+	b := &batch[T]{pool: s.pool, fns: fns, vals: make([]T, len(fns)), name: s.name, names: s.names,
+		runFor: s.runTimeout, left: len(fns)}
 	b.anchor.pool, b.anchor.body, b.anchor.parent = s.pool, b, ctx
 	return b
 }
@@ -218,6 +221,12 @@ func (b *batch[T]) cancelled(cause error) {
 // counted in c, the anchor leaves the queue, and running functions are
 // marked abandoned. The caller then releases the mutex and settles.
 func (b *batch[T]) decideLocked(c *atomic.Uint64) bool {
+	return b.decideExceptLocked(c, nil)
+}
+
+// decideExceptLocked is decideLocked but for item x, which the caller
+// counts itself.
+func (b *batch[T]) decideExceptLocked(c *atomic.Uint64, x *batchItem[T]) bool {
 	if b.done {
 		return false
 	}
@@ -232,7 +241,10 @@ func (b *batch[T]) decideLocked(c *atomic.Uint64) bool {
 		if it != nil && it.where == whereRunning {
 			it.abandoned = true
 			p.abandon++
-			rest++
+			p.disarmLocked(&it.due)
+			if it != x {
+				rest++
+			}
 		}
 	}
 	c.Add(uint64(rest))
@@ -311,6 +323,9 @@ func (b *batch[T]) claimLocked(w *workerInfo) *taskBase {
 	if b.names != nil {
 		it.ctx = b.newCtx(w, name)
 	}
+	if b.runFor > 0 {
+		p.armLocked(&it.due, p.now()+b.runFor)
+	}
 	return &it.taskBase
 }
 
@@ -323,6 +338,7 @@ func (b *batch[T]) itemLocked(w *workerInfo) *batchItem[T] {
 	if it == nil {
 		it = &batchItem[T]{b: b}
 		it.pool, it.body, it.parent = b.pool, it, b.ctx
+		it.due = newDeadline(it.runExpired)
 		it.own = *b.newCtx(w, b.name)
 		it.ctx = &it.own
 		b.items[w.slot-1] = it
@@ -463,6 +479,7 @@ func (it *batchItem[T]) run() *taskBase {
 // wins over what the function returned, which then counts as Late.
 func (it *batchItem[T]) finishLocked(i int, v T, err error, panicked bool, w *workerInfo) decision {
 	b := it.b
+	b.pool.disarmLocked(&it.due)
 	var d decision
 	if !b.done && b.ended() {
 		d = b.decideEndedLocked()
@@ -485,4 +502,22 @@ func (it *batchItem[T]) Goexited() {
 	p.mu.Unlock()
 	defer p.handOff(w)
 	b.settle(d)
+}
+
+// runExpired fails the batch when task it.i has run for its WithRunTimeout,
+// unless the function returned, or the batch was decided, first: the task
+// counts as TimedOut, its siblings as Cancelled, and the function, still
+// running, is abandoned.
+func (it *batchItem[T]) runExpired(gen uint64) {
+	b, p := it.b, it.b.pool
+	p.mu.Lock()
+	if it.due.gen != gen || it.where != whereRunning || b.done {
+		p.mu.Unlock()
+		return
+	}
+	i := it.i
+	b.decideExceptLocked(&p.stats.cancelled, it)
+	p.stats.timedOut.Add(1)
+	p.mu.Unlock()
+	b.settle(decision{o: rejectBatch, i: i, err: &TimeoutError{Name: b.nameOf(i), Timeout: b.runFor, Run: true}})
 }

@@ -37,16 +37,22 @@ type PanicError = async.PanicError
 type TimeoutError struct {
 	Name    string        // the task's WithName name, if any
 	Timeout time.Duration // the timeout it exceeded
+	Run     bool          // it was the WithRunTimeout one, counted from the start of the function
 
 	task *taskBase // the task it timed out, so its pool can tell it apart
 }
 
-// Error returns a message such as `task "resize" timed out after 2s`.
+// Error returns a message such as `task "resize" timed out after 2s`, or
+// `task "resize" timed out after running 2s` for a run timeout.
 func (e *TimeoutError) Error() string {
-	if e.Name == "" {
-		return fmt.Sprintf("task timed out after %v", e.Timeout)
+	task, running := "task", ""
+	if e.Name != "" {
+		task = fmt.Sprintf("task %q", e.Name)
 	}
-	return fmt.Sprintf("task %q timed out after %v", e.Name, e.Timeout)
+	if e.Run {
+		running = "running "
+	}
+	return fmt.Sprintf("%s timed out after %s%v", task, running, e.Timeout)
 }
 
 // Is reports whether target is ErrTimeout or context.DeadlineExceeded.

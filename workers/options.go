@@ -17,6 +17,7 @@ type optionKind uint8
 const (
 	optNone optionKind = iota
 	optTimeout
+	optRunTimeout
 	optName
 	optNames
 	optPool
@@ -28,6 +29,16 @@ const (
 // error as the cause. Zero means no timeout; a negative d makes Spawn reject
 // the task with ErrInvalidArgument.
 func WithTimeout(d time.Duration) Option { return Option{kind: optTimeout, timeout: d} }
+
+// WithRunTimeout bounds the time a task's function runs to d, counted from
+// the moment a worker starts it (start-to-close; WithTimeout counts from
+// Spawn, schedule-to-close). When d passes, the future is rejected with a
+// *TimeoutError whose Run field is true, at that moment, and the function's
+// context ends with that error as its cause. For SpawnAll it applies to
+// each task, and the first to overrun fails the batch like any failure.
+// With both options, the first deadline to pass wins. Zero means none; a
+// negative d is refused with ErrInvalidArgument.
+func WithRunTimeout(d time.Duration) Option { return Option{kind: optRunTimeout, timeout: d} }
 
 // WithName names a task for errors, Tasks snapshots and the "task" pprof
 // label.
@@ -48,10 +59,11 @@ func OnPool(p *Pool) Option { return Option{kind: optPool, pool: p} }
 // it; another backend that accepts the same options (the remote package,
 // or a user's wrapper around Spawn) reads it with ReadOptions.
 type Settings struct {
-	Timeout time.Duration    // WithTimeout: schedule-to-close; 0 means none
-	Name    string           // WithName; "" means unnamed
-	Names   func(int) string // WithNames; nil means none
-	Pool    *Pool            // OnPool; nil when no OnPool was given
+	Timeout    time.Duration    // WithTimeout: schedule-to-close; 0 means none
+	RunTimeout time.Duration    // WithRunTimeout: start-to-close; 0 means none
+	Name       string           // WithName; "" means unnamed
+	Names      func(int) string // WithNames; nil means none
+	Pool       *Pool            // OnPool; nil when no OnPool was given
 }
 
 // ReadOptions returns what opts ask for; when an option appears twice the
@@ -67,6 +79,11 @@ func ReadOptions(opts ...Option) (Settings, error) {
 				err = invalid("negative timeout %v", o.timeout)
 			}
 			s.Timeout = o.timeout
+		case optRunTimeout:
+			if o.timeout < 0 {
+				err = invalid("negative run timeout %v", o.timeout)
+			}
+			s.RunTimeout = o.timeout
 		case optName:
 			s.Name = o.name
 		case optNames:
@@ -85,16 +102,17 @@ func ReadOptions(opts ...Option) (Settings, error) {
 
 // settings is the sum of a call's options, with the pool resolved.
 type settings struct {
-	timeout time.Duration
-	name    string
-	names   func(int) string
-	pool    *Pool
-	err     error
+	timeout    time.Duration
+	runTimeout time.Duration
+	name       string
+	names      func(int) string
+	pool       *Pool
+	err        error
 }
 
 func collect(opts []Option) settings {
 	o, err := ReadOptions(opts...)
-	s := settings{timeout: o.Timeout, name: o.Name, names: o.Names, pool: o.Pool, err: err}
+	s := settings{timeout: o.Timeout, runTimeout: o.RunTimeout, name: o.Name, names: o.Names, pool: o.Pool, err: err}
 	if s.pool == nil {
 		s.pool = Default() // also the pool that counts a call refused for bad options
 	}

@@ -68,6 +68,8 @@ type Pool struct {
 	nextID  uint64
 	abandon int // running functions whose future was cancelled or timed out
 
+	timeouts deadlines
+
 	stats counters
 }
 
