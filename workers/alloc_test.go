@@ -3,6 +3,7 @@ package workers_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/velalang/runtime/workers"
 )
@@ -30,6 +31,18 @@ func TestAllocationBudgets(t *testing.T) {
 		}
 	}); n > 3 {
 		t.Errorf("Spawn+Await: %.1f allocations, want at most 3", n)
+	}
+
+	// An armed timeout (either clock) adds one allocation, the task's
+	// record of its options; the pool's one timer is not per task.
+	for _, opt := range []workers.Option{workers.WithTimeout(time.Hour), workers.WithRunTimeout(time.Hour)} {
+		if n := testing.AllocsPerRun(1000, func() {
+			if _, err := workers.Spawn(ctx, noop, on, opt).Await(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}); n > 4 {
+			t.Errorf("Spawn+Await with a timeout: %.1f allocations, want at most 4", n)
+		}
 	}
 
 	spawnAll := func(size int) float64 {

@@ -324,7 +324,7 @@ func (b *batch[T]) claimLocked(w *workerInfo) *taskBase {
 		it.ctx = b.newCtx(w, name)
 	}
 	if b.runFor > 0 {
-		p.armLocked(&it.due, p.now()+b.runFor)
+		p.armLocked(&it.due, it, p.now()+b.runFor)
 	}
 	return &it.taskBase
 }
@@ -338,7 +338,6 @@ func (b *batch[T]) itemLocked(w *workerInfo) *batchItem[T] {
 	if it == nil {
 		it = &batchItem[T]{b: b}
 		it.pool, it.body, it.parent = b.pool, it, b.ctx
-		it.due = newDeadline(it.runExpired)
 		it.own = *b.newCtx(w, b.name)
 		it.ctx = &it.own
 		b.items[w.slot-1] = it
@@ -504,11 +503,11 @@ func (it *batchItem[T]) Goexited() {
 	b.settle(d)
 }
 
-// runExpired fails the batch when task it.i has run for its WithRunTimeout,
+// expired fails the batch when task it.i has run for its WithRunTimeout,
 // unless the function returned, or the batch was decided, first: the task
 // counts as TimedOut, its siblings as Cancelled, and the function, still
 // running, is abandoned.
-func (it *batchItem[T]) runExpired(gen uint64) {
+func (it *batchItem[T]) expired(_ *deadline, gen uint64) {
 	b, p := it.b, it.b.pool
 	p.mu.Lock()
 	if it.due.gen != gen || it.where != whereRunning || b.done {

@@ -19,15 +19,22 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 // It costs nothing until the function asks for Done or derives a
 // cancellable context from it; then it makes a small record and a channel.
 
-// Deadline reports the earlier of the task's own deadline (Spawn time plus
-// its timeout) and the parent's.
+// Deadline reports the earliest of the task's deadlines (Spawn time plus
+// its WithTimeout, the function's start plus its WithRunTimeout) and the
+// parent's.
 func (b *taskBase) Deadline() (time.Time, bool) {
-	pd, pok := b.parent.Deadline()
+	d, ok := b.parent.Deadline()
 	x := b.extra.Load()
-	if x == nil || x.timeout == 0 || (pok && pd.Before(x.deadline)) {
-		return pd, pok
+	if x == nil {
+		return d, ok
 	}
-	return x.deadline, true
+	if x.timeout > 0 && (!ok || x.deadline.Before(d)) {
+		d, ok = x.deadline, true
+	}
+	if x.runTimeout > 0 && !x.runDeadline.IsZero() && (!ok || x.runDeadline.Before(d)) {
+		d, ok = x.runDeadline, true
+	}
+	return d, ok
 }
 
 // Done returns a channel closed when the context ends.

@@ -235,7 +235,7 @@ func (p *Pool) submitLocked(s *settings, gate *batchGate, starts, ts []*taskBase
 		t.id = p.nextID
 		t.enqueued = now
 		t.body.attach()
-		t.arm(s)
+		t.arm(s, now)
 		if w := p.unparkLocked(); w != nil {
 			p.runLocked(t, w, now)
 			w.park.ch <- t
@@ -281,6 +281,7 @@ func (p *Pool) runLocked(t *taskBase, w *workerInfo, now time.Duration) {
 	t.where = whereRunning
 	t.worker = w
 	t.started = now
+	t.startLocked(now)
 	p.running.push(t)
 	p.active++
 }

@@ -48,11 +48,18 @@ type taskBase struct {
 type taskExtra struct {
 	// Fixed before the task is published.
 	name       string
-	timeout    time.Duration
-	deadline   time.Time
-	timer      *time.Timer     // pool.mu when read after publication
-	stopParent func() bool     // pool.mu when read after publication
-	labels     context.Context // set by the worker before the function starts
+	timeout    time.Duration // WithTimeout, from submission
+	runTimeout time.Duration // WithRunTimeout, from the start of the function
+	deadline   time.Time     // submission + timeout
+	due        deadline      // the timeout in the pool's heap; pool.mu
+	stopParent func() bool   // pool.mu when read after publication
+
+	// Set under pool.mu when a worker starts the function, before it runs.
+	runDeadline time.Time // start + runTimeout
+	runDue      deadline  // the run timeout in the pool's heap; pool.mu
+
+	labels   context.Context // set by the worker before the function starts
+	timedOut atomic.Bool     // a *TimeoutError was built for the task
 
 	mu         sync.Mutex
 	done       chan struct{}
@@ -146,10 +153,16 @@ func (t *task[T]) run() *taskBase {
 // settled by cancel or timeout.
 func (t *task[T]) settle(v T, r *safecall.Recovered, err error) {
 	b := &t.taskBase
-	if x := b.extra.Load(); x != nil && x.timeout > 0 && !time.Now().Before(x.deadline) {
-		// Returned after the deadline, before the timer's goroutine got to
+	if x := b.extra.Load(); x != nil && (x.timeout > 0 || x.runTimeout > 0) {
+		// Returned after a deadline, before the timer's goroutine got to
 		// run: the deadline still wins.
-		b.timedOut()
+		now := time.Now()
+		switch {
+		case x.timeout > 0 && !now.Before(x.deadline):
+			b.timeOut(false)
+		case x.runTimeout > 0 && !now.Before(x.runDeadline):
+			b.timeOut(true)
+		}
 	}
 	var ok bool
 	switch {
@@ -255,38 +268,61 @@ func (b *taskBase) abort(ctxErr, err error) {
 	}
 }
 
-// releaseLocked stops the task's timer and its watch on the parent context.
+// releaseLocked disarms the task's timeouts and stops its watch on the
+// parent context.
 func (b *taskBase) releaseLocked() {
 	if x := b.extra.Load(); x != nil {
-		if x.timer != nil {
-			x.timer.Stop()
-		}
+		b.pool.disarmLocked(&x.due)
+		b.pool.disarmLocked(&x.runDue)
 		if x.stopParent != nil {
 			x.stopParent()
 		}
 	}
 }
 
-// arm starts the task's timeout and its watch on the parent context. It runs
-// under the pool's mutex, before the task is published to a worker.
-func (b *taskBase) arm(s *settings) {
-	if s.name == "" && s.timeout == 0 && b.parent.Done() == nil {
+// arm arms the task's timeout in the pool's heap and starts its watch on
+// the parent context. It runs under the pool's mutex, before the task is
+// published to a worker; now is the pool's clock.
+func (b *taskBase) arm(s *settings, now time.Duration) {
+	if s.name == "" && s.timeout == 0 && s.runTimeout == 0 && b.parent.Done() == nil {
 		return
 	}
-	x := &taskExtra{name: s.name, timeout: s.timeout}
+	x := &taskExtra{name: s.name, timeout: s.timeout, runTimeout: s.runTimeout}
 	b.extra.Store(x)
 	if s.timeout > 0 {
-		x.deadline = time.Now().Add(s.timeout)
-		x.timer = time.AfterFunc(s.timeout, b.timedOut)
+		x.deadline = b.pool.epoch.Add(now + s.timeout)
+		b.pool.armLocked(&x.due, b, now+s.timeout)
 	}
 	if b.parent.Done() != nil {
 		x.stopParent = context.AfterFunc(b.parent, b.parentDone)
 	}
 }
 
-func (b *taskBase) timedOut() {
+// startLocked arms the run timeout of a task whose function a worker is
+// about to start, at now on the pool's clock.
+func (b *taskBase) startLocked(now time.Duration) {
+	if x := b.extra.Load(); x != nil && x.runTimeout > 0 {
+		x.runDeadline = b.pool.epoch.Add(now + x.runTimeout)
+		b.pool.armLocked(&x.runDue, b, now+x.runTimeout)
+	}
+}
+
+// expired times the task out when one of its deadlines passes.
+func (b *taskBase) expired(d *deadline, _ uint64) { b.timeOut(d == &b.extra.Load().runDue) }
+
+// timeOut rejects the task's future with its *TimeoutError, for the run
+// timeout if run is true, else for WithTimeout. Only the first call builds
+// the error.
+func (b *taskBase) timeOut(run bool) {
 	x := b.extra.Load()
-	b.body.reject(&TimeoutError{Name: x.name, Timeout: x.timeout, task: b})
+	if !x.timedOut.CompareAndSwap(false, true) {
+		return
+	}
+	d := x.timeout
+	if run {
+		d = x.runTimeout
+	}
+	b.body.reject(&TimeoutError{Name: x.name, Timeout: d, Run: run, task: b})
 }
 
 func (b *taskBase) parentDone() { b.body.cancel(context.Cause(b.parent)) }

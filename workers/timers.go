@@ -7,35 +7,39 @@ import (
 
 // deadlines is a pool's timeouts: a min-heap of pending deadlines and one
 // timer, set for the earliest. Arming a deadline costs a heap insertion
-// under the pool's mutex and no allocation beyond the heap's slice; a
-// pool whose tasks have no timeout holds no timer. Guarded by pool.mu.
-//
-// The timer is made when the first deadline is armed and dropped when the
-// last one goes, by whichever goroutine does so; under testing/synctest a
-// pool with timeouts is thus used from one bubble at a time.
+// under the pool's mutex and no allocation beyond the heap's slice. The
+// timer is made when the first deadline is armed, by whichever goroutine
+// does so, stopped whenever the heap is empty and reused: under
+// testing/synctest, a pool whose tasks have timeouts belongs to the bubble
+// that armed the first. Guarded by pool.mu.
 type deadlines struct {
-	h     deadlineHeap
-	timer *time.Timer // fires at h[0].at; nil when h is empty
-	at    time.Duration
+	h       deadlineHeap
+	timer   *time.Timer   // nil until the first deadline is armed
+	at      time.Duration // what the timer is set for, while running
+	running bool          // the timer is set
 }
 
-// deadline is one timeout, armed or not. When it passes, fire runs on the
-// timer's goroutine, without the pool's mutex, with the generation it was
-// armed with: an owner that reuses its deadline (a batch's item) tells a
-// stale firing from a current one by it.
+// deadline is one timeout, armed or not. When it passes, its owner's
+// expired runs on the timer's goroutine, without the pool's mutex, with the
+// generation it was armed with: an owner that reuses its deadline (a
+// batch's item) tells a stale firing from a current one by it. The zero
+// deadline is not armed and has no owner.
 type deadline struct {
-	at   time.Duration // since pool.epoch
-	i    int           // index in the heap, or -1 when not armed
-	gen  uint64        // incremented at each arming
-	fire func(gen uint64)
+	at    time.Duration // since pool.epoch
+	i     int           // 1 + its index in the heap; 0 when not armed
+	gen   uint64        // incremented at each arming
+	owner expirer
 }
 
-func newDeadline(fire func(gen uint64)) deadline { return deadline{i: -1, fire: fire} }
+// expirer owns deadlines.
+type expirer interface {
+	expired(d *deadline, gen uint64)
+}
 
-// armLocked arms d to fire at at (since the pool's epoch). d must not be
-// armed already.
-func (p *Pool) armLocked(d *deadline, at time.Duration) {
-	d.at = at
+// armLocked arms d, owned by owner, to fire at at (since the pool's
+// epoch). d must not be armed already.
+func (p *Pool) armLocked(d *deadline, owner expirer, at time.Duration) {
+	d.at, d.owner = at, owner
 	d.gen++
 	heap.Push(&p.timeouts.h, d)
 	p.resetTimerLocked()
@@ -43,10 +47,10 @@ func (p *Pool) armLocked(d *deadline, at time.Duration) {
 
 // disarmLocked disarms d if it is armed, and reports whether it was.
 func (p *Pool) disarmLocked(d *deadline) bool {
-	if d.i < 0 {
+	if d.i == 0 {
 		return false
 	}
-	heap.Remove(&p.timeouts.h, d.i)
+	heap.Remove(&p.timeouts.h, d.i-1)
 	p.resetTimerLocked()
 	return true
 }
@@ -55,9 +59,9 @@ func (p *Pool) disarmLocked(d *deadline) bool {
 func (p *Pool) resetTimerLocked() {
 	ts := &p.timeouts
 	if len(ts.h) == 0 {
-		if ts.timer != nil {
+		if ts.running {
 			ts.timer.Stop()
-			ts.timer = nil
+			ts.running = false
 		}
 		return
 	}
@@ -65,12 +69,12 @@ func (p *Pool) resetTimerLocked() {
 	switch {
 	case ts.timer == nil:
 		ts.timer = time.AfterFunc(at-p.now(), p.expire)
-	case at != ts.at:
+	case !ts.running || at != ts.at:
 		ts.timer.Reset(at - p.now())
 	default:
 		return
 	}
-	ts.at = at
+	ts.at, ts.running = at, true
 }
 
 // expire fires every deadline that has passed, in order, outside the
@@ -88,15 +92,11 @@ func (p *Pool) expire() {
 		d := heap.Pop(&ts.h).(*deadline)
 		due = append(due, firing{d, d.gen})
 	}
-	if len(ts.h) > 0 && ts.timer != nil {
-		ts.at = ts.h[0].at
-		ts.timer.Reset(ts.at - now)
-	} else if ts.timer != nil {
-		ts.timer = nil
-	}
+	ts.running = false // it fired; a stale firing finds the heap as it is
+	p.resetTimerLocked()
 	p.mu.Unlock()
 	for _, f := range due {
-		f.d.fire(f.gen)
+		f.d.owner.expired(f.d, f.gen)
 	}
 }
 
@@ -107,18 +107,18 @@ func (h deadlineHeap) Len() int           { return len(h) }
 func (h deadlineHeap) Less(i, j int) bool { return h[i].at < h[j].at }
 func (h deadlineHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].i, h[j].i = i, j
+	h[i].i, h[j].i = i+1, j+1
 }
 func (h *deadlineHeap) Push(x any) {
 	d := x.(*deadline)
-	d.i = len(*h)
 	*h = append(*h, d)
+	d.i = len(*h)
 }
 func (h *deadlineHeap) Pop() any {
 	old := *h
 	d := old[len(old)-1]
 	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
-	d.i = -1
+	d.i = 0
 	return d
 }
