@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -29,8 +30,7 @@ type Future[T any] struct {
 	state atomic.Uint32 // a State, or settling
 
 	mu       sync.Mutex
-	done     chan struct{} // made on demand by Done; closed on settle
-	subs     *subscribers  // made on demand by Poll and OnCancel
+	subs     *subscribers  // made on demand by Done, Poll and OnCancel
 	observer hook.Observer // told first how the future settled
 
 	// value and err are written once by the settling goroutine before the
@@ -55,7 +55,8 @@ func (f *Future[T]) settled() bool {
 
 // Done returns a channel that is closed once the future has settled, for use
 // in select statements. Every call returns the same channel, made on the
-// first call (one allocation) unless the future has already settled.
+// first call (at most two allocations) unless the future has already
+// settled.
 func (f *Future[T]) Done() <-chan struct{} {
 	if f.settled() {
 		return closedChan
@@ -65,10 +66,11 @@ func (f *Future[T]) Done() <-chan struct{} {
 	if f.settled() {
 		return closedChan
 	}
-	if f.done == nil {
-		f.done = make(chan struct{})
+	subs := f.subsLocked()
+	if subs.done == nil {
+		subs.done = make(chan struct{})
 	}
-	return f.done
+	return subs.done
 }
 
 // Await blocks until the future settles or ctx ends, whichever comes first.
@@ -79,9 +81,21 @@ func (f *Future[T]) Done() <-chan struct{} {
 // is left as it was. A nil ctx is treated as context.Background().
 //
 // Await on a settled future returns at once, without locking or allocating.
+// On a pending one it first yields the processor a few times, checking the
+// future in between (a result from a worker on another core usually comes
+// within a microsecond), and only then makes the Done channel and parks.
 func (f *Future[T]) Await(ctx context.Context) (T, error) {
 	if f.settled() {
 		return f.value, f.err
+	}
+	// A worker on another core often settles the future within a
+	// microsecond: yielding the processor a few times first usually spares
+	// making the Done channel and parking on it.
+	for range awaitYields {
+		runtime.Gosched()
+		if f.settled() {
+			return f.value, f.err
+		}
 	}
 	var ctxDone <-chan struct{}
 	if ctx != nil {
@@ -103,6 +117,11 @@ func (f *Future[T]) Await(ctx context.Context) (T, error) {
 		return zero, awaitError(ctx)
 	}
 }
+
+// awaitYields is how many times Await yields the processor, checking the
+// future in between, before it parks on the Done channel (see
+// BenchmarkRoundTrip in package workers).
+const awaitYields = 4
 
 // awaitError describes a context that ended while waiting: it matches
 // ctx.Err() and, when it differs, context.Cause(ctx).
@@ -172,9 +191,11 @@ func (f *Future[T]) Poll(w Waker) Poll[T] {
 	return Poll[T]{}
 }
 
-// subscribers are the wakers and cancellation handlers of a future, kept
-// apart so that a future nobody polls stays small.
+// subscribers are the Done channel, the wakers and the cancellation
+// handlers of a future, kept apart so that a future nobody waits on, polls
+// or watches stays small.
 type subscribers struct {
+	done     chan struct{} // made on demand by Done; closed on settle
 	wakers   []Waker       // in registration order
 	onCancel []func(error) // Promise.OnCancel handlers, in order
 }
@@ -210,13 +231,14 @@ func (f *Future[T]) settle(s State, v T, err error) bool {
 	f.value, f.err = v, err
 	f.mu.Lock()
 	f.state.Store(uint32(s))
-	done, subs, o := f.done, f.subs, f.observer
-	f.done, f.subs, f.observer = nil, nil, nil
+	subs, o := f.subs, f.observer
+	f.subs, f.observer = nil, nil
 	f.mu.Unlock()
+	var done chan struct{}
 	var ws []Waker
 	var handlers []func(error)
 	if subs != nil {
-		ws, handlers = subs.wakers, subs.onCancel
+		done, ws, handlers = subs.done, subs.wakers, subs.onCancel
 	}
 	// Deferred, so that a handler or waker that panics or calls
 	// runtime.Goexit (a Then function runs inside a waker) cannot leave the

@@ -10,8 +10,9 @@ import (
 
 // The allocation budgets of the hot paths, as documented on Spawn and
 // SpawnAll: a Spawn is one object for the task and its future plus the
-// worker goroutine's closure, and Await on a pending future makes its Done
-// channel; a SpawnAll makes a fixed handful whatever the number of tasks.
+// worker goroutine's closure (Await of a no-op gets its result while it
+// yields, before it would make a Done channel); a SpawnAll makes a fixed
+// handful whatever the number of tasks.
 func TestAllocationBudgets(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector changes allocation counts")
@@ -30,7 +31,9 @@ func TestAllocationBudgets(t *testing.T) {
 			t.Fatal(err)
 		}
 	}); n > 3 {
-		t.Errorf("Spawn+Await: %.1f allocations, want at most 3", n)
+		// 2 when Await's yields catch the result, which BenchmarkRoundTrip
+		// shows; 4 when it parks, which a loaded machine makes more likely.
+		t.Errorf("Spawn+Await: %.1f allocations on average, want at most 3", n)
 	}
 
 	// An armed timeout (either clock) adds one allocation, the task's
@@ -41,7 +44,7 @@ func TestAllocationBudgets(t *testing.T) {
 				t.Fatal(err)
 			}
 		}); n > 4 {
-			t.Errorf("Spawn+Await with a timeout: %.1f allocations, want at most 4", n)
+			t.Errorf("Spawn+Await with a timeout: %.1f allocations on average, want at most 4", n)
 		}
 	}
 
