@@ -210,7 +210,7 @@ func TestReliabilityBadOptionsCountedOnDefaultPool(t *testing.T) {
 		workers.Spawn(context.Background(), fn, workers.WithTimeout(-1)),
 		workers.Spawn(context.Background(), fn, workers.Option{}),
 		workers.Spawn(context.Background(), fn, workers.OnPool(nil)),
-		workers.Spawn(nil, fn), //nolint:staticcheck // a nil context on purpose
+		workers.Spawn(semNilCtx, fn),
 		async.Then(workers.SpawnAll(context.Background(), []func(context.Context) (int, error){fn}, workers.WithTimeout(-1)),
 			func([]int) (int, error) { return 0, nil }),
 	} {
