@@ -57,10 +57,28 @@ func (b *taskBase) Done() <-chan struct{} {
 // passed, or the parent's error once the parent ended. As the context
 // contract requires, Err is non-nil only once Done is closed.
 func (b *taskBase) Err() error {
-	if !b.ended.Load() {
+	if !b.isEnded() {
 		return nil
 	}
 	return b.extra.Load().err
+}
+
+// isEnded reports whether the context has ended. A cancel closes Done
+// before it sets ended, so that Err is never non-nil while Done is open;
+// a caller that finds the cancel under way (closing) waits for it to
+// finish, so that one woken by Done never finds the context still live.
+// Only that caller takes a lock.
+func (b *taskBase) isEnded() bool {
+	if b.ended.Load() {
+		return true
+	}
+	if !b.closing.Load() {
+		return false
+	}
+	x := b.extra.Load()
+	x.mu.Lock()
+	x.mu.Unlock() //nolint:staticcheck // empty critical section: waits for the cancel
+	return true
 }
 
 // Value returns the pprof labels of the task, then the parent's values.
@@ -75,7 +93,7 @@ func (b *taskBase) Value(key any) any {
 	if v := labels.Value(key); v != nil {
 		return v
 	}
-	if b.ended.Load() {
+	if b.isEnded() {
 		// Reload: the extra may have been made by the cancel just seen.
 		return b.extra.Load().inner.Value(key)
 	}
@@ -142,7 +160,9 @@ func (b *taskBase) cancelContext(ctxErr, cause error) {
 	cancel(cause)
 	x.inner, x.err = inner, ctxErr
 	// Done is closed before ended is set, because Err reads ended without
-	// the lock: Err must never be non-nil while Done is still open.
+	// the lock: Err must never be non-nil while Done is still open. closing
+	// tells a reader woken by Done meanwhile to wait for the lock.
+	b.closing.Store(true)
 	if x.done == nil {
 		x.done = closedChan
 	} else {

@@ -341,6 +341,9 @@ func (m *model) fn(s *spec, v int) func(context.Context) (int, error) {
 		case kBlockCtx:
 			select {
 			case <-ctx.Done():
+				if ctx.Err() == nil || context.Cause(ctx) == nil {
+					m.fault("task context: Done() closed, Err() = %v, Cause = %v", ctx.Err(), context.Cause(ctx))
+				}
 				return 0, ctx.Err()
 			case <-m.stop:
 				return 0, errModelStop

@@ -8,6 +8,7 @@ package workers_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -123,6 +124,31 @@ func TestReliabilityGoexitWhenPoppingParentEndedTask(t *testing.T) {
 	next := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 3, nil }, workers.OnPool(p))
 	relSettles(t, next, "a task spawned after the Goexit")
 	semShutdown(t, p)
+}
+
+// Once the task's Done channel is closed, Err and Cause report why at
+// once, to a function woken by Done while the cancel is still under way.
+func TestReliabilityContextErrOnceDone(t *testing.T) {
+	p := semPool(t, workers.Config{MaxWorkers: 1})
+	defer semShutdown(t, p)
+	for i := range 2000 {
+		bad := make(chan string, 1)
+		started := make(chan struct{})
+		f := workers.Spawn(context.Background(), func(ctx context.Context) (int, error) {
+			close(started)
+			<-ctx.Done()
+			if ctx.Err() == nil || context.Cause(ctx) == nil {
+				bad <- fmt.Sprintf("Err() = %v, Cause = %v", ctx.Err(), context.Cause(ctx))
+			}
+			close(bad)
+			return 0, nil
+		}, workers.OnPool(p))
+		<-started
+		f.Cancel()
+		if msg := <-bad; msg != "" {
+			t.Fatalf("iteration %d: Done() is closed but %s", i, msg)
+		}
+	}
 }
 
 // The task's context must not report an error before its Done channel is
