@@ -573,16 +573,19 @@ func allowedError(s *spec, err error) bool {
 	if errors.As(err, &te) {
 		return s.timeout > 0 && te.Timeout == s.timeout
 	}
+	// A batch wraps its tasks' errors (in a *TaskError): errors.Is and
+	// errors.As see through.
 	var pe *workers.PanicError
+	panicked := errors.As(err, &pe)
 	switch s.kind {
 	case kFail:
-		return err == errModel
+		return errors.Is(err, errModel) && !panicked
 	case kPanic:
-		return errors.As(err, &pe) && pe.Value == errModel
+		return panicked && pe.Value == errModel
 	case kGoexit:
-		return err == async.ErrGoexit
+		return errors.Is(err, async.ErrGoexit)
 	case kBlockCtx, kAwait, kErrBeforeDone:
-		return err == errModelStop
+		return errors.Is(err, errModelStop)
 	}
 	return false
 }
