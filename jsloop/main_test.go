@@ -15,11 +15,22 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// probe sees the "block" function of newRuntime: each call sends on
+// started when it starts and its context's cause on ended when that ends.
+type probe struct {
+	started chan struct{}
+	ended   chan error
+}
+
+func newProbe() *probe {
+	return &probe{started: make(chan struct{}, 64), ended: make(chan error, 64)}
+}
+
 // newRuntime makes a Runtime closed when the test ends, with a few Go
 // functions registered: "echo" returns its arguments, "fail" returns an
-// error, "boom" panics, and "block" waits for its context and reports its
-// end on ended (if not nil).
-func newRuntime(t *testing.T, opts jsloop.Options, ended chan<- error) *jsloop.Runtime {
+// error, "boom" panics, "sleep" sleeps for its argument in milliseconds,
+// and "block" waits for its context, reporting to p if not nil.
+func newRuntime(t *testing.T, opts jsloop.Options, p *probe) *jsloop.Runtime {
 	t.Helper()
 	r, err := jsloop.New(opts)
 	if err != nil {
@@ -32,9 +43,12 @@ func newRuntime(t *testing.T, opts jsloop.Options, ended chan<- error) *jsloop.R
 	}))
 	must(t, r.Register("boom", func(context.Context, []any) (any, error) { panic("kaboom") }))
 	must(t, r.Register("block", func(ctx context.Context, _ []any) (any, error) {
+		if p != nil {
+			p.started <- struct{}{}
+		}
 		<-ctx.Done()
-		if ended != nil {
-			ended <- context.Cause(ctx)
+		if p != nil {
+			p.ended <- context.Cause(ctx)
 		}
 		return nil, ctx.Err()
 	}))
@@ -105,4 +119,16 @@ func wantJSError(t *testing.T, err error, name, msgPart string) *jsloop.JSError 
 		t.Fatalf("JSError %q / %q, want name %q and a message containing %q", je.Name, je.Message, name, msgPart)
 	}
 	return je
+}
+
+// endedIfStarted returns the cause of the end of a "block" call's context
+// if that call started by now (a task whose deadline or abort came while
+// it was queued never runs), and ok false otherwise.
+func (p *probe) endedIfStarted() (cause error, ok bool) {
+	select {
+	case <-p.started:
+		return <-p.ended, true
+	default:
+		return nil, false
+	}
 }

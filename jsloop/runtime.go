@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/dop251/goja"
 	"github.com/velalang/runtime/async"
@@ -79,6 +80,7 @@ type Runtime struct {
 	hold      *async.Promise[struct{}]
 	rejected  []*goja.Promise // rejected with no handler, in order
 	timers    timerQueue
+	turnStart time.Time // when the current turn began: the "now" of new timers
 
 	errorCtor  goja.Constructor
 	onAbort    goja.Callable
@@ -360,7 +362,9 @@ func exportValue(v goja.Value) any {
 }
 
 // turn runs fn, one loop turn that touches the VM, unless this RunScript
-// has already failed. goja drains its microtask queue when the outermost
+// has already failed. Like libuv's loop time, the turn's start is the "now"
+// from which the timers it makes count their delay, so that the order of
+// timers made by one synchronous block does not depend on how long it ran. goja drains its microtask queue when the outermost
 // call into the VM returns, so by the end of fn every microtask has run;
 // turn then reports a promise rejected with no handler, and turns a Go
 // panic into a failure.
@@ -368,6 +372,7 @@ func (r *Runtime) turn(fn func()) {
 	if r.failErr != nil || r.runCtx == nil || r.runCtx.Err() != nil {
 		return
 	}
+	r.turnStart = time.Now()
 	defer func() {
 		if v := recover(); v != nil {
 			r.broken.Store(true)

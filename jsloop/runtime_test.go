@@ -203,13 +203,13 @@ func TestSpawnRejections(t *testing.T) {
 }
 
 func TestSpawnWithTimeoutEndsGoContext(t *testing.T) {
-	ended := make(chan error, 1)
-	r := newRuntime(t, jsloop.Options{}, ended)
+	p := newProbe()
+	r := newRuntime(t, jsloop.Options{}, p)
 	v := runOK(t, r, `spawn.with({timeout: 20, name: 'waiter'}, 'block').catch(e => e.name + ': ' + e.message)`)
 	if s, _ := v.(string); !strings.HasPrefix(s, "TimeoutError: ") || !strings.Contains(s, "waiter") {
 		t.Errorf("got %v, want a TimeoutError naming the task", v)
 	}
-	if cause := <-ended; !errors.Is(cause, workers.ErrTimeout) {
+	if cause, ok := p.endedIfStarted(); ok && !errors.Is(cause, workers.ErrTimeout) {
 		t.Errorf("Go context cause %v, want ErrTimeout", cause)
 	}
 	// 0 means no timeout.
@@ -221,8 +221,8 @@ func TestSpawnWithTimeoutEndsGoContext(t *testing.T) {
 }
 
 func TestSpawnWithSignal(t *testing.T) {
-	ended := make(chan error, 1)
-	r := newRuntime(t, jsloop.Options{}, ended)
+	p := newProbe()
+	r := newRuntime(t, jsloop.Options{}, p)
 	start := time.Now()
 	v := runOK(t, r, `
 		const ac = new AbortController();
@@ -232,7 +232,7 @@ func TestSpawnWithSignal(t *testing.T) {
 	if got := v.([]any); got[0] != "AbortError" || got[1] != true || got[2] != true {
 		t.Errorf("abort: %v", got)
 	}
-	if cause := <-ended; !errors.Is(cause, context.Canceled) {
+	if cause, ok := p.endedIfStarted(); ok && !errors.Is(cause, context.Canceled) {
 		t.Errorf("Go context cause %v", cause)
 	}
 	if d := time.Since(start); d > 5*time.Second {
@@ -250,7 +250,7 @@ func TestSpawnWithSignal(t *testing.T) {
 	if v != "TimeoutError" {
 		t.Errorf("AbortSignal.timeout: %v", v)
 	}
-	<-ended
+	p.endedIfStarted()
 	_, err := run(t, r, `spawn.with({signal: {}}, 'echo')`)
 	wantJSError(t, err, "TypeError", "AbortSignal")
 }
@@ -298,35 +298,29 @@ func TestAbortSignalTimeoutDoesNotKeepAlive(t *testing.T) {
 
 func TestContextCancelEndsEveryGoContext(t *testing.T) {
 	const n = 8
-	ended := make(chan error, n)
-	pool, err := workers.NewPool(workers.Config{MaxWorkers: n + 1})
+	p := newProbe()
+	pool, err := workers.NewPool(workers.Config{MaxWorkers: n})
 	must(t, err)
-	r := newRuntime(t, jsloop.Options{Pool: pool}, ended)
+	r := newRuntime(t, jsloop.Options{Pool: pool}, p)
 	ctx, cancel := context.WithCancel(context.Background())
-	must(t, r.Register("started", func(context.Context, []any) (any, error) {
-		cancel()
-		return nil, nil
-	}))
-	done := make(chan error, 1)
+	defer cancel()
 	go func() {
-		_, err := r.RunScript(ctx, "all.js", `
-			const ps = [];
-			for (let i = 0; i < 8; i++) ps.push(spawn('block'));
-			setTimeout(() => spawn('started'), 20);
-			Promise.all(ps)`)
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("RunScript: %v, want context.Canceled", err)
+		// Cancel once every spawn of the Promise.all runs.
+		for range n {
+			<-p.started
 		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("RunScript did not return after cancel")
+		cancel()
+	}()
+	_, err = r.RunScript(ctx, "all.js", `
+		const ps = [];
+		for (let i = 0; i < 8; i++) ps.push(spawn('block'));
+		Promise.all(ps)`)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("RunScript: %v, want context.Canceled", err)
 	}
 	for range n {
-		if cause := <-ended; cause == nil {
-			t.Error("a Go context ended without a cause")
+		if cause := <-p.ended; !errors.Is(cause, context.Canceled) {
+			t.Errorf("a Go context ended with cause %v", cause)
 		}
 	}
 }
@@ -358,8 +352,8 @@ func TestCallbacksOfAnEndedRunNeverRun(t *testing.T) {
 	r := newRuntime(t, jsloop.Options{}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
+	runOK(t, r, "globalThis.leaked = 0")
 	_, err := r.RunScript(ctx, "old.js", `
-		globalThis.leaked = 0;
 		spawn('sleep', 60).then(() => { leaked++ });
 		setTimeout(() => { leaked++ }, 60);`)
 	if !errors.Is(err, context.DeadlineExceeded) {

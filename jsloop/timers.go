@@ -116,7 +116,11 @@ func (r *Runtime) addTimer(fn goja.Callable, args []goja.Value, d time.Duration,
 	}
 	q.nextID++
 	q.seq++
-	t := &jsTimer{id: q.nextID, when: time.Now().Add(d), seq: q.seq, fn: fn, args: args, ref: ref}
+	now := r.turnStart
+	if now.IsZero() {
+		now = time.Now()
+	}
+	t := &jsTimer{id: q.nextID, when: now.Add(d), seq: q.seq, fn: fn, args: args, ref: ref}
 	if repeat {
 		t.interval = d
 	}
