@@ -12,6 +12,14 @@ import (
 	"github.com/velalang/runtime/workers"
 )
 
+// withdrawn waits until the queue holds only n tasks: the cancelled ones
+// are deleted. (A worker that takes a task within the cancel's transit
+// time starts it, and then sees it cancelled; see the delivery note.)
+func withdrawn(t *testing.T, e *env, n uint64) {
+	t.Helper()
+	eventually(t, "the withdrawn tasks to leave the queue", func() bool { return remote.QueuedTasks(e.c) == n })
+}
+
 // onlyStarts checks that the next function to start is want: the tasks
 // queued before it were removed and never ran.
 func onlyStarts(t *testing.T, e *env, want string) {
@@ -54,6 +62,7 @@ func TestTimeoutOfAQueuedTaskNeverRuns(t *testing.T) {
 	if _, err := await(t, f); !errors.Is(err, workers.ErrTimeout) {
 		t.Fatalf("err = %v; want a timeout", err)
 	}
+	withdrawn(t, e, 1)
 	e.h.release <- struct{}{}
 	if _, err := await(t, busy); err != nil {
 		t.Fatal(err)
@@ -76,6 +85,7 @@ func TestCancelRunningEndsItsContext(t *testing.T) {
 	}
 	wait(t, e.h.ended, "the function's context to end")
 	// The worker's slot is free again.
+	withdrawn(t, e, 0)
 	onlyStarts(t, e, "probe")
 }
 
@@ -85,6 +95,7 @@ func TestCancelQueuedNeverRuns(t *testing.T) {
 	wait(t, e.h.started, "the busy function to start")
 	f := remote.Spawn[string](context.Background(), e.c, "block", "queued")
 	f.Cancel()
+	withdrawn(t, e, 1)
 	e.h.release <- struct{}{}
 	if _, err := await(t, busy); err != nil {
 		t.Fatal(err)
@@ -110,6 +121,7 @@ func TestContextEndCancelsWithCause(t *testing.T) {
 	if _, err := await(t, g); !errors.Is(err, why) {
 		t.Fatalf("Spawn with an ended ctx: err = %v", err)
 	}
+	withdrawn(t, e, 0)
 	onlyStarts(t, e, "probe")
 }
 
@@ -159,6 +171,7 @@ func TestSpawnAllFailureRemovesQueuedSiblings(t *testing.T) {
 	if _, err := await(t, f); !errors.Is(err, workers.ErrTimeout) {
 		t.Fatalf("err = %v; want the first sibling's timeout", err)
 	}
+	withdrawn(t, e, 1)
 	e.h.release <- struct{}{}
 	if _, err := await(t, busy); err != nil {
 		t.Fatal(err)
@@ -178,5 +191,6 @@ func TestSpawnAllCancelCancelsEveryTask(t *testing.T) {
 	for i := range 2 {
 		wait(t, e.h.ended, fmt.Sprintf("running task %d to end", i))
 	}
+	withdrawn(t, e, 0)
 	onlyStarts(t, e, "probe")
 }

@@ -136,11 +136,11 @@ func TestKilledWorkerProcessNotIdempotentFails(t *testing.T) {
 }
 
 func TestLongFunctionIsNotRedeliveredWhileItsWorkerLives(t *testing.T) {
-	cfg := remote.Config{Slots: 1, AckWait: 100 * time.Millisecond}
+	cfg := remote.Config{Slots: 1, AckWait: 250 * time.Millisecond}
 	e := newEnv(t, cfg)
 	other := e.serve(t, e.cfg) // a second worker that would take a redelivery
-	// Runs for 8 AckWaits.
-	if _, err := await(t, remote.Spawn[int](context.Background(), e.c, "sleep", 800*time.Millisecond)); err != nil {
+	// Runs for 5 AckWaits.
+	if _, err := await(t, remote.Spawn[int](context.Background(), e.c, "sleep", 1250*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.w.Stats().Submitted + other.Stats().Submitted; n != 1 {

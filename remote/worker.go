@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 	"github.com/velalang/runtime/async"
 	"github.com/velalang/runtime/workers"
 )
@@ -27,42 +27,88 @@ var errShutdown = errors.New("remote: worker shut down; task returned to the que
 // Worker takes tasks from one queue and runs them on a workers.Pool of
 // Config.Slots workers. It is made by Serve and stopped by Shutdown.
 //
-// A Worker pulls at most Slots tasks at a time, so that tasks it cannot
-// start yet stay in the queue for other workers. While a task is held (its
-// function queued on the pool or running) the Worker tells the server every
-// AckWait/3 that it is alive, so a long function is never redelivered while
-// its worker lives. A cancel from the caller ends the function's context at
-// once; a deadline travels with the task and bounds the function's context
-// on the worker's clock.
+// A Worker asks the server for at most Slots tasks at a time (pull
+// requests for as many tasks as it has free slots), so tasks it cannot
+// start yet stay in the queue for other workers, and a task's AckWait
+// clock never runs in a buffer nobody watches. While a task is held (its
+// function queued on the pool or running) the Worker tells the server
+// every AckWait/3 that it is alive, so a long function is never
+// redelivered while its worker lives. A cancel from the caller ends the
+// function's context at once; a deadline travels with the task and bounds
+// the function's context on the worker's clock.
 type Worker struct {
-	s    settings
-	reg  *Registry
-	l    *link
-	pool *workers.Pool
+	s     settings
+	reg   *Registry
+	l     *link
+	pool  *workers.Pool
+	inbox string // "_VELA.W.<id>.", followed by a pull request's number
 
-	cc        jetstream.ConsumeContext
+	sub       *nats.Subscription // deliveries and pull statuses
 	cancelSub *nats.Subscription
-	slots     chan struct{} // a token per held task
-	stop      chan struct{} // closed when the worker stops taking tasks
-	stopOnce  sync.Once
 	tickStop  chan struct{}
 	tickDone  chan struct{}
 	shutOnce  sync.Once
 	shutErr   error
 
 	mu        sync.Mutex
-	runs      map[string]*run      // held tasks by id
+	stopping  bool                 // no more pull requests; deliveries are given back
+	held      int                  // tasks delivered and not yet answered
+	req       *pullReq             // the open pull request, or nil
+	nreq      uint64               // pull requests made
+	runs      map[string]*run      // held tasks that were started, by id
 	cancelled map[string]time.Time // ids cancelled before this worker held them
-	idle      chan struct{}        // closed when runs becomes empty, if made
+	idle      chan struct{}        // closed when held becomes 0, if made
 }
 
-// run is one task held by a Worker: its message and the future of its
+// pullReq is the open pull request: its inbox token, how many tasks it
+// may still deliver, and when the worker stops counting on it even without
+// word from the server. The server delivers tasks with their own subject,
+// not the request's, so a worker keeps one request open at a time to know
+// which one a task answers.
+type pullReq struct {
+	tok      string
+	left     int
+	forgetAt time.Time
+}
+
+// pullExpiry is how long a pull request waits for tasks at the server.
+const pullExpiry = 10 * time.Second
+
+// delivery is one delivered task message.
+type delivery struct {
+	m  *nats.Msg
+	nc *nats.Conn
+}
+
+func (d delivery) ack()        { _ = d.nc.Publish(d.m.Reply, []byte("+ACK")) }
+func (d delivery) nak()        { _ = d.nc.Publish(d.m.Reply, []byte("-NAK")) }
+func (d delivery) term()       { _ = d.nc.Publish(d.m.Reply, []byte("+TERM")) }
+func (d delivery) inProgress() { _ = d.nc.Publish(d.m.Reply, []byte("+WPI")) }
+
+// deliveries is how many times the server has delivered the message: a
+// field of its acknowledgement subject, "$JS.ACK.<stream>.<consumer>.
+// <delivered>.<stream seq>.<consumer seq>.<time>.<pending>" (with two more
+// tokens after "$JS.ACK" in the newer form, and one at the end).
+func (d delivery) deliveries() uint64 {
+	tok := strings.Split(d.m.Reply, ".")
+	i := 4
+	if len(tok) >= 11 {
+		i = 6
+	}
+	if len(tok) <= i {
+		return 0
+	}
+	n, _ := strconv.ParseUint(tok[i], 10, 64)
+	return n
+}
+
+// run is one task started by a Worker: its message and the future of its
 // function on the pool.
 type run struct {
 	w       *Worker
 	id      string
 	reply   string
-	msg     jetstream.Msg
+	d       delivery
 	f       *async.Future[[]byte]
 	requeue atomic.Bool // give the task back to the queue instead of answering
 }
@@ -90,8 +136,7 @@ func Serve(ctx context.Context, cfg Config, r *Registry) (*Worker, error) {
 	}
 	w := &Worker{
 		s: s, reg: r, pool: pool,
-		slots:     make(chan struct{}, s.Slots),
-		stop:      make(chan struct{}),
+		inbox:     "_VELA.W." + nuid.Next() + ".",
 		tickStop:  make(chan struct{}),
 		tickDone:  make(chan struct{}),
 		runs:      make(map[string]*run),
@@ -105,7 +150,7 @@ func Serve(ctx context.Context, cfg Config, r *Registry) (*Worker, error) {
 }
 
 func (w *Worker) start(ctx context.Context) error {
-	l, err := dial(ctx, &w.s, "vela-remote-worker")
+	l, err := dial(ctx, &w.s, "vela-remote-worker", nats.ReconnectHandler(func(*nats.Conn) { w.reconnected() }))
 	if err != nil {
 		return err
 	}
@@ -118,28 +163,27 @@ func (w *Worker) start(ctx context.Context) error {
 	if err := l.ensureStream(ctx, &w.s, false); err != nil {
 		return err
 	}
-	cons, err := l.ensureConsumer(ctx, &w.s, true)
-	if err != nil {
+	if _, err := l.ensureConsumer(ctx, &w.s, true); err != nil {
 		return err
 	}
-	w.cancelSub, err = l.nc.Subscribe(w.s.cancels, w.onCancel)
-	if err != nil {
+	if w.cancelSub, err = l.nc.Subscribe(w.s.cancels, w.onCancel); err != nil {
+		return fmt.Errorf("remote: Serve: %w", err)
+	}
+	if w.sub, err = l.nc.Subscribe(w.inbox+"*", w.onDelivery); err != nil {
 		return fmt.Errorf("remote: Serve: %w", err)
 	}
 	go w.tick()
-	w.cc, err = cons.Consume(w.handle,
-		jetstream.PullMaxMessages(w.s.Slots),
-		jetstream.PullThresholdMessages(max(1, w.s.Slots/2)),
-		jetstream.ConsumeErrHandler(func(jetstream.ConsumeContext, error) {}))
-	if err != nil {
-		return fmt.Errorf("remote: Serve: %w", err)
-	}
+	w.mu.Lock()
+	w.pullLocked()
+	w.mu.Unlock()
 	return nil
 }
 
 // teardown releases what start made, after a failed start.
 func (w *Worker) teardown() {
-	close(w.stop)
+	w.mu.Lock()
+	w.stopping = true
+	w.mu.Unlock()
 	select {
 	case <-w.tickDone:
 	default:
@@ -154,35 +198,94 @@ func (w *Worker) teardown() {
 	}
 }
 
-// handle runs on the consumer's goroutine, one message at a time. It waits
-// for a free slot before looking at the message, so that at most Slots
-// tasks are held and at most Slots more wait in the consumer's buffer.
-func (w *Worker) handle(msg jetstream.Msg) {
-	select {
-	case w.slots <- struct{}{}:
-	case <-w.stop:
-		_ = msg.Nak()
+// pullLocked asks the server for as many tasks as the worker has free
+// slots, when no request is open.
+func (w *Worker) pullLocked() {
+	if w.stopping || w.req != nil {
 		return
 	}
-	if !w.start1(msg) {
-		<-w.slots
+	free := w.s.Slots - w.held
+	if free <= 0 {
+		return
 	}
+	w.nreq++
+	tok := strconv.FormatUint(w.nreq, 10)
+	w.req = &pullReq{tok: tok, left: free, forgetAt: time.Now().Add(pullExpiry + 5*time.Second)}
+	req := `{"batch":` + strconv.Itoa(free) + `,"expires":` + strconv.FormatInt(int64(pullExpiry), 10) + `}`
+	_ = w.l.nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT."+w.s.stream+"."+consumerName, w.inbox+tok, []byte(req))
+}
+
+// reconnected forgets the pull request the server may have lost, and
+// asks again.
+func (w *Worker) reconnected() {
+	w.mu.Lock()
+	w.req = nil
+	w.pullLocked()
+	w.mu.Unlock()
+}
+
+// onDelivery runs on the delivery subscription's goroutine, one message
+// at a time: a task, or the server's word that a pull request has ended.
+func (w *Worker) onDelivery(m *nats.Msg) {
+	if status := m.Header.Get("Status"); status != "" && len(m.Data) == 0 {
+		// 100 is a heartbeat; 404, 408 and 409 end the request.
+		tok := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
+		if status != "100" {
+			w.mu.Lock()
+			if w.req != nil && w.req.tok == tok {
+				w.req = nil
+				w.pullLocked()
+			}
+			w.mu.Unlock()
+		}
+		return
+	}
+	d := delivery{m: m, nc: w.l.nc}
+	w.mu.Lock()
+	if w.req != nil {
+		if w.req.left--; w.req.left == 0 {
+			w.req = nil // fulfilled: the server sends no word
+		}
+	}
+	w.held++
+	stopping := w.stopping
+	w.mu.Unlock()
+	if stopping {
+		d.nak()
+		w.release()
+		return
+	}
+	if !w.start1(d) {
+		w.release()
+	}
+}
+
+// release frees the slot of a task that was answered or given back.
+func (w *Worker) release() {
+	w.mu.Lock()
+	w.held--
+	if w.held == 0 && w.idle != nil {
+		close(w.idle)
+		w.idle = nil
+	}
+	w.pullLocked()
+	w.mu.Unlock()
 }
 
 // start1 looks at one message with a slot taken. It returns false if the
 // task was answered or dropped without starting, so the slot is free again.
-func (w *Worker) start1(msg jetstream.Msg) bool {
-	h := msg.Headers()
+func (w *Worker) start1(msg delivery) bool {
+	h := msg.m.Header
 	id, name, reply := h.Get(hdrID), h.Get(hdrFn), h.Get(hdrReply)
 	if id == "" || reply == "" {
-		_ = msg.Term() // not a task of ours
+		msg.term() // not a task of ours
 		return false
 	}
 	w.mu.Lock()
 	_, cancelled := w.cancelled[id]
 	w.mu.Unlock()
 	if cancelled {
-		_ = msg.Ack()
+		msg.ack()
 		return false
 	}
 	var timeout time.Duration
@@ -192,29 +295,29 @@ func (w *Worker) start1(msg jetstream.Msg) bool {
 			timeout = time.Until(time.Unix(0, ns))
 		}
 		if err != nil || timeout <= 0 {
-			_ = msg.Ack() // its caller has given up on it: it never runs
+			msg.ack() // its caller has given up on it: it never runs
 			return false
 		}
 	}
 	fn := w.reg.lookup(name)
 	if fn == nil {
 		w.answer(reply, statusUnknown, nil, name)
-		_ = msg.Ack()
+		msg.ack()
 		return false
 	}
 	if fn.notIdempotent {
-		if md, err := msg.Metadata(); err == nil && md.NumDelivered > 1 {
+		if msg.deliveries() > 1 {
 			w.answer(reply, statusLost, nil, "")
-			_ = msg.Ack()
+			msg.ack()
 			return false
 		}
 	}
-	r := &run{w: w, id: id, reply: reply, msg: msg}
+	r := &run{w: w, id: id, reply: reply, d: msg}
 	opts := []workers.Option{workers.OnPool(w.pool), workers.WithName(name)}
 	if timeout > 0 {
 		opts = append(opts, workers.WithTimeout(timeout))
 	}
-	data, codec := msg.Data(), w.s.Codec
+	data, codec := msg.m.Data, w.s.Codec
 	r.f = workers.Spawn(context.Background(), func(ctx context.Context) ([]byte, error) {
 		return fn.call(ctx, codec, data)
 	}, opts...)
@@ -226,7 +329,7 @@ func (w *Worker) start1(msg jetstream.Msg) bool {
 	w.mu.Unlock()
 	if cancelled {
 		r.f.CancelWithCause(errCallerCancelled)
-		_ = msg.Ack()
+		msg.ack()
 		return false
 	}
 	if r.f.Poll(r).IsReady() {
@@ -246,22 +349,18 @@ func (r *run) Wake() {
 		return
 	}
 	delete(w.runs, r.id)
-	if len(w.runs) == 0 && w.idle != nil {
-		close(w.idle)
-		w.idle = nil
-	}
 	w.mu.Unlock()
 	res, _ := r.f.Result()
 	switch {
 	case r.requeue.Load():
-		_ = r.msg.Nak()
+		r.d.nak()
 	case r.f.State() == async.Cancelled:
-		_ = r.msg.Ack() // the caller no longer wants it
+		r.d.ack() // the caller no longer wants it
 	default:
 		w.answerResult(r.reply, res.Value, res.Err)
-		_ = r.msg.Ack()
+		r.d.ack()
 	}
-	<-w.slots
+	w.release()
 }
 
 func (w *Worker) answerResult(reply string, v []byte, err error) {
@@ -322,25 +421,29 @@ func (w *Worker) tick() {
 	keep := max(4*w.s.AckWait, time.Minute)
 	t := time.NewTicker(every)
 	defer t.Stop()
-	var msgs []jetstream.Msg
+	var ds []delivery
 	for {
 		select {
 		case <-w.tickStop:
 			return
 		case now := <-t.C:
-			msgs = msgs[:0]
+			ds = ds[:0]
 			w.mu.Lock()
 			for _, r := range w.runs {
-				msgs = append(msgs, r.msg)
+				ds = append(ds, r.d)
 			}
+			if w.req != nil && now.After(w.req.forgetAt) {
+				w.req = nil
+			}
+			w.pullLocked()
 			for id, at := range w.cancelled {
 				if now.Sub(at) > keep {
 					delete(w.cancelled, id)
 				}
 			}
 			w.mu.Unlock()
-			for _, m := range msgs {
-				_ = m.InProgress()
+			for _, d := range ds {
+				d.inProgress()
 			}
 		}
 	}
@@ -370,7 +473,7 @@ func (w *Worker) shutdown(ctx context.Context) error {
 	var err error
 	w.mu.Lock()
 	var idle chan struct{}
-	if len(w.runs) > 0 {
+	if w.held > 0 {
 		if w.idle == nil {
 			w.idle = make(chan struct{})
 		}
@@ -392,19 +495,19 @@ func (w *Worker) shutdown(ctx context.Context) error {
 		w.l.srv.leave(w)
 	}
 	_ = w.cancelSub.Unsubscribe()
+	_ = w.sub.Unsubscribe()
 	_ = w.l.nc.Flush()
 	w.l.close()
 	return err
 }
 
-// stopTaking stops the consumer and waits until its goroutine has
-// returned; tasks it had buffered go back to the queue.
+// stopTaking makes no more pull requests and gives back tasks delivered
+// from now on. The server drops the open requests once the worker's
+// subscription is gone.
 func (w *Worker) stopTaking() {
-	w.stopOnce.Do(func() {
-		close(w.stop)
-		w.cc.Stop()
-		<-w.cc.Closed()
-	})
+	w.mu.Lock()
+	w.stopping = true
+	w.mu.Unlock()
 }
 
 // requeueAll gives every held task back to the queue and cancels its

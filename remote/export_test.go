@@ -1,0 +1,12 @@
+package remote
+
+import "context"
+
+// QueuedTasks is how many tasks c's queue holds (waiting or running).
+func QueuedTasks(c *Client) uint64 {
+	st, err := c.l.js.Stream(context.Background(), c.s.stream)
+	if err != nil {
+		return 0
+	}
+	return st.CachedInfo().State.Msgs
+}
