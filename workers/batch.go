@@ -77,9 +77,13 @@ type batchItem[T any] struct {
 type itemCtx struct {
 	context.Context
 	labels context.Context // pprof labels; the worker's own when unnamed
+	pool   *Pool
 }
 
 func (c *itemCtx) Value(key any) any {
+	if key == (poolKey{}) {
+		return c.pool
+	}
 	if v := c.labels.Value(key); v != nil {
 		return v
 	}
@@ -267,6 +271,7 @@ func (b *batch[T]) nextLocked() (uint64, string, int) {
 // take its first tasks at once.
 func (b *batch[T]) submit(timeout time.Duration) error {
 	p, n := b.pool, len(b.fns)
+	p.ready()
 	p.mu.Lock()
 	switch {
 	case p.closed:
@@ -348,7 +353,7 @@ func (b *batch[T]) itemLocked(w *workerInfo) *batchItem[T] {
 // newCtx makes the context of a function named name on worker w: the
 // worker's labels, plus "task" and any labels of the caller's context.
 func (b *batch[T]) newCtx(w *workerInfo, name string) *itemCtx {
-	return &itemCtx{Context: b.ctx, labels: taskLabels(b.anchor.parent, w, name)}
+	return &itemCtx{Context: b.ctx, labels: taskLabels(b.anchor.parent, w, name), pool: b.pool}
 }
 
 // recordLocked records how task i ended, on worker w, and decides the batch

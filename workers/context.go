@@ -85,6 +85,9 @@ func (b *taskBase) isEnded() bool {
 // Once the context has ended, lookups go through a cancelled context that
 // carries the cause, which is how context.Cause finds it.
 func (b *taskBase) Value(key any) any {
+	if key == (poolKey{}) {
+		return b.pool
+	}
 	labels := b.worker.labels
 	x := b.extra.Load()
 	if x != nil && x.labels != nil {
@@ -99,6 +102,10 @@ func (b *taskBase) Value(key any) any {
 	}
 	return b.parent.Value(key)
 }
+
+// poolKey is the context key under which a task's context holds its pool,
+// so that Shutdown can tell when it is called from one of its own tasks.
+type poolKey struct{}
 
 // String names the context, for debugging.
 func (b *taskBase) String() string {

@@ -57,9 +57,19 @@ func cancelEach(ts []*taskBase, cause error) {
 // and returns ctx.Err() without waiting for functions that ignore their
 // context. Shutdown may be called several times and from several
 // goroutines; each call waits.
+//
+// Called with the context of one of the pool's own tasks (or a context
+// derived from it), Shutdown would wait for the task that called it: it
+// returns an error wrapping ErrInvalidArgument at once and changes
+// nothing. It cannot tell when a task passes another context, or when it
+// waits on a goroutine that calls Shutdown; that still deadlocks, as
+// waiting for oneself does.
 func (p *Pool) Shutdown(ctx context.Context) error {
 	if ctx == nil {
 		return invalid("Shutdown with a nil context")
+	}
+	if owner, _ := ctx.Value(poolKey{}).(*Pool); owner == p {
+		return invalid("Shutdown from one of the pool's own tasks, which it would wait for")
 	}
 	p.mu.Lock()
 	p.closed = true

@@ -42,10 +42,15 @@ type Config struct {
 // Config.IdleTimeout, once they have waited that long for more), so a pool
 // at rest holds no goroutine and needs no Close to be garbage collected.
 //
+// A zero Pool is ready to use, as NewPool(Config{}) would make it:
+// GOMAXPROCS workers, no queue bound, workers named vela-worker-N. A Pool
+// must not be copied after first use.
+//
 // All methods are safe for concurrent use. One mutex guards the queue and
 // the worker set; counters are atomic. Submitting a task takes the mutex
 // once, and so does each task a worker runs.
 type Pool struct {
+	once        sync.Once // ready
 	epoch       time.Time // the origin of task timestamps
 	name        string
 	queueSize   int
@@ -100,24 +105,35 @@ func NewPool(cfg Config) (*Pool, error) {
 		return nil, invalid("negative IdleTimeout %v", cfg.IdleTimeout)
 	}
 	p := &Pool{
-		epoch:       time.Now(),
 		name:        cfg.Name,
 		queueSize:   cfg.QueueSize,
 		lockThread:  cfg.LockOSThread,
 		idleTimeout: cfg.IdleTimeout,
 		max:         cfg.MaxWorkers,
 	}
-	if p.name == "" {
-		p.name = "vela-worker"
-	}
-	if p.max == 0 {
-		p.max = runtime.GOMAXPROCS(0)
-	}
+	p.ready()
 	return p, nil
+}
+
+// ready fills in the defaults of a pool once, whether NewPool made it or
+// it is a zero Pool: the clock's origin, GOMAXPROCS workers, the default
+// name. Every method that needs them calls it first; after the first call
+// it is one atomic load.
+func (p *Pool) ready() {
+	p.once.Do(func() {
+		p.epoch = time.Now()
+		if p.name == "" {
+			p.name = "vela-worker"
+		}
+		if p.max == 0 {
+			p.max = runtime.GOMAXPROCS(0)
+		}
+	})
 }
 
 // MaxWorkers reports how many functions the pool runs at once at most.
 func (p *Pool) MaxWorkers() int {
+	p.ready()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.max
@@ -134,6 +150,7 @@ func (p *Pool) Resize(n int) error {
 	if n == 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
+	p.ready()
 	var starts []*taskBase
 	p.mu.Lock()
 	if p.closed {
@@ -169,96 +186,61 @@ func (p *Pool) QueuedCount() int {
 // errParentDone tells Spawn that the parent context had already ended.
 var errParentDone = errors.New("parent context done")
 
-// errBatchStopped tells SpawnAll that its batch failed or was cancelled
-// while it was being submitted.
-var errBatchStopped = errors.New("batch stopped")
-
-// batchGate is how far the submission of a SpawnAll batch has got; pool.mu.
-// A batch that fails or is cancelled stops it under the mutex, so that a
-// task is either submitted (and then cancelled with its siblings) or never
-// submitted at all, never cancelled before it is submitted.
-type batchGate struct {
-	submitted int  // the batch's first submitted tasks are in the pool
-	stopped   bool // the batch has failed or was cancelled: submit no more
-}
-
-// submit publishes tasks that share the settings s, all or none, under
-// one acquisition of the pool's mutex: it refuses them if the pool is closed
-// or their queue would overflow, if their parent context has ended
-// (errParentDone) or if gate, the batch they belong to (nil for Spawn), has
-// stopped (errBatchStopped); otherwise each gets its observer, its timeout
-// and its watch on the parent context, then goes to a waiting worker, to a
-// new worker if a slot is free, or to the queue. It counts the tasks it
-// submits in Stats.Submitted, and refused ones nowhere. It never blocks
-// beyond the mutex. Refused tasks are left untouched.
-func (p *Pool) submit(s *settings, gate *batchGate, ts ...*taskBase) error {
-	var buf [4]*taskBase
-	starts, err := p.submitLocked(s, gate, buf[:0], ts)
-	startWorkers(starts)
-	return err
+// submit publishes task t under one acquisition of the pool's mutex: it
+// refuses it if the pool is closed or its queue is full, or if its parent
+// context has ended (errParentDone); otherwise t gets its observer, its
+// timeout and its watch on the parent context, then goes to a waiting
+// worker, to a new worker if a slot is free, or to the queue. It counts t in
+// Stats.Submitted if it takes it, and nowhere if it refuses it. It never
+// blocks beyond the mutex.
+func (p *Pool) submit(s *settings, t *taskBase) error {
+	p.ready()
+	p.mu.Lock()
+	switch {
+	case p.closed:
+		p.mu.Unlock()
+		return ErrPoolClosed
+	case p.queueSize > 0 && p.queued+1-max(p.max-p.workers, 0)-len(p.parked) > p.queueSize:
+		p.mu.Unlock()
+		return ErrQueueFull
+	case t.parent.Err() != nil:
+		p.mu.Unlock()
+		return errParentDone
+	}
+	p.stats.submitted.Add(1)
+	now := p.now()
+	p.nextID++
+	t.id = p.nextID
+	t.enqueued = now
+	t.body.attach()
+	t.arm(s, now)
+	if w := p.unparkLocked(); w != nil {
+		p.runLocked(t, w, now)
+		w.park.ch <- t
+		p.mu.Unlock()
+		return nil
+	}
+	if p.workers < p.max {
+		p.workers++
+		p.runLocked(t, p.slotLocked(), now)
+		p.mu.Unlock()
+		go t.work()
+		return nil
+	}
+	t.where = whereQueued
+	p.queue.push(t)
+	p.queued++
+	p.mu.Unlock()
+	return nil
 }
 
 // startWorkers starts a worker goroutine for each task, already marked
-// running on a new worker by newWorkerLocked. Callers start them after
-// releasing the mutex, so that a large batch does not hold it through
-// thousands of go statements.
+// running on a new worker by fillLocked. Callers start them after
+// releasing the mutex.
 func startWorkers(ts []*taskBase) {
 	for _, t := range ts {
 		go t.work()
 	}
-}
-
-// submitLocked does submit's work under the mutex and returns, appended to
-// starts, the tasks whose new worker goroutines the caller must start.
-func (p *Pool) submitLocked(s *settings, gate *batchGate, starts, ts []*taskBase) ([]*taskBase, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if gate != nil && gate.stopped {
-		return starts, errBatchStopped
-	}
-	if p.closed {
-		return starts, ErrPoolClosed
-	}
-	if p.queueSize > 0 && p.queued+len(ts)-max(p.max-p.workers, 0)-len(p.parked) > p.queueSize {
-		return starts, ErrQueueFull
-	}
-	if len(ts) > 0 && ts[0].parent.Err() != nil {
-		return starts, errParentDone
-	}
-	p.stats.submitted.Add(uint64(len(ts)))
-	if gate != nil {
-		gate.submitted += len(ts)
-	}
-	now := p.now() // one clock read for the whole batch
-	for _, t := range ts {
-		p.nextID++
-		t.id = p.nextID
-		t.enqueued = now
-		t.body.attach()
-		t.arm(s, now)
-		if w := p.unparkLocked(); w != nil {
-			p.runLocked(t, w, now)
-			w.park.ch <- t
-			continue
-		}
-		if p.workers < p.max {
-			starts = append(starts, p.newWorkerLocked(t, now))
-			continue
-		}
-		t.where = whereQueued
-		p.queue.push(t)
-		p.queued++
-	}
-	return starts, nil
-}
-
-// newWorkerLocked counts a new worker, gives it a slot and marks t running
-// on it since now; the caller starts its goroutine (startWorkers) once the
-// mutex is released. It returns t.
-func (p *Pool) newWorkerLocked(t *taskBase, now time.Duration) *taskBase {
-	p.workers++
-	p.runLocked(t, p.slotLocked(), now)
-	return t
 }
 
 // slotLocked takes a free worker slot, or makes one; slots are made in

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -885,6 +886,84 @@ func TestPoolCancelAllCountsAndStops(t *testing.T) {
 		}
 		synctest.Wait()
 		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 7, Completed: 1, Cancelled: 5, TimedOut: 1, Late: 3})
+		semShutdown(t, p)
+	})
+}
+
+// A zero Pool is valid, like a zero errgroup.Group: it runs tasks on
+// GOMAXPROCS workers named vela-worker-N, and Shutdown waits for them.
+func TestPoolZeroValue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var p workers.Pool
+		if n := p.MaxWorkers(); n != runtime.GOMAXPROCS(0) {
+			t.Errorf("MaxWorkers() = %d, want GOMAXPROCS = %d", n, runtime.GOMAXPROCS(0))
+		}
+		release := make(chan struct{})
+		f := workers.Spawn(context.Background(), func(ctx context.Context) (string, error) {
+			<-release
+			w, _ := pprof.Label(ctx, "worker")
+			return w, nil
+		}, workers.OnPool(&p))
+		done := make(chan error, 1)
+		go func() { done <- p.Shutdown(context.Background()) }()
+		synctest.Wait()
+		select {
+		case err := <-done:
+			t.Fatalf("Shutdown returned %v with a task still running", err)
+		default:
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+		if w, err := semAwait(f); err != nil || w != "vela-worker-1" {
+			t.Errorf("task: worker %q, %v; want vela-worker-1", w, err)
+		}
+		semAtRest(t, &p)
+		vals, err := semAwait(workers.SpawnAll(context.Background(),
+			[]func(context.Context) (int, error){func(context.Context) (int, error) { return 1, nil }}, workers.OnPool(new(workers.Pool))))
+		if err != nil || len(vals) != 1 {
+			t.Errorf("SpawnAll on a zero Pool: %v, %v", vals, err)
+		}
+	})
+}
+
+// Shutdown called from inside one of the pool's own tasks would wait for
+// itself: it returns ErrInvalidArgument at once and leaves the pool open.
+func TestPoolShutdownFromOwnTask(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := semPool(t, workers.Config{MaxWorkers: 2})
+		shutdown := func(ctx context.Context) (error, error) {
+			derived, cancel := context.WithCancel(ctx)
+			defer cancel()
+			return p.Shutdown(ctx), p.Shutdown(derived)
+		}
+		type errs struct{ direct, derived error }
+		f := workers.Spawn(context.Background(), func(ctx context.Context) (errs, error) {
+			a, b := shutdown(ctx)
+			return errs{a, b}, nil
+		}, workers.OnPool(p))
+		g := workers.SpawnAll(context.Background(), []func(context.Context) (errs, error){
+			func(ctx context.Context) (errs, error) { a, b := shutdown(ctx); return errs{a, b}, nil },
+		}, workers.OnPool(p))
+		e, err := semAwait(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		es, err := semAwait(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range []errs{e, es[0]} {
+			if !errors.Is(e.direct, workers.ErrInvalidArgument) || !errors.Is(e.derived, workers.ErrInvalidArgument) {
+				t.Errorf("Shutdown from a task: %v, %v; want ErrInvalidArgument at once", e.direct, e.derived)
+			}
+		}
+		// The pool stayed open.
+		if _, err := semAwait(workers.Spawn(context.Background(), func(context.Context) (int, error) { return 1, nil },
+			workers.OnPool(p))); err != nil {
+			t.Errorf("Spawn after the refused Shutdown: %v", err)
+		}
 		semShutdown(t, p)
 	})
 }

@@ -40,7 +40,7 @@ func Spawn[T any](ctx context.Context, fn func(context.Context) (T, error), opts
 	}
 	t := &task[T]{fn: fn}
 	t.init(ctx, t, s.pool)
-	if err := s.pool.submit(&s, nil, &t.taskBase); err != nil {
+	if err := s.pool.submit(&s, &t.taskBase); err != nil {
 		return t.refused(ctx, &s, err)
 	}
 	return t.promise.Future()

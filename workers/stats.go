@@ -27,6 +27,7 @@ type Stats struct {
 
 // Stats returns a snapshot of the pool's gauges and counters.
 func (p *Pool) Stats() Stats {
+	p.ready()
 	p.mu.Lock()
 	s := Stats{MaxWorkers: p.max, Workers: p.workers, Active: p.active, Queued: p.queued, Abandoned: p.abandon, Idle: len(p.parked)}
 	for _, w := range p.slots {
@@ -81,6 +82,7 @@ type TaskInfo struct {
 // started appear as one queued entry (see TaskInfo.Waiting), so a snapshot
 // costs O(running + queue entries), whatever the size of the batches.
 func (p *Pool) Tasks() []TaskInfo {
+	p.ready()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]TaskInfo, 0, p.active+min(p.queued, 1024))
