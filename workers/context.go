@@ -77,7 +77,8 @@ func (b *taskBase) isEnded() bool {
 	}
 	x := b.extra.Load()
 	x.mu.Lock()
-	x.mu.Unlock() //nolint:staticcheck // empty critical section: waits for the cancel
+	//lint:ignore SA2001 the empty critical section waits for the cancel under way
+	x.mu.Unlock()
 	return true
 }
 
