@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"runtime/pprof"
 	"sync"
@@ -966,4 +967,31 @@ func TestPoolShutdownFromOwnTask(t *testing.T) {
 		}
 		semShutdown(t, p)
 	})
+}
+
+// The context a function receives offers nothing beyond context.Context
+// (and AfterFunc, which package context looks for, and String): no type
+// assertion reaches the pool's machinery through it.
+func TestTaskContextHasNoExtraMethods(t *testing.T) {
+	allowed := map[string]bool{"Deadline": true, "Done": true, "Err": true, "Value": true, "AfterFunc": true, "String": true}
+	check := func(ctx context.Context) (int, error) {
+		ty := reflect.TypeOf(ctx)
+		for i := range ty.NumMethod() {
+			if m := ty.Method(i).Name; !allowed[m] {
+				t.Errorf("the task context (%v) has method %s", ty, m)
+			}
+		}
+		return 0, nil
+	}
+	p := semPool(t, workers.Config{})
+	defer semShutdown(t, p)
+	opts := [][]workers.Option{{workers.OnPool(p)}, {workers.OnPool(p), workers.WithTimeout(time.Hour), workers.WithName("n")}}
+	for _, o := range opts {
+		if _, err := semAwait(workers.Spawn(context.Background(), check, o...)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := semAwait(workers.SpawnAll(context.Background(), []func(context.Context) (int, error){check}, o...)); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

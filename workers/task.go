@@ -92,7 +92,7 @@ type task[T any] struct {
 	fn      func(context.Context) (T, error)
 }
 
-func (t *task[T]) attach()                 { hook.Attach(&t.promise, &t.taskBase) }
+func (t *task[T]) attach()                 { hook.Attach(&t.promise, (*taskWatch)(&t.taskBase)) }
 func (t *task[T]) reject(err error) bool   { return t.promise.Reject(err) }
 func (t *task[T]) cancel(cause error) bool { return t.promise.Future().CancelWithCause(cause) }
 func (t *task[T]) cancelledTasks() int {
@@ -114,7 +114,7 @@ func (t *task[T]) run() *taskBase {
 	var err error
 	if start {
 		labelled := b.setLabels()
-		v, r, err = safecall.Call(t.fn, context.Context(b), b)
+		v, r, err = safecall.Call(t.fn, context.Context(b), (*taskExit)(b))
 		if labelled {
 			pprof.SetGoroutineLabels(w.labels)
 		}
@@ -206,9 +206,18 @@ func (b *taskBase) work() {
 	}
 }
 
+// taskExit and taskWatch are the task seen by safecall and by its future:
+// the same memory, with methods of their own, so that the context.Context
+// a function receives (the taskBase) has none beyond what a context has.
+type (
+	taskExit  taskBase
+	taskWatch taskBase
+)
+
 // Goexited ends a task whose function called runtime.Goexit and hands the
 // worker's slot to a new goroutine if work is waiting.
-func (b *taskBase) Goexited() {
+func (e *taskExit) Goexited() {
+	b := (*taskBase)(e)
 	p, w := b.pool, b.worker
 	p.mu.Lock()
 	p.finishLocked(b)
@@ -222,7 +231,8 @@ func (b *taskBase) Goexited() {
 // Settled is the future's observer: it counts how the task ended and, if
 // it ended by cancel or timeout, takes it off the queue or tells the running
 // function to stop. It runs before the future's waiters are released.
-func (b *taskBase) Settled(state uint8, err error) {
+func (o *taskWatch) Settled(state uint8, err error) {
+	b := (*taskBase)(o)
 	s := &b.pool.stats
 	switch async.State(state) {
 	case async.Fulfilled: // only ever by the worker that ran the task
@@ -336,4 +346,4 @@ func (b *taskBase) name() string {
 	return ""
 }
 
-var _ hook.Observer = (*taskBase)(nil)
+var _ hook.Observer = (*taskWatch)(nil)
