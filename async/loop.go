@@ -28,7 +28,9 @@ var ErrLoopRunning = errors.New("async: loop already running")
 type Loop struct {
 	wake chan struct{} // capacity 1: "look at the queue again"
 
-	closedFlag atomic.Bool // closed, for checks between callbacks
+	// closed is set once, by Close, under mu; it is read under mu where the
+	// decision must agree with the queue, and without it between callbacks.
+	closed atomic.Bool
 
 	mu      sync.Mutex
 	queue   []func() // FIFO
@@ -36,7 +38,6 @@ type Loop struct {
 	waiting bool     // Run waits on wake; the next Post must signal
 	pending int      // timers, tasks and On continuations not finished yet
 	timers  map[*loopTimer]struct{}
-	closed  bool
 	running bool
 }
 
@@ -61,7 +62,7 @@ func (l *Loop) Post(fn func()) bool {
 		return false
 	}
 	l.mu.Lock()
-	if l.closed {
+	if l.closed.Load() {
 		l.mu.Unlock()
 		return false
 	}
@@ -80,7 +81,7 @@ func (l *Loop) Post(fn func()) bool {
 func (l *Loop) addWork() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
+	if l.closed.Load() {
 		return false
 	}
 	l.pending++
@@ -110,7 +111,7 @@ func (l *Loop) Run(ctx context.Context) error {
 func (l *Loop) run(ctx context.Context, until func() bool) error {
 	l.mu.Lock()
 	switch {
-	case l.closed:
+	case l.closed.Load():
 		l.mu.Unlock()
 		return ErrLoopClosed
 	case l.running:
@@ -140,7 +141,7 @@ func (l *Loop) run(ctx context.Context, until func() bool) error {
 			}
 		}
 		l.mu.Lock()
-		if l.closed {
+		if l.closed.Load() {
 			l.mu.Unlock()
 			return ErrLoopClosed
 		}
@@ -148,7 +149,7 @@ func (l *Loop) run(ctx context.Context, until func() bool) error {
 			batch := l.queue
 			l.queue, l.spare = l.spare[:0], nil
 			l.mu.Unlock()
-			if stop, err := l.runBatch(batch, ctx, ctxDone, until); stop {
+			if stop, err := l.runBatch(ctx, ctxDone, batch, until); stop {
 				return err
 			}
 			continue
@@ -170,14 +171,14 @@ func (l *Loop) run(ctx context.Context, until func() bool) error {
 // runBatch runs the callbacks of batch in order, checking between them that
 // the loop should go on. What it did not run (it stopped, or a callback
 // panicked) goes back to the front of the queue unless the loop is closed.
-func (l *Loop) runBatch(batch []func(), ctx context.Context, ctxDone <-chan struct{}, until func() bool) (stop bool, err error) {
+func (l *Loop) runBatch(ctx context.Context, ctxDone <-chan struct{}, batch []func(), until func() bool) (stop bool, err error) {
 	i := 0
 	defer func() {
 		rest := batch[i:]
 		l.mu.Lock()
 		if len(rest) == 0 {
 			l.spare = batch[:0]
-		} else if !l.closed {
+		} else if !l.closed.Load() {
 			l.queue = append(slices.Clone(rest), l.queue...)
 		}
 		l.mu.Unlock()
@@ -188,7 +189,7 @@ func (l *Loop) runBatch(batch []func(), ctx context.Context, ctxDone <-chan stru
 		i++
 		fn()
 		switch {
-		case l.closedFlag.Load():
+		case l.closed.Load():
 			return true, ErrLoopClosed
 		case until != nil && until():
 			return true, nil
@@ -209,8 +210,7 @@ func (l *Loop) runBatch(batch []func(), ctx context.Context, ctxDone <-chan stru
 // running, if any. Close does not wait; a second Close does nothing.
 func (l *Loop) Close() {
 	l.mu.Lock()
-	l.closed = true
-	l.closedFlag.Store(true)
+	l.closed.Store(true)
 	l.queue, l.spare = nil, nil
 	timers := l.timers
 	l.timers = nil
