@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -24,11 +25,11 @@ type child struct {
 
 // startChild starts a worker process on srv's queue and waits until it
 // serves.
-func startChild(t *testing.T, url, queue string, ackWait time.Duration) *child {
+func startChild(t testing.TB, url, queue string, ackWait time.Duration, slots int) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), workerEnv+"="+url, "VELA_REMOTE_TEST_QUEUE="+queue,
-		"VELA_REMOTE_TEST_ACKWAIT="+ackWait.String(), "VELA_REMOTE_TEST_SLOTS=1")
+		"VELA_REMOTE_TEST_ACKWAIT="+ackWait.String(), "VELA_REMOTE_TEST_SLOTS="+strconv.Itoa(slots))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -98,7 +99,7 @@ func serveInProcess(t *testing.T, cfg remote.Config) *remote.Worker {
 func TestKilledWorkerProcessTaskRunsElsewhere(t *testing.T) {
 	const ackWait = 300 * time.Millisecond
 	srv, c, cfg := listeningEnv(t, remote.Config{Queue: "kill", AckWait: ackWait})
-	ch := startChild(t, srv.URL(), "kill", ackWait)
+	ch := startChild(t, srv.URL(), "kill", ackWait, 1)
 	f := remote.Spawn[int](context.Background(), c, "hang", 0)
 	if l := wait(t, ch.lines, "the task to start in the worker process"); l != "started" {
 		t.Fatalf("worker process said %q", l)
@@ -122,7 +123,7 @@ func TestKilledWorkerProcessTaskRunsElsewhere(t *testing.T) {
 func TestKilledWorkerProcessNotIdempotentFails(t *testing.T) {
 	const ackWait = 300 * time.Millisecond
 	srv, c, cfg := listeningEnv(t, remote.Config{Queue: "killonce", AckWait: ackWait})
-	ch := startChild(t, srv.URL(), "killonce", ackWait)
+	ch := startChild(t, srv.URL(), "killonce", ackWait, 1)
 	f := remote.Spawn[int](context.Background(), c, "hangOnce", 0)
 	wait(t, ch.lines, "the task to start in the worker process")
 	ch.kill(t)

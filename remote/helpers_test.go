@@ -67,7 +67,7 @@ func (e *env) dial(t *testing.T, cfg remote.Config) *remote.Client {
 
 // wait returns the next value of ch, failing the test if none comes in
 // a generous time (a "did happen" check).
-func wait[T any](t *testing.T, ch <-chan T, what string) T {
+func wait[T any](t testing.TB, ch <-chan T, what string) T {
 	t.Helper()
 	select {
 	case v := <-ch:

@@ -94,6 +94,11 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	return s, nil
 }
 
+// InProcessConn returns a connection to the server that does not go
+// through the network, so that a *Server can be passed to nats.go's
+// nats.InProcessServer option to use the embedded server directly.
+func (s *Server) InProcessConn() (net.Conn, error) { return s.ns.InProcessConn() }
+
 // URL returns "nats://127.0.0.1:PORT" for a server with a listener, or ""
 // for one reachable only in-process.
 func (s *Server) URL() string { return s.url }

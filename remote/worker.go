@@ -27,10 +27,11 @@ var errShutdown = errors.New("remote: worker shut down; task returned to the que
 // Worker takes tasks from one queue and runs them on a workers.Pool of
 // Config.Slots workers. It is made by Serve and stopped by Shutdown.
 //
-// A Worker asks the server for at most Slots tasks at a time (pull
-// requests for as many tasks as it has free slots), so tasks it cannot
-// start yet stay in the queue for other workers, and a task's AckWait
-// clock never runs in a buffer nobody watches. While a task is held (its
+// A Worker holds at most 2×Slots tasks: Slots running and up to Slots
+// waiting on its pool, so that the next function starts without a round
+// trip to the server; the rest stay in the queue for other workers. It
+// asks for them with its own pull requests, one open at a time, so a
+// task's AckWait clock never runs in a buffer nobody watches. While a task is held (its
 // function queued on the pool or running) the Worker tells the server
 // every AckWait/3 that it is alive, so a long function is never
 // redelivered while its worker lives. A cancel from the caller ends the
@@ -198,13 +199,15 @@ func (w *Worker) teardown() {
 	}
 }
 
-// pullLocked asks the server for as many tasks as the worker has free
-// slots, when no request is open.
+// pullLocked asks the server for tasks when no request is open: enough to
+// hold 2×Slots, Slots running and as many waiting on the pool, so that the
+// next function starts without a round trip to the server. Held tasks are
+// kept alive by tick, so the waiting ones are not redelivered.
 func (w *Worker) pullLocked() {
 	if w.stopping || w.req != nil {
 		return
 	}
-	free := w.s.Slots - w.held
+	free := 2*w.s.Slots - w.held
 	if free <= 0 {
 		return
 	}
