@@ -239,6 +239,7 @@ type tracked struct {
 	specs   []*spec
 	values  []int
 	then    bool
+	batch   bool // a SpawnAll's future, of a []int
 
 	wakes  atomic.Int32
 	done   <-chan struct{}
@@ -413,7 +414,7 @@ func (m *model) spawnAll(specs []*spec) {
 		ctx, opts = m.ctxFor(specs[0]), m.options(specs[0])
 	}
 	f := workers.SpawnAll(ctx, fns, opts...)
-	tr := &tracked{what: fmt.Sprintf("SpawnAll of %d", len(specs)), poolFut: true, n: len(specs), specs: specs, values: values}
+	tr := &tracked{what: fmt.Sprintf("SpawnAll of %d", len(specs)), poolFut: true, batch: true, n: len(specs), specs: specs, values: values}
 	trackSlice(tr, f)
 	m.mu.Lock()
 	m.futs = append(m.futs, tr)
@@ -534,7 +535,7 @@ func checkOutcome(tr *tracked) string {
 		if tr.then {
 			return ""
 		}
-		if tr.n == 1 {
+		if !tr.batch {
 			if !tr.specs[0].kind.canFulfil() || v.(int) != tr.values[0] {
 				return fmt.Sprintf("fulfilled with %v from a %v function that returns %d", v, tr.specs[0].kind, tr.values[0])
 			}
@@ -582,7 +583,7 @@ func allowedError(s *spec, err error) bool {
 		return errors.Is(err, errModel) && !panicked
 	case kPanic:
 		return panicked && pe.Value == errModel
-	case kGoexit:
+	case kGoexit, kGoexitLate:
 		return errors.Is(err, async.ErrGoexit)
 	case kBlockCtx, kAwait, kErrBeforeDone:
 		return errors.Is(err, errModelStop)
@@ -682,7 +683,7 @@ func runModel(t *testing.T, data []byte) {
 		_, err := tr.result()
 		if tr.state() == async.Rejected && (errors.Is(err, workers.ErrPoolClosed) || errors.Is(err, workers.ErrQueueFull) || errors.Is(err, workers.ErrInvalidArgument)) {
 			refused++
-			if tr.n > 1 {
+			if tr.batch {
 				maxSubmitted += uint64(tr.n) // a batch refused while it was being submitted
 			}
 			continue
