@@ -6,6 +6,7 @@ replace github.com/velalang/runtime => ../
 
 require (
 	github.com/dop251/goja v0.0.0-20260917113740-793a2a65c13b
+	github.com/dop251/goja_nodejs v0.0.0-20260212111938-1f56ff5bcf14
 	github.com/velalang/runtime v0.0.0-00010101000000-000000000000
 	go.uber.org/goleak v1.3.0
 )

@@ -73,7 +73,9 @@ type Runtime struct {
 
 	// Loop-goroutine state.
 	runCtx    context.Context
+	taskCtx   context.Context // runCtx's values, never cancelled: the parent of tasks
 	cancelRun context.CancelCauseFunc
+	live      *call // spawn and spawnJS calls not finished
 	gen       uint64 // bumped when a RunScript ends: older callbacks are dropped
 	failErr   error  // first error that ends the current RunScript
 	refs      int    // timers and awaits keeping RunScript alive
@@ -88,6 +90,8 @@ type Runtime struct {
 	fromJSON   goja.Callable
 	isPromise  goja.Callable
 	spawnValue *goja.Object
+	poolOpt    []workers.Option // OnPool(pool), made once
+	jsPoolOpt  []workers.Option // OnPool(jsPool), made once
 }
 
 // New makes a Runtime: a VM with the globals described in the package
@@ -125,6 +129,8 @@ func New(opts Options) (rt *Runtime, err error) {
 		r.jsPool, _ = workers.NewPool(workers.Config{Name: "vela-js"})
 		r.ownJS = true
 	}
+	r.poolOpt = []workers.Option{workers.OnPool(r.pool)}
+	r.jsPoolOpt = []workers.Option{workers.OnPool(r.jsPool)}
 	r.closeCtx, r.closeCancel = context.WithCancel(context.Background())
 	return r, nil
 }
@@ -272,6 +278,7 @@ func (r *Runtime) RunScript(ctx context.Context, name, src string) (any, error) 
 	runCtx, cancel := context.WithCancelCause(ctx)
 	stopClose := context.AfterFunc(r.closeCtx, func() { cancel(async.ErrLoopClosed) })
 	r.runCtx, r.cancelRun, r.failErr = runCtx, cancel, nil
+	r.taskCtx = context.WithoutCancel(runCtx)
 	r.vm.ClearInterrupt()
 	r.interruptMu.Lock()
 	r.runs++
@@ -311,6 +318,11 @@ func (r *Runtime) RunScript(ctx context.Context, name, src string) (any, error) 
 	r.interruptMu.Unlock()
 	r.vm.ClearInterrupt()
 	r.gen++
+	endCause := context.Cause(runCtx)
+	if endCause == nil {
+		endCause = errRunEnded
+	}
+	r.cancelLive(endCause)
 	r.clearTimers()
 	r.rejected = nil
 	if r.refs > 0 {
@@ -321,7 +333,7 @@ func (r *Runtime) RunScript(ctx context.Context, name, src string) (any, error) 
 	failErr := r.failErr
 	r.failErr = nil
 	cancel(context.Canceled)
-	r.runCtx, r.cancelRun = nil, nil
+	r.runCtx, r.cancelRun, r.taskCtx = nil, nil, nil
 
 	switch {
 	case failErr != nil:
@@ -335,6 +347,11 @@ func (r *Runtime) RunScript(ctx context.Context, name, src string) (any, error) 
 	}
 	return r.settleCompletion(completion)
 }
+
+// errRunEnded is the cause of the end of a task's context when the
+// RunScript that started it ended without error before the task finished
+// (an await that nobody waits for, say).
+var errRunEnded = fmt.Errorf("jsloop: the RunScript that spawned the task ended: %w", context.Canceled)
 
 // settleCompletion is RunScript's result for the completion value v.
 func (r *Runtime) settleCompletion(v goja.Value) (any, error) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/dop251/goja"
@@ -104,7 +106,7 @@ func (r *Runtime) spawn(o callOptions, args []goja.Value) goja.Value {
 	if taskName == "" && o.timeout > 0 {
 		taskName = name
 	}
-	c.f = workers.Spawn(r.runCtx, func(ctx context.Context) (any, error) { return fn(ctx, goArgs) }, r.spawnOptions(r.pool, o.timeout, taskName)...)
+	c.f = workers.Spawn(r.taskCtx, c.body(func(ctx context.Context) (any, error) { return fn(ctx, goArgs) }), r.spawnOptions(r.pool, o.timeout, taskName)...)
 	c.start()
 	return r.vm.ToValue(p)
 }
@@ -112,6 +114,12 @@ func (r *Runtime) spawn(o callOptions, args []goja.Value) goja.Value {
 // spawnOptions are the workers options of one call; the common case
 // (no timeout, no name) passes only the pool.
 func (r *Runtime) spawnOptions(p *workers.Pool, timeout time.Duration, name string) []workers.Option {
+	if timeout == 0 && name == "" {
+		if p == r.pool {
+			return r.poolOpt
+		}
+		return r.jsPoolOpt
+	}
 	opts := make([]workers.Option, 1, 3)
 	opts[0] = workers.OnPool(p)
 	if timeout > 0 {
@@ -124,18 +132,48 @@ func (r *Runtime) spawnOptions(p *workers.Pool, timeout time.Duration, name stri
 }
 
 // call is one spawn or spawnJS promise: it settles the JavaScript promise,
-// on the loop, from the future of the task, or at once when its
-// AbortSignal aborts.
+// on the loop, with the function's result, or with the future's error
+// (timeout, cancel, refusal), or at once when its AbortSignal aborts.
 type call struct {
 	r               *Runtime
 	gen             uint64
 	f               *async.Future[any]
 	resolve, reject func(any) error
-	settled         bool
+	settled         bool          // the promise is settled (loop goroutine)
+	held            bool          // the call holds a ref and is in r.live (loop goroutine)
+	prev, next      *call         // r.live, the calls not finished yet
 	unwatch         goja.Callable // stops watching the signal; nil if none
 	convert         func(any) (goja.Value, error)
+
+	// The worker's own delivery of the function's result (see body).
+	posted atomic.Bool
+	value  any
+	err    error
 }
 
+// body wraps fn so that the worker posts fn's result to the loop itself,
+// straight from the function's frame, rather than through the future's
+// waker: a waker runs at the bottom of the future's settle, deep enough
+// that a fresh worker goroutine grows (copies) its stack to signal the
+// loop, which cost about as much as the rest of a round trip. The future
+// still reports what fn cannot: a timeout or cancel (the context has ended,
+// so the worker does not post), a refusal, a panic, a Goexit.
+func (c *call) body(fn func(context.Context) (any, error)) func(context.Context) (any, error) {
+	return func(ctx context.Context) (v any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				v, err = nil, &async.PanicError{Value: p, Stack: debug.Stack()}
+			}
+		}()
+		v, err = fn(ctx)
+		if ctx.Err() == nil {
+			c.value, c.err = v, err
+			c.posted.Store(true)
+			c.r.loop.Post(c.onPosted)
+		}
+		return v, err
+	}
+}
 // watchSignal rejects the promise at once with the signal's reason if it
 // has aborted already (false: nothing should start), or arranges for an
 // abort to do so later.
@@ -161,46 +199,101 @@ func (c *call) watchSignal(signal *goja.Object) bool {
 }
 
 // start watches the future: when it settles, the loop settles the
-// promise. The promise keeps RunScript alive until then.
+// promise. The call keeps RunScript alive until then.
 func (c *call) start() {
-	c.gen = c.r.gen
-	c.r.ref()
+	r := c.r
+	c.gen = r.gen
+	c.held = true
+	r.ref()
+	c.next = r.live
+	if r.live != nil {
+		r.live.prev = c
+	}
+	r.live = c
 	if c.f.Poll(c).IsReady() {
 		c.Wake()
 	}
 }
 
-// Wake runs on the goroutine that settled the future.
-func (c *call) Wake() { c.r.loop.Post(c.onSettled) }
+// Wake runs on the goroutine that settled the future. When the worker has
+// posted the result already, there is nothing to do.
+func (c *call) Wake() {
+	if !c.posted.Load() {
+		c.r.loop.Post(c.onSettled)
+	}
+}
+
+func (c *call) onPosted() { c.finish(c.value, c.err) }
 
 func (c *call) onSettled() {
+	res, _ := c.f.Result()
+	c.finish(res.Value, res.Err)
+}
+
+// finish settles the promise with v or err, once, on the loop.
+func (c *call) finish(v any, err error) {
 	r := c.r
 	if c.gen != r.gen {
 		return
 	}
-	r.unref()
+	// Released after the turn: a continuation that spawns again keeps the
+	// count above zero, so a chain of awaits does not take and release the
+	// loop's hold at every step.
+	defer c.release()
 	if c.settled {
 		return
 	}
 	c.settled = true
-	res, _ := c.f.Result()
 	r.turn(func() {
 		c.stopWatching()
-		if res.Err != nil {
-			_ = c.reject(r.errorValue(res.Err))
+		if err != nil {
+			_ = c.reject(r.errorValue(err))
 			return
 		}
 		if c.convert != nil {
-			v, err := c.convert(res.Value)
+			jv, err := c.convert(v)
 			if err != nil {
 				_ = c.reject(r.thrownValue(err))
 				return
 			}
-			_ = c.resolve(v)
+			_ = c.resolve(jv)
 			return
 		}
-		_ = c.resolve(r.vm.ToValue(res.Value))
+		_ = c.resolve(r.vm.ToValue(v))
 	})
+}
+
+func (c *call) release() {
+	if !c.held {
+		return
+	}
+	r := c.r
+	c.held = false
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		r.live = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	}
+	c.prev, c.next = nil, nil
+	r.unref()
+}
+
+// cancelLive cancels the future of every call not finished yet, at the end
+// of a RunScript: queued tasks never run and running ones see their
+// context end with cause. Tasks derive their context from one that is
+// never cancelled (so that a spawn costs no context registration); this is
+// how they end with the run.
+func (r *Runtime) cancelLive(cause error) {
+	for c := r.live; c != nil; {
+		next := c.next
+		c.held, c.prev, c.next = false, nil, nil
+		c.f.CancelWithCause(cause)
+		c = next
+	}
+	r.live = nil
 }
 
 // abort runs in the signal's abort listener, on the loop.
@@ -214,6 +307,7 @@ func (c *call) abort(reason goja.Value) {
 		c.f.CancelWithCause(errAborted)
 	}
 	_ = c.reject(reason)
+	c.release()
 }
 
 func (c *call) stopWatching() {
@@ -270,7 +364,7 @@ func (a *awaitCall[T]) onSettled() {
 	if a.gen != r.gen {
 		return
 	}
-	r.unref()
+	defer r.unref()
 	res, _ := a.f.Result()
 	r.turn(func() {
 		if res.Err != nil {

@@ -60,9 +60,9 @@ func (r *Runtime) spawnJS(o callOptions, args []goja.Value) goja.Value {
 	if taskName == "" {
 		taskName = modName + "." + export
 	}
-	c.f = workers.Spawn(r.runCtx, func(ctx context.Context) (any, error) {
+	c.f = workers.Spawn(r.runCtx, c.body(func(ctx context.Context) (any, error) {
 		return runInWorker(ctx, prg, modName, export, in)
-	}, r.spawnOptions(r.jsPool, o.timeout, taskName)...)
+	}), r.spawnOptions(r.jsPool, o.timeout, taskName)...)
 	c.start()
 	return vm.ToValue(p)
 }

@@ -1,0 +1,202 @@
+package jsloop_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/dop251/goja"
+	"github.com/dop251/goja_nodejs/eventloop"
+
+	"github.com/velalang/runtime/jsloop"
+	"github.com/velalang/runtime/workers"
+)
+
+// The benchmarks run the same JavaScript on this package's Runtime
+// ("vela") and on goja_nodejs's event loop driven the way its users bridge
+// Go work ("nodejs": a goroutine per call that resolves the promise through
+// RunOnLoop), side by side in one process.
+
+func noop(context.Context, []any) (any, error) { return nil, nil }
+
+// benchVela runs src on a Runtime with "noop" registered.
+func benchVela(b *testing.B, src string) {
+	b.Helper()
+	r, err := jsloop.New(jsloop.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Register("noop", noop); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	if _, err := r.RunScript(context.Background(), "bench.js", src); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchNodejs runs src on goja_nodejs's event loop, where spawn(name)
+// starts a goroutine that calls the Go function and resolves the promise
+// with RunOnLoop, and done() ends the measurement: the loop's Run would
+// return while Go work is pending, so the loop is started in the
+// background and the script reports its own end.
+func benchNodejs(b *testing.B, src string) {
+	b.Helper()
+	loop := eventloop.NewEventLoop(eventloop.EnableConsole(false))
+	finished := make(chan error, 1)
+	loop.Start()
+	defer loop.Terminate()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	loop.RunOnLoop(func(vm *goja.Runtime) {
+		_ = vm.Set("spawn", func(call goja.FunctionCall) goja.Value {
+			p, resolve, reject := vm.NewPromise()
+			args := make([]any, len(call.Arguments)-1)
+			for i, a := range call.Arguments[1:] {
+				args[i] = a.Export()
+			}
+			go func() {
+				v, err := noop(ctx, args)
+				loop.RunOnLoop(func(*goja.Runtime) {
+					if err != nil {
+						_ = reject(err)
+						return
+					}
+					_ = resolve(v)
+				})
+			}()
+			return vm.ToValue(p)
+		})
+		_ = vm.Set("done", func(call goja.FunctionCall) goja.Value {
+			finished <- nil
+			return goja.Undefined()
+		})
+		if _, err := vm.RunString(src + ".then(() => done(), e => { throw e })"); err != nil {
+			finished <- err
+		}
+	})
+	if err := <-finished; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkAwaitSpawnRoundTrip: await spawn("noop"), one at a time.
+func BenchmarkAwaitSpawnRoundTrip(b *testing.B) {
+	src := func(n int) string {
+		return fmt.Sprintf(`(async () => { for (let i = 0; i < %d; i++) await spawn('noop'); })()`, n)
+	}
+	b.Run("vela", func(b *testing.B) { benchVela(b, src(b.N)) })
+	b.Run("nodejs", func(b *testing.B) { benchNodejs(b, src(b.N)) })
+}
+
+// BenchmarkPromiseAll20k: await Promise.all of 20,000 spawns per op.
+func BenchmarkPromiseAll20k(b *testing.B) {
+	const n = 20000
+	src := func(ops int) string {
+		return fmt.Sprintf(`(async () => {
+			for (let op = 0; op < %d; op++) {
+				const ps = new Array(%d);
+				for (let i = 0; i < ps.length; i++) ps[i] = spawn('noop');
+				await Promise.all(ps);
+			}
+		})()`, ops, n)
+	}
+	report := func(b *testing.B) {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/spawn")
+	}
+	b.Run("vela", func(b *testing.B) { benchVela(b, src(b.N)); report(b) })
+	b.Run("nodejs", func(b *testing.B) { benchNodejs(b, src(b.N)); report(b) })
+}
+
+// primesModule counts primes below hi by trial division: CPU-bound
+// JavaScript.
+const primesModule = `
+exports.count = function (hi) {
+	let c = 0;
+	for (let n = 2; n < hi; n++) {
+		let p = true;
+		for (let d = 2; d * d <= n; d++) { if (n % d === 0) { p = false; break; } }
+		if (p) c++;
+	}
+	return c;
+};
+exports.noop = function () {};
+`
+
+// BenchmarkSpawnJSPrimes: two equal prime counts, one after the other on
+// the loop ("serial", the module evaluated in the loop's own VM) and as two
+// spawnJS calls on a pool of 2 runtimes ("parallel"), in the same
+// iteration; speedup = serial time / parallel time.
+func BenchmarkSpawnJSPrimes(b *testing.B) {
+	const hi = 60000
+	pool, err := workers.NewPool(workers.Config{MaxWorkers: 2, Name: "bench-js"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	r, err := jsloop.New(jsloop.Options{JSPool: pool, Modules: map[string]string{"primes": primesModule}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.RunScript(context.Background(), "setup.js", `
+		globalThis.local = (function () { const module = { exports: {} }, exports = module.exports;
+`+primesModule+`
+		return module.exports; })();`); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var serial, parallel time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := r.RunScript(context.Background(), "serial.js", fmt.Sprintf("local.count(%d) + local.count(%d)", hi, hi)); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		v, err := r.RunScript(context.Background(), "parallel.js", fmt.Sprintf(
+			"Promise.all([spawnJS('primes', 'count', %d), spawnJS('primes', 'count', %d)]).then(([a, b]) => a + b)", hi, hi))
+		if err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		if v != int64(2*6057) {
+			b.Fatalf("count %v", v)
+		}
+		serial += t1.Sub(t0)
+		parallel += t2.Sub(t1)
+	}
+	b.ReportMetric(float64(serial.Nanoseconds())/float64(b.N), "serial-ns/op")
+	b.ReportMetric(float64(parallel.Nanoseconds())/float64(b.N), "parallel-ns/op")
+	b.ReportMetric(float64(serial)/float64(parallel), "speedup")
+}
+
+// BenchmarkSpawnJSOverhead: await spawnJS of a trivial export, one at a
+// time: the per-call cost of a fresh runtime, the module's evaluation,
+// JSON both ways and the trip through the pool. goja.New alone is
+// measured beside it.
+func BenchmarkSpawnJSOverhead(b *testing.B) {
+	b.Run("spawnJS-noop", func(b *testing.B) {
+		r, err := jsloop.New(jsloop.Options{Modules: map[string]string{"primes": primesModule}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Close()
+		b.ReportAllocs()
+		b.ResetTimer()
+		src := fmt.Sprintf(`(async () => { for (let i = 0; i < %d; i++) await spawnJS('primes', 'noop', i); })()`, b.N)
+		if _, err := r.RunScript(context.Background(), "overhead.js", src); err != nil {
+			b.Fatal(err)
+		}
+	})
+	b.Run("goja.New", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = goja.New()
+		}
+	})
+}
