@@ -75,7 +75,7 @@ type Runtime struct {
 	runCtx    context.Context
 	taskCtx   context.Context // runCtx's values, never cancelled: the parent of tasks
 	cancelRun context.CancelCauseFunc
-	live      *call // spawn and spawnJS calls not finished
+	live      *call  // spawn and spawnJS calls not finished
 	gen       uint64 // bumped when a RunScript ends: older callbacks are dropped
 	failErr   error  // first error that ends the current RunScript
 	refs      int    // timers and awaits keeping RunScript alive

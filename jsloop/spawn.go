@@ -174,6 +174,7 @@ func (c *call) body(fn func(context.Context) (any, error)) func(context.Context)
 		return v, err
 	}
 }
+
 // watchSignal rejects the promise at once with the signal's reason if it
 // has aborted already (false: nothing should start), or arranges for an
 // abort to do so later.
