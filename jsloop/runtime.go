@@ -28,7 +28,8 @@ type Options struct {
 	// Pool is where spawn() runs Go functions; nil means workers.Default().
 	Pool *workers.Pool
 	// JSPool is where spawnJS() runs JavaScript; nil means a pool of
-	// GOMAXPROCS workers that the Runtime makes and Close closes.
+	// GOMAXPROCS workers, idle ones kept for a second, that the Runtime
+	// makes and Close closes.
 	JSPool *workers.Pool
 	// Modules are the modules spawnJS can call: name -> CommonJS source
 	// (assigning module.exports or properties of exports). Each is compiled
@@ -126,7 +127,10 @@ func New(opts Options) (rt *Runtime, err error) {
 		}
 	}
 	if r.jsPool == nil {
-		r.jsPool, _ = workers.NewPool(workers.Config{Name: "vela-js"})
+		// Idle workers wait a while for the next call, keeping the stacks
+		// goja grew: a fresh goroutine would copy its stack as it deepens.
+		// Close retires them at once.
+		r.jsPool, _ = workers.NewPool(workers.Config{Name: "vela-js", IdleTimeout: time.Second})
 		r.ownJS = true
 	}
 	r.poolOpt = []workers.Option{workers.OnPool(r.pool)}
