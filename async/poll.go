@@ -1,8 +1,12 @@
 package async
 
 // Waker is how a pending future tells an event loop to poll again. Wake is
-// called once per registration, on the goroutine that settles the future,
-// and must not block: typically it posts work to the loop.
+// called once per registration, inline on the goroutine that settles the
+// future (a worker, a timer, the caller of Cancel), and must not block:
+// typically it posts work to the loop. If a Wake panics or calls
+// runtime.Goexit, the future's other wakers are still called and its
+// waiters released, and the panic or Goexit then goes on, on that
+// goroutine.
 type Waker interface{ Wake() }
 
 // WakerFunc adapts a function to a [Waker].

@@ -502,6 +502,19 @@ func (m *model) run(o op) {
 // with every goroutine's stack.
 func within(t testing.TB, what string, fn func()) {
 	t.Helper()
+	if slow := os.Getenv("MODEL_SLOW_LOG"); slow != "" {
+		// Diagnostics for long fuzzing runs: which step of which input was
+		// slow.
+		start := time.Now()
+		defer func() {
+			if d := time.Since(start); d > time.Second {
+				if f, err := os.OpenFile(slow, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+					fmt.Fprintf(f, "%v %s (%s)\n", d, what, t.Name())
+					f.Close()
+				}
+			}
+		}()
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -593,6 +606,17 @@ func allowedError(s *spec, err error) bool {
 
 // runModel runs one input and fails t if the pool misbehaved.
 func runModel(t *testing.T, data []byte) {
+	if slow := os.Getenv("MODEL_SLOW_LOG"); slow != "" {
+		start := time.Now()
+		defer func() {
+			if d := time.Since(start); d > time.Second {
+				if f, err := os.OpenFile(slow, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+					fmt.Fprintf(f, "%v input %q\n", d, data)
+					f.Close()
+				}
+			}
+		}()
+	}
 	mc := decodeModel(data)
 	baseline := runtime.NumGoroutine()
 	p, err := workers.NewPool(mc.cfg)

@@ -453,3 +453,30 @@ func TestReliabilityGoexitStorm(t *testing.T) {
 		semShutdown(t, p)
 	}
 }
+
+// After its parent ends, a task's context.Cause is the future's error,
+// which wraps the parent's cause: errors.Is sees through it, == does not.
+func TestReliabilityCauseAfterParentCancelWraps(t *testing.T) {
+	p := semPool(t, workers.Config{MaxWorkers: 1})
+	defer semShutdown(t, p)
+	why := errors.New("rel: why")
+	parent, cancel := context.WithCancelCause(context.Background())
+	got := make(chan [2]error, 1)
+	started := make(chan struct{})
+	f := workers.Spawn(parent, func(ctx context.Context) (int, error) {
+		close(started)
+		<-ctx.Done()
+		got <- [2]error{ctx.Err(), context.Cause(ctx)}
+		return 0, nil
+	}, workers.OnPool(p))
+	<-started
+	cancel(why)
+	r := <-got
+	_, ferr := f.Await(context.Background())
+	if r[0] != context.Canceled {
+		t.Errorf("ctx.Err() = %v, want context.Canceled (the parent's)", r[0])
+	}
+	if !errors.Is(r[1], why) || !errors.Is(r[1], async.ErrCancelled) || r[1] == why || r[1] != ferr {
+		t.Errorf("context.Cause = %v; want the future's error %v, matching the parent's cause and ErrCancelled but not equal to the cause", r[1], ferr)
+	}
+}

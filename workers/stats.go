@@ -2,11 +2,23 @@ package workers
 
 import "time"
 
-// Stats is a snapshot of a pool. Every submitted task ends in exactly one of
-// Completed, Failed, Cancelled and TimedOut; Panicked is part of Failed.
-// The gauges are read together under the pool's mutex; the counters are
-// read one by one and may be a task apart from each other while the pool
-// is busy.
+// Stats is a snapshot of a pool. The gauges are read together under the
+// pool's mutex; the counters are read one by one and may be a task apart
+// from each other while the pool is busy.
+//
+// The counters obey one invariant: once every future has settled and every
+// function has returned (after Shutdown returns nil, for instance),
+//
+//	Submitted == Completed + Failed + Cancelled + TimedOut
+//
+// Every task that enters the pool counts once in Submitted and once in one
+// of the four outcomes: a Spawn whose parent had already ended counts as
+// Cancelled, and so does each function of a SpawnAll that never ran because
+// its batch had failed or been cancelled. Rejected stands apart: it counts
+// calls refused before anything entered the pool (on the default pool, the
+// calls with bad options too), which are not in Submitted. Late stands apart
+// as well: each late outcome belongs to a task already counted as Cancelled
+// or TimedOut, so Late <= Cancelled + TimedOut. Panicked is part of Failed.
 type Stats struct {
 	MaxWorkers int // the bound on running functions
 	Workers    int // live worker goroutines, idle ones included
@@ -15,14 +27,14 @@ type Stats struct {
 	Queued     int // tasks waiting for a worker
 	Abandoned  int // functions still running although their future was cancelled or timed out
 
-	Submitted uint64 // tasks accepted by the pool
+	Submitted uint64 // tasks that entered the pool (each function of a SpawnAll counts)
 	Completed uint64 // futures fulfilled with the function's value
 	Failed    uint64 // futures rejected with the function's error, a panic or a Goexit
 	Cancelled uint64 // futures cancelled, by Cancel, a parent context, CancelAll or Close
 	TimedOut  uint64 // futures rejected with a *TimeoutError
 	Panicked  uint64 // of Failed, the functions that panicked
-	Rejected  uint64 // Spawn calls refused before submission: bad input, full queue, closed pool
-	Late      uint64 // results returned after their future had been cancelled or timed out, dropped
+	Rejected  uint64 // Spawn and SpawnAll calls refused before submission: bad input, full queue, closed pool
+	Late      uint64 // outcomes (a value, an error, a panic, a Goexit) after the future was cancelled or timed out, dropped
 }
 
 // Stats returns a snapshot of the pool's gauges and counters.
