@@ -194,3 +194,24 @@ func TestSpawnAllCancelCancelsEveryTask(t *testing.T) {
 	withdrawn(t, e, 0)
 	onlyStarts(t, e, "probe")
 }
+
+func TestRunTimeoutCountsFromTheStart(t *testing.T) {
+	e := newEnv(t, remote.Config{})
+	const d = 100 * time.Millisecond
+	_, err := await(t, remote.Spawn[string](context.Background(), e.c, "block", "a", workers.WithRunTimeout(d)))
+	var te *workers.TimeoutError
+	if !errors.As(err, &te) || !te.Run || te.Timeout != d || te.Name != "block" {
+		t.Fatalf("err = %#v; want a *workers.TimeoutError with Run", err)
+	}
+	wait(t, e.h.ended, "the function's context to end")
+}
+
+func TestSpawnAllNamesEachTask(t *testing.T) {
+	e := newEnv(t, remote.Config{Slots: 1})
+	names := workers.WithNames(func(i int) string { return fmt.Sprintf("job-%d", i) })
+	_, err := await(t, remote.SpawnAll[string](context.Background(), e.c, "block", []string{"a"}, names, workers.WithTimeout(50*time.Millisecond)))
+	var te *workers.TimeoutError
+	if !errors.As(err, &te) || te.Name != "job-0" {
+		t.Fatalf("err = %v; want the timeout of job-0", err)
+	}
+}

@@ -183,7 +183,7 @@ func (c *Client) taskID(n uint64) string { return c.id + "." + strconv.FormatUin
 
 // send publishes a task and registers e for its replies. It does not wait
 // for the server: the acknowledgement comes to onMsg.
-func (c *Client) send(ctx context.Context, e *entry, name string, data []byte, timeout time.Duration) error {
+func (c *Client) send(ctx context.Context, e *entry, name string, data []byte, timeout, runTimeout time.Duration) error {
 	c.mu.Lock()
 	if c.closedErr != nil {
 		c.mu.Unlock()
@@ -205,6 +205,9 @@ func (c *Client) send(ctx context.Context, e *entry, name string, data []byte, t
 			hdrFn:    []string{name},
 			hdrReply: []string{c.prefix + "r." + ns},
 		},
+	}
+	if runTimeout > 0 {
+		m.Header.Set(hdrRun, strconv.FormatInt(int64(runTimeout), 10))
 	}
 	var deadline time.Time
 	if timeout > 0 {

@@ -38,8 +38,10 @@ import (
 //     limit (nothing is sent); with workers.ErrPoolClosed if c is closed,
 //     or closes before the task settles.
 //
-// Options are workers.WithTimeout and workers.WithName (the name in a
-// *workers.TimeoutError; the function's name by default). Bad input never
+// Options are workers.WithTimeout, workers.WithRunTimeout (counted from the
+// start of the function, on the worker's clock, which also reports it) and
+// workers.WithName (the name in a *workers.TimeoutError; the function's
+// name by default); SpawnAll also takes workers.WithNames. Bad input never
 // panics: a nil ctx or c, an empty name, workers.OnPool or a negative
 // timeout give a future rejected with an error wrapping
 // workers.ErrInvalidArgument. A Spawn costs the argument's encoding, one
@@ -59,7 +61,7 @@ func Spawn[R, A any](ctx context.Context, c *Client, name string, arg A, opts ..
 		t.p.Future().CancelWithCause(context.Cause(ctx))
 		return t.p.Future()
 	}
-	if err := c.send(ctx, &t.e, name, data, o.Timeout); err != nil {
+	if err := c.send(ctx, &t.e, name, data, o.Timeout, o.RunTimeout); err != nil {
 		t.p.Reject(err)
 	}
 	return t.p.Future()
@@ -93,16 +95,17 @@ func encodeArg[A any](c *Client, name string, arg A) ([]byte, error) {
 
 // task is the future of one remote call, and its entry in the Client.
 type task[R any] struct {
-	p       async.Promise[R]
-	e       entry
-	c       *Client
-	fn      string // the registered name
-	name    string // for a TimeoutError
-	timeout time.Duration
+	p          async.Promise[R]
+	e          entry
+	c          *Client
+	fn         string // the registered name
+	name       string // for a TimeoutError
+	timeout    time.Duration
+	runTimeout time.Duration
 }
 
 func newTask[R any](c *Client, fn string, o workers.Settings) *task[R] {
-	t := &task[R]{c: c, fn: fn, name: o.Name, timeout: o.Timeout}
+	t := &task[R]{c: c, fn: fn, name: o.Name, timeout: o.Timeout, runTimeout: o.RunTimeout}
 	if t.name == "" {
 		t.name = fn
 	}
@@ -132,6 +135,8 @@ func (t *task[R]) reply(m *nats.Msg) {
 		t.p.Reject(fmt.Errorf("remote: worker: %s: %w", m.Data, ErrCodec))
 	case statusTimeout:
 		t.timedOut()
+	case statusRunOver:
+		t.p.Reject(&workers.TimeoutError{Name: t.name, Timeout: t.runTimeout, Run: true})
 	default:
 		t.p.Reject(fmt.Errorf("remote: %q: unreadable reply (status %q)", t.fn, m.Header.Get(hdrStatus)))
 	}
@@ -175,14 +180,18 @@ func SpawnAll[R, A any](ctx context.Context, c *Client, name string, args []A, o
 	}
 	g.left.Store(int64(len(args)))
 	for i := range args {
-		g.tasks[i] = newTask[R](c, name, o)
+		oi := o
+		if o.Names != nil {
+			oi.Name = o.Names(i)
+		}
+		g.tasks[i] = newTask[R](c, name, oi)
 	}
 	g.p.OnCancel(func(cause error) { g.cancelAll(cause) })
 	for i, t := range g.tasks {
 		if t.done() { // a sibling failed, or the group was cancelled
 			continue
 		}
-		if err := c.send(ctx, &t.e, name, data[i], o.Timeout); err != nil {
+		if err := c.send(ctx, &t.e, name, data[i], o.Timeout, o.RunTimeout); err != nil {
 			t.p.Reject(err)
 		}
 		if t.p.Future().Poll(member[R]{g, i}).IsReady() {

@@ -302,6 +302,11 @@ func (w *Worker) start1(msg delivery) bool {
 			return false
 		}
 	}
+	var runTimeout time.Duration
+	if d := h.Get(hdrRun); d != "" {
+		ns, _ := strconv.ParseInt(d, 10, 64)
+		runTimeout = time.Duration(max(ns, 0))
+	}
 	fn := w.reg.lookup(name)
 	if fn == nil {
 		w.answer(reply, statusUnknown, nil, name)
@@ -319,6 +324,9 @@ func (w *Worker) start1(msg delivery) bool {
 	opts := []workers.Option{workers.OnPool(w.pool), workers.WithName(name)}
 	if timeout > 0 {
 		opts = append(opts, workers.WithTimeout(timeout))
+	}
+	if runTimeout > 0 {
+		opts = append(opts, workers.WithRunTimeout(runTimeout))
 	}
 	data, codec := msg.m.Data, w.s.Codec
 	r.f = workers.Spawn(context.Background(), func(ctx context.Context) ([]byte, error) {
@@ -377,7 +385,11 @@ func (w *Worker) answerResult(reply string, v []byte, err error) {
 	case *codecFailure:
 		w.answer(reply, statusCodec, []byte(e.Error()), "")
 	case *workers.TimeoutError:
-		w.answer(reply, statusTimeout, nil, "")
+		if e.Run {
+			w.answer(reply, statusRunOver, nil, "")
+		} else {
+			w.answer(reply, statusTimeout, nil, "")
+		}
 	default:
 		w.answer(reply, statusError, []byte(err.Error()), "")
 	}
