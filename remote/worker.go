@@ -112,6 +112,7 @@ type run struct {
 	d       delivery
 	f       *async.Future[[]byte]
 	requeue atomic.Bool // give the task back to the queue instead of answering
+	started atomic.Bool // its function has started on the pool
 }
 
 // Serve starts a Worker that takes tasks for cfg.Queue and runs the
@@ -330,6 +331,7 @@ func (w *Worker) start1(msg delivery) bool {
 	}
 	data, codec := msg.m.Data, w.s.Codec
 	r.f = workers.Spawn(context.Background(), func(ctx context.Context) ([]byte, error) {
+		r.started.Store(true)
 		return fn.call(ctx, codec, data)
 	}, opts...)
 	w.mu.Lock()
@@ -421,11 +423,11 @@ func (w *Worker) onCancel(m *nats.Msg) {
 		}
 	}
 	w.mu.Unlock()
-	// Every id is recorded before any slot is freed, so a task of the same
-	// message waiting in the consumer's buffer is not started.
-	for _, r := range rs {
-		r.f.CancelWithCause(errCallerCancelled)
-	}
+	// Every id is recorded, and every task of the message still waiting on
+	// the pool is cancelled, before any running one is: cancelling a
+	// running function frees its pool worker, which would start the next
+	// waiting task.
+	cancelRuns(rs, errCallerCancelled)
 }
 
 // tick tells the server that held tasks are alive, every AckWait/3, and
@@ -535,8 +537,19 @@ func (w *Worker) requeueAll() {
 		rs = append(rs, r)
 	}
 	w.mu.Unlock()
+	cancelRuns(rs, errShutdown)
+}
+
+// cancelRuns cancels the runs whose function has not started, then the
+// others.
+func cancelRuns(rs []*run, cause error) {
 	for _, r := range rs {
-		r.f.CancelWithCause(errShutdown)
+		if !r.started.Load() {
+			r.f.CancelWithCause(cause)
+		}
+	}
+	for _, r := range rs {
+		r.f.CancelWithCause(cause)
 	}
 }
 
