@@ -300,14 +300,14 @@ func (b *batch[T]) submit(timeout time.Duration) error {
 	var buf [4]*taskBase
 	starts := p.fillLocked(buf[:0], now)
 	p.mu.Unlock()
-	startWorkers(starts)
+	p.startWorkers(starts)
 	return nil
 }
 
 // claimLocked hands task b.cursor to worker w: it returns the item that
 // records it, not yet marked running. The anchor leaves the queue with the
 // last index.
-func (b *batch[T]) claimLocked(w *workerInfo) *taskBase {
+func (b *batch[T]) claimLocked(w *worker) *taskBase {
 	p := b.pool
 	i := b.cursor
 	b.cursor++
@@ -335,7 +335,7 @@ func (b *batch[T]) claimLocked(w *workerInfo) *taskBase {
 }
 
 // itemLocked returns worker w's item, made on w's first claim.
-func (b *batch[T]) itemLocked(w *workerInfo) *batchItem[T] {
+func (b *batch[T]) itemLocked(w *worker) *batchItem[T] {
 	if len(b.items) < w.slot {
 		b.items = append(b.items, make([]*batchItem[T], w.slot-len(b.items))...)
 	}
@@ -352,13 +352,13 @@ func (b *batch[T]) itemLocked(w *workerInfo) *batchItem[T] {
 
 // newCtx makes the context of a function named name on worker w: the
 // worker's labels, plus "task" and any labels of the caller's context.
-func (b *batch[T]) newCtx(w *workerInfo, name string) *itemCtx {
+func (b *batch[T]) newCtx(w *worker, name string) *itemCtx {
 	return &itemCtx{Context: b.ctx, labels: taskLabels(b.anchor.parent, w, name), pool: b.pool}
 }
 
 // recordLocked records how task i ended, on worker w, and decides the batch
 // if it was the last task or the first to fail.
-func (b *batch[T]) recordLocked(i int, v T, err error, panicked bool, w *workerInfo) decision {
+func (b *batch[T]) recordLocked(i int, v T, err error, panicked bool, w *worker) decision {
 	switch {
 	case b.done:
 		w.late.Add(1)
@@ -403,31 +403,6 @@ func (b *batch[T]) settle(d decision) {
 	}
 }
 
-// next settles d, if any, and returns worker w's next task, or nil once w
-// has exited. It is called with the pool's mutex held and returns with it
-// released. A continuation that calls runtime.Goexit while the future
-// settles ends this goroutine: the worker's duty then passes on.
-func (b *batch[T]) next(w *workerInfo, d decision) *taskBase {
-	p := b.pool
-	if d.o != noOutcome {
-		p.mu.Unlock()
-		settled := false
-		defer func() {
-			if !settled {
-				p.handOff(w)
-			}
-		}()
-		b.settle(d)
-		settled = true
-		p.mu.Lock()
-	}
-	if next := p.popLocked(w); next != nil {
-		p.mu.Unlock()
-		return next
-	}
-	return p.idleLocked(w)
-}
-
 // The anchor's body: the pool reaches the batch through it.
 
 // run is never called: workers run claimed items, never the anchor.
@@ -458,7 +433,7 @@ func (it *batchItem[T]) run() *taskBase {
 			d = b.decideEndedLocked()
 		}
 		p.finishLocked(&it.taskBase)
-		return b.next(w, d)
+		return b.ran(w, d)
 	}
 	ctx := it.ctx
 	labelled := ctx.labels != w.labels
@@ -474,14 +449,31 @@ func (it *batchItem[T]) run() *taskBase {
 		err = &PanicError{Value: r.Value, Stack: r.Stack}
 	}
 	p.mu.Lock()
-	return b.next(w, it.finishLocked(i, v, err, panicked, w))
+	return b.ran(w, it.finishLocked(i, v, err, panicked, w))
+}
+
+// ran ends the run of one of the batch's tasks on worker w, with the
+// pool's mutex held (it releases it): with nothing to settle, it takes w's
+// next task under the same lock and returns it; otherwise it settles d
+// once the mutex is released and returns nil, for the worker's loop to
+// take the next task after the settle.
+func (b *batch[T]) ran(w *worker, d decision) *taskBase {
+	p := b.pool
+	if d.o == noOutcome {
+		next := p.popLocked(w)
+		p.mu.Unlock()
+		return next
+	}
+	p.mu.Unlock()
+	b.settle(d)
+	return nil
 }
 
 // finishLocked ends task i, whose function returned (v, err) on worker w,
 // and returns the batch's outcome if that decided it. A context that ended
 // on its own (the deadline, the caller's context) while the function ran
 // wins over what the function returned, which then counts as Late.
-func (it *batchItem[T]) finishLocked(i int, v T, err error, panicked bool, w *workerInfo) decision {
+func (it *batchItem[T]) finishLocked(i int, v T, err error, panicked bool, w *worker) decision {
 	b := it.b
 	b.pool.disarmLocked(&it.due)
 	var d decision
@@ -496,15 +488,14 @@ func (it *batchItem[T]) finishLocked(i int, v T, err error, panicked bool, w *wo
 }
 
 // Goexited ends task it.i, whose function called runtime.Goexit, as a
-// failure with async.ErrGoexit, and hands the worker's duty to a new
-// goroutine.
+// failure with async.ErrGoexit; the worker's loop then passes its slot on
+// as the goroutine unwinds.
 func (it *batchItem[T]) Goexited() {
 	b, p, w, i := it.b, it.b.pool, it.worker, it.i
 	p.mu.Lock()
 	var zero T
 	d := it.finishLocked(i, zero, async.ErrGoexit, false, w)
 	p.mu.Unlock()
-	defer p.handOff(w)
 	b.settle(d)
 }
 

@@ -210,7 +210,7 @@ func (b *taskBase) setLabels() bool {
 // whose caller's context is parent: the caller's labels, then "worker" and
 // "task". Without a name or caller's labels that is w.labels, made once
 // per worker; otherwise it allocates.
-func taskLabels(parent context.Context, w *workerInfo, name string) context.Context {
+func taskLabels(parent context.Context, w *worker, name string) context.Context {
 	var inherited []string
 	if parent != context.Background() {
 		pprof.ForLabels(parent, func(k, v string) bool {

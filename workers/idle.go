@@ -11,30 +11,27 @@ type parker struct {
 	since time.Duration  // pool.mu; when the worker began to wait
 }
 
-// idleLocked is where worker w goes when the queue is empty: with an
-// IdleTimeout it waits and returns the task it is handed, or nil once it has
-// been retired; without one it retires at once. It is called with the
-// pool's mutex held and returns with it released.
+// parkLocked is where worker w goes when the queue is empty: with an
+// IdleTimeout it joins the parked workers and reports true, and its
+// goroutine waits on w.park.ch once the mutex is released; without one, or
+// when the pool is closing or shrinking, w exits and it reports false.
 //
 // Waiting costs no timer per wait: one timer per pool (the reaper) retires
 // the workers that have waited longer than IdleTimeout.
-func (p *Pool) idleLocked(w *workerInfo) *taskBase {
+func (p *Pool) parkLocked(w *worker) bool {
 	if p.idleTimeout <= 0 || p.closed || p.workers > p.max {
 		p.exitLocked(w)
-		p.mu.Unlock()
-		return nil
+		return false
 	}
 	if w.park == nil {
 		w.park = &parker{ch: make(chan *taskBase, 1)}
 	}
-	pk := w.park
-	pk.since = p.now()
+	w.park.since = p.now()
 	p.parked = append(p.parked, w)
 	if p.reaper == nil {
 		p.reaper = time.AfterFunc(p.idleTimeout, p.reap)
 	}
-	p.mu.Unlock()
-	return <-pk.ch // nil: retired by the reaper, Shutdown, Close or Resize
+	return true
 }
 
 // reap retires the workers that have waited for IdleTimeout or longer, and
@@ -59,7 +56,7 @@ func (p *Pool) reap() {
 }
 
 // unparkLocked takes the most recently parked worker, or nil if none waits.
-func (p *Pool) unparkLocked() *workerInfo {
+func (p *Pool) unparkLocked() *worker {
 	n := len(p.parked)
 	if n == 0 {
 		return nil
@@ -83,7 +80,7 @@ func (p *Pool) retireParkedLocked(all bool) {
 }
 
 // retireLocked retires waiting worker w and tells its goroutine to return.
-func (p *Pool) retireLocked(w *workerInfo) {
+func (p *Pool) retireLocked(w *worker) {
 	pk := w.park
 	p.exitLocked(w)
 	pk.ch <- nil

@@ -64,9 +64,9 @@ type Pool struct {
 	queued  int           // tasks in the queue
 	queue   list          // waiting tasks, oldest first
 	running list          // tasks whose function is running
-	slots   []*workerInfo // slots[i] names worker i+1; made on first use
-	free    []*workerInfo // slots with no live worker
-	parked  []*workerInfo // idle workers waiting for work, most recent last
+	slots   []*worker // slots[i] names worker i+1; made on first use
+	free    []*worker // slots with no live worker
+	parked  []*worker // idle workers waiting for work, most recent last
 	reaper  *time.Timer   // retires workers idle for IdleTimeout; nil if none waits
 	closed  bool
 	drained chan struct{} // made by Shutdown; closed when the last worker exits
@@ -76,20 +76,6 @@ type Pool struct {
 	timeouts deadlines
 
 	stats counters
-}
-
-// workerInfo is one worker slot: its name and the pprof labels of the
-// functions it runs, made once per slot.
-type workerInfo struct {
-	slot   int
-	name   string
-	labels context.Context
-	park   *parker // pool.mu; the live goroutine's, once it has waited
-
-	// Outcomes counted by the worker's own goroutine, apart from the other
-	// workers' so that busy workers do not contend on one cache line.
-	completed, failed, panicked, late atomic.Uint64
-	_                                 [64]byte
 }
 
 // NewPool returns a pool configured by cfg. It starts no goroutine. A
@@ -163,7 +149,7 @@ func (p *Pool) Resize(n int) error {
 		starts = p.fillLocked(starts, p.now())
 	}
 	p.mu.Unlock()
-	startWorkers(starts)
+	p.startWorkers(starts)
 	return nil
 }
 
@@ -224,7 +210,7 @@ func (p *Pool) submit(s *settings, t *taskBase) error {
 		p.workers++
 		p.runLocked(t, p.slotLocked(), now)
 		p.mu.Unlock()
-		go t.work()
+		go p.work(t.worker, t)
 		return nil
 	}
 	t.where = whereQueued
@@ -234,18 +220,10 @@ func (p *Pool) submit(s *settings, t *taskBase) error {
 	return nil
 }
 
-// startWorkers starts a worker goroutine for each task, already marked
-// running on a new worker by fillLocked. Callers start them after
-// releasing the mutex.
-func startWorkers(ts []*taskBase) {
-	for _, t := range ts {
-		go t.work()
-	}
-}
 
 // slotLocked takes a free worker slot, or makes one; slots are made in
 // order, so the first workers are named -1, -2, and so on.
-func (p *Pool) slotLocked() *workerInfo {
+func (p *Pool) slotLocked() *worker {
 	if n := len(p.free); n > 0 {
 		w := p.free[n-1]
 		p.free = p.free[:n-1]
@@ -253,13 +231,13 @@ func (p *Pool) slotLocked() *workerInfo {
 	}
 	n := len(p.slots) + 1
 	name := p.name + "-" + strconv.Itoa(n)
-	w := &workerInfo{slot: n, name: name, labels: pprof.WithLabels(context.Background(), pprof.Labels("worker", name))}
+	w := &worker{slot: n, name: name, labels: pprof.WithLabels(context.Background(), pprof.Labels("worker", name))}
 	p.slots = append(p.slots, w)
 	return w
 }
 
 // runLocked marks t as running on w since now.
-func (p *Pool) runLocked(t *taskBase, w *workerInfo, now time.Duration) {
+func (p *Pool) runLocked(t *taskBase, w *worker, now time.Duration) {
 	t.where = whereRunning
 	t.worker = w
 	t.started = now
@@ -282,7 +260,7 @@ func (p *Pool) finishLocked(t *taskBase) {
 // popLocked returns the next queued task, marked running on worker w, or
 // nil if the queue is empty or the pool has shrunk below its workers. The
 // clock is read only when there is a task to start.
-func (p *Pool) popLocked(w *workerInfo) *taskBase {
+func (p *Pool) popLocked(w *worker) *taskBase {
 	if p.workers > p.max || p.queue.head == nil {
 		return nil
 	}
@@ -293,7 +271,7 @@ func (p *Pool) popLocked(w *workerInfo) *taskBase {
 
 // takeLocked takes the next task off the non-empty queue for worker w: the
 // task at its head, or the next task of the batch at its head.
-func (p *Pool) takeLocked(w *workerInfo) *taskBase {
+func (p *Pool) takeLocked(w *worker) *taskBase {
 	t := p.queue.head
 	if b, ok := t.body.(queuedBatch); ok {
 		return b.claimLocked(w)
@@ -307,7 +285,7 @@ func (p *Pool) takeLocked(w *workerInfo) *taskBase {
 type queuedBatch interface {
 	// claimLocked returns the record of the batch's next task, for worker
 	// w, not yet running; the entry leaves the queue with the last one.
-	claimLocked(w *workerInfo) *taskBase
+	claimLocked(w *worker) *taskBase
 	// waitingLocked is how many of the batch's tasks wait in the queue.
 	waitingLocked() int
 	// nextLocked describes the batch's tasks in the queue: the ID and name
@@ -351,7 +329,7 @@ func (p *Pool) withdrawLocked(t *taskBase) {
 }
 
 // exitLocked retires worker w, whose goroutine is about to return.
-func (p *Pool) exitLocked(w *workerInfo) {
+func (p *Pool) exitLocked(w *worker) {
 	p.workers--
 	w.park = nil
 	p.free = append(p.free, w)
@@ -362,7 +340,7 @@ func (p *Pool) exitLocked(w *workerInfo) {
 }
 
 // counters are the pool's cumulative statistics, but for those each worker
-// keeps (see workerInfo).
+// keeps (see worker).
 type counters struct {
 	submitted, cancelled, timedOut, rejected atomic.Uint64
 }

@@ -2,7 +2,6 @@ package workers
 
 import (
 	"context"
-	"runtime"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -32,7 +31,7 @@ type taskBase struct {
 	pool       *Pool
 	body       taskBody
 	parent     context.Context // the ctx given to Spawn
-	worker     *workerInfo     // pool.mu; set before the function runs, then fixed
+	worker     *worker     // pool.mu; set before the function runs, then fixed
 	id         uint64          // pool.mu when set, then fixed
 	enqueued   time.Duration   // since pool.epoch; fixed before the task is published
 	started    time.Duration   // since pool.epoch; pool.mu
@@ -71,9 +70,11 @@ type taskExtra struct {
 
 // taskBody is the typed half of a task.
 type taskBody interface {
-	// run runs the function on the calling worker and settles the future;
-	// it returns the next task for this worker, already marked running, or
-	// nil if the worker must exit (its slot then already released).
+	// run runs the task on its worker: calls the function (unless the
+	// task was settled or its parent ended before it started), puts the
+	// pool's books right, then settles the future. It returns the worker's
+	// next task if it took one under the mutex with which it finished,
+	// already marked running, or nil.
 	run() *taskBase
 	reject(err error) bool
 	cancel(cause error) bool
@@ -123,30 +124,14 @@ func (t *task[T]) run() *taskBase {
 	p.mu.Lock()
 	p.finishLocked(b)
 	p.mu.Unlock()
-	// The pool's books are right now; settling runs user code (observers,
-	// wakers, Then functions), which may call runtime.Goexit on this
-	// goroutine, so the worker's duty is handed over first.
-	settled := false
-	defer func() {
-		if !settled {
-			p.handOff(w)
-		}
-	}()
+	// The pool's books are right; settling runs user code (observers,
+	// wakers, Then functions), and the worker takes its next task after it.
 	if start {
 		t.settle(v, r, err)
 	} else if b.parent.Err() != nil {
 		t.cancel(context.Cause(b.parent))
 	}
-	settled = true
-	// Only now, with the finished task settled, the worker takes another:
-	// a continuation above that waits for a queued task leaves it queued,
-	// for a free worker to start.
-	p.mu.Lock()
-	if next := p.popLocked(w); next != nil {
-		p.mu.Unlock()
-		return next
-	}
-	return p.idleLocked(w)
+	return nil
 }
 
 // settle settles the future with what the function returned (v and err, or
@@ -180,32 +165,6 @@ func (t *task[T]) settle(v T, r *safecall.Recovered, err error) {
 	}
 }
 
-// handOff passes the duty of worker w, whose goroutine is exiting early
-// (a function or a continuation called runtime.Goexit), to a new goroutine
-// if work is queued; with no work left, the worker retires.
-func (p *Pool) handOff(w *workerInfo) {
-	p.mu.Lock()
-	next := p.popLocked(w)
-	if next == nil {
-		p.exitLocked(w)
-	}
-	p.mu.Unlock()
-	if next != nil {
-		go next.work()
-	}
-}
-
-// work is a worker goroutine: it runs t and then whatever the queue holds.
-func (b *taskBase) work() {
-	if b.pool.lockThread {
-		runtime.LockOSThread() // never unlocked: the thread ends with the worker
-	}
-	pprof.SetGoroutineLabels(b.worker.labels)
-	for t := b; t != nil; {
-		t = t.body.run()
-	}
-}
-
 // taskExit and taskWatch are the task seen by safecall and by its future:
 // the same memory, with methods of their own, so that the context.Context
 // a function receives (the taskBase) has none beyond what a context has.
@@ -214,15 +173,14 @@ type (
 	taskWatch taskBase
 )
 
-// Goexited ends a task whose function called runtime.Goexit and hands the
-// worker's slot to a new goroutine if work is waiting.
+// Goexited ends a task whose function called runtime.Goexit; the worker's
+// loop then passes its slot on as the goroutine unwinds.
 func (e *taskExit) Goexited() {
 	b := (*taskBase)(e)
 	p, w := b.pool, b.worker
 	p.mu.Lock()
 	p.finishLocked(b)
 	p.mu.Unlock()
-	defer p.handOff(w)
 	if !b.body.reject(async.ErrGoexit) {
 		w.late.Add(1) // cancelled or timed out before the Goexit: dropped
 	}
