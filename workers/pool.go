@@ -59,15 +59,15 @@ type Pool struct {
 
 	mu      sync.Mutex
 	max     int
-	workers int           // live worker goroutines
-	active  int           // tasks whose function is running
-	queued  int           // tasks in the queue
-	queue   list          // waiting tasks, oldest first
-	running list          // tasks whose function is running
-	slots   []*worker // slots[i] names worker i+1; made on first use
-	free    []*worker // slots with no live worker
-	parked  []*worker // idle workers waiting for work, most recent last
-	reaper  *time.Timer   // retires workers idle for IdleTimeout; nil if none waits
+	workers int         // live worker goroutines
+	active  int         // tasks whose function is running
+	queued  int         // tasks in the queue
+	queue   list        // waiting tasks, oldest first
+	running list        // tasks whose function is running
+	slots   []*worker   // slots[i] names worker i+1; made on first use
+	free    []*worker   // slots with no live worker
+	parked  []*worker   // idle workers waiting for work, most recent last
+	reaper  *time.Timer // retires workers idle for IdleTimeout; nil if none waits
 	closed  bool
 	drained chan struct{} // made by Shutdown; closed when the last worker exits
 	nextID  uint64
@@ -219,7 +219,6 @@ func (p *Pool) submit(s *settings, t *taskBase) error {
 	p.mu.Unlock()
 	return nil
 }
-
 
 // slotLocked takes a free worker slot, or makes one; slots are made in
 // order, so the first workers are named -1, -2, and so on.

@@ -31,7 +31,7 @@ type taskBase struct {
 	pool       *Pool
 	body       taskBody
 	parent     context.Context // the ctx given to Spawn
-	worker     *worker     // pool.mu; set before the function runs, then fixed
+	worker     *worker         // pool.mu; set before the function runs, then fixed
 	id         uint64          // pool.mu when set, then fixed
 	enqueued   time.Duration   // since pool.epoch; fixed before the task is published
 	started    time.Duration   // since pool.epoch; pool.mu
