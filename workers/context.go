@@ -6,6 +6,13 @@ import (
 	"time"
 )
 
+// The states of a task's context.
+const (
+	ctxLive    = iota
+	ctxClosing // Done is being closed; Err is not yet visible
+	ctxEnded   // Done is closed and Err, Cause and Value see why
+)
+
 // closedChan is the Done channel of a context cancelled before anyone asked.
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
@@ -43,7 +50,7 @@ func (b *taskBase) Done() <-chan struct{} {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.done == nil {
-		if b.ended.Load() {
+		if b.ctxState.Load() == ctxEnded {
 			x.done = closedChan
 		} else {
 			x.done = make(chan struct{})
@@ -64,15 +71,15 @@ func (b *taskBase) Err() error {
 }
 
 // isEnded reports whether the context has ended. A cancel closes Done
-// before it sets ended, so that Err is never non-nil while Done is open;
-// a caller that finds the cancel under way (closing) waits for it to
+// before it moves to ctxEnded, so that Err is never non-nil while Done is open;
+// a caller that finds the cancel under way (ctxClosing) waits for it to
 // finish, so that one woken by Done never finds the context still live.
 // Only that caller takes a lock.
 func (b *taskBase) isEnded() bool {
-	if b.ended.Load() {
+	if b.ctxState.Load() == ctxEnded {
 		return true
 	}
-	if !b.closing.Load() {
+	if b.ctxState.Load() == ctxLive {
 		return false
 	}
 	x := b.extra.Load()
@@ -127,7 +134,7 @@ type afterFunc struct{ f func() }
 func (b *taskBase) AfterFunc(f func()) (stop func() bool) {
 	x := b.ensureExtra()
 	x.mu.Lock()
-	if b.ended.Load() {
+	if b.ctxState.Load() == ctxEnded {
 		x.mu.Unlock()
 		go f()
 		return func() bool { return false }
@@ -156,7 +163,7 @@ func (b *taskBase) AfterFunc(f func()) (stop func() bool) {
 func (b *taskBase) cancelContext(ctxErr, cause error) {
 	x := b.ensureExtra()
 	x.mu.Lock()
-	if b.ended.Load() {
+	if b.ctxState.Load() == ctxEnded {
 		x.mu.Unlock()
 		return
 	}
@@ -167,16 +174,16 @@ func (b *taskBase) cancelContext(ctxErr, cause error) {
 	inner, cancel := context.WithCancelCause(base)
 	cancel(cause)
 	x.inner, x.err = inner, ctxErr
-	// Done is closed before ended is set, because Err reads ended without
-	// the lock: Err must never be non-nil while Done is still open. closing
+	// Done is closed before the state is ctxEnded, because Err reads it without
+	// the lock: Err must never be non-nil while Done is still open. ctxClosing
 	// tells a reader woken by Done meanwhile to wait for the lock.
-	b.closing.Store(true)
+	b.ctxState.Store(ctxClosing)
 	if x.done == nil {
 		x.done = closedChan
 	} else {
 		close(x.done)
 	}
-	b.ended.Store(true)
+	b.ctxState.Store(ctxEnded)
 	fns := x.afterFuncs
 	x.afterFuncs = nil
 	x.mu.Unlock()

@@ -210,7 +210,7 @@ func (p *Pool) submit(s *settings, t *taskBase) error {
 		p.workers++
 		p.runLocked(t, p.slotLocked(), now)
 		p.mu.Unlock()
-		go p.work(t.worker, t)
+		go t.work()
 		return nil
 	}
 	t.where = whereQueued

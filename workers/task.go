@@ -35,8 +35,7 @@ type taskBase struct {
 	id         uint64          // pool.mu when set, then fixed
 	enqueued   time.Duration   // since pool.epoch; fixed before the task is published
 	started    time.Duration   // since pool.epoch; pool.mu
-	ended      atomic.Bool     // the context has ended; extra holds why
-	closing    atomic.Bool     // the context's Done is being closed (see isEnded)
+	ctxState   atomic.Uint32   // ctxLive, ctxClosing (Done is being closed, see isEnded), ctxEnded (extra holds why)
 	where      where           // pool.mu
 	abandoned  bool            // pool.mu: settled by cancel or timeout while running
 	panicked   bool            // written by the worker before it settles the future

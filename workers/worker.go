@@ -33,9 +33,11 @@ type worker struct {
 	_                                 [64]byte
 }
 
-// work is a worker goroutine for slot w: it runs t, already marked running
-// on w, then whatever the queue holds.
-func (p *Pool) work(w *worker, t *taskBase) {
+// work is the goroutine of slot t.worker: it runs t, already marked running
+// on that slot, then whatever the queue holds. (It takes the task alone, so
+// that a go statement costs the smallest closure.)
+func (t *taskBase) work() {
+	p, w := t.pool, t.worker
 	if p.lockThread {
 		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 	}
@@ -82,7 +84,7 @@ func (p *Pool) handOff(w *worker) {
 	}
 	p.mu.Unlock()
 	if t != nil {
-		go p.work(w, t)
+		go t.work()
 	}
 }
 
@@ -90,6 +92,6 @@ func (p *Pool) handOff(w *worker) {
 // a new slot by fillLocked. Callers start them after releasing the mutex.
 func (p *Pool) startWorkers(ts []*taskBase) {
 	for _, t := range ts {
-		go p.work(t.worker, t)
+		go t.work()
 	}
 }
