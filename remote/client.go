@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 	"github.com/velalang/runtime/workers"
 )
@@ -33,10 +34,12 @@ type Client struct {
 	advSub *nats.Subscription
 
 	closeOnce sync.Once
+	checks    sync.WaitGroup // the goroutine that checks pending tasks after a reconnection
 
 	mu        sync.Mutex
 	closedErr error // non-nil once the client no longer takes tasks
 	next      uint64
+	epoch     uint64            // disconnections so far
 	calls     map[uint64]*entry // tasks not yet settled, and abandoned ones awaiting their sequence number
 	bySeq     map[uint64]uint64 // stream sequence -> call number, once acknowledged
 }
@@ -44,6 +47,7 @@ type Client struct {
 // entry is a task of the Client's, with the fields guarded by Client.mu.
 type entry struct {
 	n         uint64
+	epoch     uint64 // Client.epoch when it was sent
 	t         call
 	seq       uint64      // the task's stream sequence, once acknowledged
 	abandoned bool        // settled by cancel or timeout before its sequence was known
@@ -83,7 +87,9 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 }
 
 func (c *Client) start(ctx context.Context) error {
-	l, err := dial(ctx, &c.s, "vela-remote-client")
+	l, err := dial(ctx, &c.s, "vela-remote-client",
+		nats.DisconnectErrHandler(func(*nats.Conn, error) { c.disconnected() }),
+		nats.ReconnectHandler(func(*nats.Conn) { c.reconnected() }))
 	if err != nil {
 		return err
 	}
@@ -131,6 +137,7 @@ func (c *Client) teardown() {
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.rejectAll(fmt.Errorf("remote: client closed: %w", workers.ErrPoolClosed))
+		c.checks.Wait()
 		_ = c.sub.Unsubscribe()
 		_ = c.advSub.Unsubscribe()
 		_ = c.l.nc.Flush()
@@ -191,7 +198,7 @@ func (c *Client) send(ctx context.Context, e *entry, name string, data []byte, t
 	}
 	c.next++
 	n := c.next
-	e.n = n
+	e.n, e.epoch = n, c.epoch
 	c.calls[n] = e
 	c.mu.Unlock()
 
@@ -349,7 +356,88 @@ func (c *Client) onMsg(m *nats.Msg) {
 		c.onReply(n, m)
 	case "a":
 		c.onAck(n, m)
+	case "l":
+		c.onLost(n)
 	}
+}
+
+func (c *Client) disconnected() {
+	c.mu.Lock()
+	c.epoch++
+	c.mu.Unlock()
+}
+
+// reconnected starts the check of pending tasks, unless the client is
+// closing.
+func (c *Client) reconnected() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closedErr == nil {
+		c.checks.Add(1)
+		go c.recheck()
+	}
+}
+
+// recheck runs after a reconnection. It sets the queue up again (the
+// server may have restarted without a store), then looks for each pending
+// task in the stream: a task still there is waiting or running and its
+// reply will come; a task no longer there was answered while the client
+// was away, or lost with the server's memory; so was a task whose
+// acknowledgement never came back. Such tasks are marked lost with a
+// message to the client itself, which arrives after any reply published
+// before the check, so a reply that did arrive still wins.
+func (c *Client) recheck() {
+	defer c.checks.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = c.l.ensureStream(ctx, &c.s, true)
+	_, _ = c.l.ensureConsumer(ctx, &c.s, false)
+	c.mu.Lock()
+	epoch := c.epoch
+	pending := make([]*entry, 0, len(c.calls))
+	for _, e := range c.calls {
+		if !e.abandoned {
+			pending = append(pending, e)
+		}
+	}
+	c.mu.Unlock()
+	st, err := c.l.js.Stream(ctx, c.s.stream)
+	for _, e := range pending {
+		c.mu.Lock()
+		seq := e.seq
+		c.mu.Unlock()
+		lost := false
+		switch {
+		case seq == 0:
+			lost = e.epoch < epoch // sent before the disconnection, never acknowledged
+		case err != nil:
+			lost = errors.Is(err, jetstream.ErrStreamNotFound)
+		default:
+			_, gerr := st.GetMsg(ctx, seq)
+			lost = errors.Is(gerr, jetstream.ErrMsgNotFound)
+		}
+		if lost {
+			_ = c.l.nc.Publish(c.prefix+"l."+strconv.FormatUint(e.n, 10), nil)
+		}
+	}
+}
+
+// onLost rejects a task that recheck found lost, if no reply came first.
+func (c *Client) onLost(n uint64) {
+	c.mu.Lock()
+	e := c.calls[n]
+	if e == nil || e.abandoned {
+		c.mu.Unlock()
+		return
+	}
+	delete(c.calls, n)
+	if e.seq != 0 {
+		delete(c.bySeq, e.seq)
+	}
+	e.stopTimers()
+	c.mu.Unlock()
+	e.t.reject(fmt.Errorf("remote: its result was lost while the client was disconnected: %w", ErrResultLost))
+	c.broadcastCancel(c.taskID(n))
 }
 
 func (c *Client) onReply(n uint64, m *nats.Msg) {

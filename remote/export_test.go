@@ -10,3 +10,6 @@ func QueuedTasks(c *Client) uint64 {
 	}
 	return st.CachedInfo().State.Msgs
 }
+
+// Connected reports whether c's connection is up.
+func Connected(c *Client) bool { return c.l.nc.IsConnected() }

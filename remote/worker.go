@@ -59,6 +59,7 @@ type Worker struct {
 	runs      map[string]*run      // held tasks that were started, by id
 	cancelled map[string]time.Time // ids cancelled before this worker held them
 	idle      chan struct{}        // closed when held becomes 0, if made
+	needSetup bool                 // the stream or consumer may be missing: tick creates them
 }
 
 // pullReq is the open pull request: its inbox token, how many tasks it
@@ -205,7 +206,7 @@ func (w *Worker) teardown() {
 // next function starts without a round trip to the server. Held tasks are
 // kept alive by tick, so the waiting ones are not redelivered.
 func (w *Worker) pullLocked() {
-	if w.stopping || w.req != nil {
+	if w.stopping || w.req != nil || w.needSetup {
 		return
 	}
 	free := 2*w.s.Slots - w.held
@@ -224,7 +225,7 @@ func (w *Worker) pullLocked() {
 func (w *Worker) reconnected() {
 	w.mu.Lock()
 	w.req = nil
-	w.pullLocked()
+	w.needSetup = true
 	w.mu.Unlock()
 }
 
@@ -232,13 +233,19 @@ func (w *Worker) reconnected() {
 // at a time: a task, or the server's word that a pull request has ended.
 func (w *Worker) onDelivery(m *nats.Msg) {
 	if status := m.Header.Get("Status"); status != "" && len(m.Data) == 0 {
-		// 100 is a heartbeat; 404, 408 and 409 end the request.
+		// 100 is a heartbeat; 404, 408 and 409 end the request; 503 (no
+		// responders) means the consumer is missing, after a server
+		// restart without a store: tick sets it up again and pulls.
 		tok := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
 		if status != "100" {
 			w.mu.Lock()
 			if w.req != nil && w.req.tok == tok {
 				w.req = nil
-				w.pullLocked()
+				if status == "503" || strings.Contains(m.Header.Get("Description"), "Consumer Deleted") {
+					w.needSetup = true
+				} else {
+					w.pullLocked()
+				}
 			}
 			w.mu.Unlock()
 		}
@@ -430,24 +437,39 @@ func (w *Worker) onCancel(m *nats.Msg) {
 	cancelRuns(rs, errCallerCancelled)
 }
 
-// tick tells the server that held tasks are alive, every AckWait/3, and
-// forgets cancels old enough that their tasks can no longer arrive.
+// tick tells the server that held tasks are alive, every AckWait/3; sets
+// the queue up again after a reconnection; renews a pull request the
+// server never answered; and forgets cancels old enough that their tasks
+// can no longer arrive. It runs every AckWait/3, or every 250 ms if that is
+// shorter.
 func (w *Worker) tick() {
 	defer close(w.tickDone)
-	every := max(w.s.AckWait/3, time.Millisecond)
+	progress := max(w.s.AckWait/3, time.Millisecond)
 	keep := max(4*w.s.AckWait, time.Minute)
-	t := time.NewTicker(every)
+	t := time.NewTicker(min(progress, 250*time.Millisecond))
 	defer t.Stop()
 	var ds []delivery
+	last := time.Now()
 	for {
 		select {
 		case <-w.tickStop:
 			return
 		case now := <-t.C:
+			w.mu.Lock()
+			setup := w.needSetup && !w.stopping
+			w.mu.Unlock()
+			if setup && w.setUp() {
+				w.mu.Lock()
+				w.needSetup = false
+				w.mu.Unlock()
+			}
 			ds = ds[:0]
 			w.mu.Lock()
-			for _, r := range w.runs {
-				ds = append(ds, r.d)
+			if now.Sub(last) >= progress {
+				last = now
+				for _, r := range w.runs {
+					ds = append(ds, r.d)
+				}
 			}
 			if w.req != nil && now.After(w.req.forgetAt) {
 				w.req = nil
@@ -464,6 +486,18 @@ func (w *Worker) tick() {
 			}
 		}
 	}
+}
+
+// setUp creates the queue's stream and consumer again if they are
+// missing, after a reconnection; it reports whether they exist.
+func (w *Worker) setUp() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if w.l.ensureStream(ctx, &w.s, false) != nil {
+		return false
+	}
+	_, err := w.l.ensureConsumer(ctx, &w.s, true)
+	return err == nil
 }
 
 // Stats returns a snapshot of the pool the Worker runs functions on.
