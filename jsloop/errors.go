@@ -15,9 +15,6 @@ var (
 	// promise still pending when no work is left: nothing can settle it any
 	// more (Node reports the same for an unsettled top-level await).
 	ErrUnsettled = errors.New("jsloop: the script's promise never settled")
-	// ErrUnknownModule matches the error of a spawnJS call naming a module
-	// that Options.Modules does not have (in JavaScript: a TypeError).
-	ErrUnknownModule = errors.New("jsloop: unknown module")
 	// ErrBroken is returned by RunScript after a Go function installed on the
 	// VM panicked: goja leaves its VM inconsistent after a Go panic, so the
 	// Runtime refuses further scripts. Close it and make a new one.
