@@ -3,6 +3,7 @@ package jsloop_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -130,10 +131,13 @@ exports.noop = function () {};
 // BenchmarkSpawnJSPrimes: two equal prime counts, one after the other on
 // the loop ("serial", the module evaluated in the loop's own VM) and as two
 // spawnJS calls on a pool of 2 runtimes ("parallel"), in the same
-// iteration; speedup = serial time / parallel time.
+// iteration; speedup = serial time / parallel time. "bare" is the machine's
+// ceiling for the same work: two goroutines, each with a goja runtime of
+// its own made beforehand, no loop, no pool, no JSON; bare-speedup =
+// serial time / bare time.
 func BenchmarkSpawnJSPrimes(b *testing.B) {
 	const hi = 30000
-	pool, err := workers.NewPool(workers.Config{MaxWorkers: 2, Name: "bench-js"})
+	pool, err := workers.NewPool(workers.Config{MaxWorkers: 2, Name: "bench-js", IdleTimeout: time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -143,15 +147,35 @@ func BenchmarkSpawnJSPrimes(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer r.Close()
-	if _, err := r.RunScript(context.Background(), "setup.js", `
-		globalThis.local = (function () { const module = { exports: {} }, exports = module.exports;
-`+primesModule+`
-		return module.exports; })();`); err != nil {
+	const local = "(function () { const module = { exports: {} }, exports = module.exports;\n" + primesModule + "\nreturn module.exports; })()"
+	if _, err := r.RunScript(context.Background(), "setup.js", "globalThis.local = "+local); err != nil {
 		b.Fatal(err)
+	}
+	bare := func() time.Duration {
+		vms := [2]*goja.Runtime{goja.New(), goja.New()}
+		fns := [2]goja.Callable{}
+		for i, vm := range vms {
+			v, err := vm.RunString(local + ".count")
+			if err != nil {
+				b.Fatal(err)
+			}
+			fns[i], _ = goja.AssertFunction(v)
+		}
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i := range 2 {
+			wg.Go(func() {
+				if _, err := fns[i](goja.Undefined(), vms[i].ToValue(hi)); err != nil {
+					b.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		return time.Since(start)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	var serial, parallel time.Duration
+	var serial, parallel, bareTotal time.Duration
 	for b.Loop() {
 		t0 := time.Now()
 		if _, err := r.RunScript(context.Background(), "serial.js", fmt.Sprintf("local.count(%d) + local.count(%d)", hi, hi)); err != nil {
@@ -169,10 +193,12 @@ func BenchmarkSpawnJSPrimes(b *testing.B) {
 		}
 		serial += t1.Sub(t0)
 		parallel += t2.Sub(t1)
+		bareTotal += bare()
 	}
 	b.ReportMetric(float64(serial.Nanoseconds())/float64(b.N), "serial-ns/op")
 	b.ReportMetric(float64(parallel.Nanoseconds())/float64(b.N), "parallel-ns/op")
 	b.ReportMetric(float64(serial)/float64(parallel), "speedup")
+	b.ReportMetric(float64(serial)/float64(bareTotal), "bare-speedup")
 }
 
 // BenchmarkSpawnJSOverhead: await spawnJS of a trivial export, one at a
