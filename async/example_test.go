@@ -128,3 +128,25 @@ func ExampleRunUntilComplete() {
 	fmt.Println(v, err)
 	// Output: timer fired <nil>
 }
+
+// counter is an Observer: the owner of a promise keeps books about it.
+type counter struct{ cancelled int }
+
+func (c *counter) Settled(s async.State, err error) {
+	if s == async.Cancelled {
+		c.cancelled++
+	}
+}
+
+// An Observer set with Promise.Observe runs when the future settles, before
+// anyone waiting on it is released, so its books are right by the time a
+// waiter looks. Promise.Pending tells the producer a settle has begun.
+func ExamplePromise_Observe() {
+	var c counter
+	p, f := async.NewPromise[int]()
+	p.Observe(&c)
+	go f.Cancel()
+	_, err := f.Await(context.Background())
+	fmt.Println(errors.Is(err, async.ErrCancelled), c.cancelled, p.Pending())
+	// Output: true 1 false
+}

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/velalang/runtime/internal/hook"
 	"github.com/velalang/runtime/internal/safecall"
 )
 
@@ -30,8 +29,8 @@ type Future[T any] struct {
 	state atomic.Uint32 // a State, or settling
 
 	mu       sync.Mutex
-	subs     *subscribers  // made on demand by Done, Poll and OnCancel
-	observer hook.Observer // told first how the future settled
+	subs     *subscribers // made on demand by Done, Poll and OnCancel
+	observer Observer     // told first how the future settled
 
 	// value and err are written once by the settling goroutine before the
 	// state word leaves settling, and read only after it has.
@@ -143,10 +142,12 @@ func (f *Future[T]) Result() (r Result[T], ok bool) {
 }
 
 // Cancel settles a pending future as Cancelled with an error that satisfies
-// errors.Is(err, ErrCancelled), then runs the promise's cancellation
-// handlers on the calling goroutine (for a worker's future this removes a
-// queued task or cancels a running task's context), then releases waiters.
-// It returns false, and changes nothing, if the future had already settled.
+// errors.Is(err, ErrCancelled): on the calling goroutine it runs the
+// promise's observer and cancellation handlers (for a worker's future this
+// removes a queued task or cancels a running task's context), then makes
+// the future read as cancelled and releases its waiters, so whoever sees
+// it cancelled sees what they did. It returns false, and changes nothing,
+// if the future had already settled or a settle is under way.
 func (f *Future[T]) Cancel() bool { return f.CancelWithCause(nil) }
 
 // CancelWithCause is Cancel with a reason: the future's error wraps both
@@ -221,36 +222,69 @@ func (f *Future[T]) subscribe(w Waker) {
 }
 
 // settle is the single way a future leaves Pending. It returns false if
-// another settle came first. It tells the observer, and on a cancel runs the
-// cancellation handlers, before it releases waiters, so that what they
-// update is visible to a goroutine woken by the settle.
+// another settle came first. Everything it does for the future's owner
+// happens before the future reads as settled, by any means (State, Result,
+// Await, Poll, Done): first the observer, then, on a cancel, the
+// cancellation handlers; only then is the state published, Done closed and
+// the wakers run. Meanwhile the future reads as Pending and any other
+// settle fails.
 func (f *Future[T]) settle(s State, v T, err error) bool {
 	if !f.state.CompareAndSwap(uint32(Pending), settling) {
 		return false
 	}
 	f.value, f.err = v, err
-	f.mu.Lock()
-	f.state.Store(uint32(s))
-	subs, o := f.subs, f.observer
-	f.subs, f.observer = nil, nil
-	f.mu.Unlock()
-	var done chan struct{}
-	var ws []Waker
-	var handlers []func(error)
-	if subs != nil {
-		done, ws, handlers = subs.done, subs.wakers, subs.onCancel
-	}
-	// Deferred, so that a handler or waker that panics or calls
-	// runtime.Goexit (a Then function runs inside a waker) cannot leave the
-	// settled future's waiters and its other wakers waiting forever.
-	defer release(done, ws)
-	if o != nil {
-		o.Settled(uint8(s), err)
-	}
+	// Deferred, so that an observer or handler that panics or calls
+	// runtime.Goexit cannot leave the future settling forever, its waiters
+	// waiting and its other handlers not run.
+	defer f.publish(s)
 	if s == Cancelled {
-		callAll(handlers, func(h func(error)) { h(err) })
+		defer f.cancelled(err)
+	}
+	f.mu.Lock()
+	o := f.observer
+	f.observer = nil
+	f.mu.Unlock()
+	if o != nil {
+		o.Settled(s, err)
 	}
 	return true
+}
+
+// cancelled runs the cancellation handlers of a future being cancelled,
+// including any registered while they run.
+func (f *Future[T]) cancelled(err error) {
+	for {
+		f.mu.Lock()
+		var hs []func(error)
+		if f.subs != nil {
+			hs, f.subs.onCancel = f.subs.onCancel, nil
+		}
+		f.mu.Unlock()
+		if len(hs) == 0 {
+			return
+		}
+		callAll(hs, func(h func(error)) { h(err) })
+	}
+}
+
+// publish makes the settle visible: it stores the state, closes Done and
+// wakes the wakers, in order. A cancellation handler registered in the
+// instant between cancelled and publish runs here, after the state is
+// stored.
+func (f *Future[T]) publish(s State) {
+	f.mu.Lock()
+	f.state.Store(uint32(s))
+	subs := f.subs
+	f.subs = nil
+	f.mu.Unlock()
+	if subs == nil {
+		return
+	}
+	defer release(subs.done, subs.wakers)
+	if s == Cancelled && len(subs.onCancel) > 0 {
+		err := f.err
+		callAll(subs.onCancel, func(h func(error)) { h(err) })
+	}
 }
 
 // release closes done, then wakes each of ws, in order.

@@ -1,7 +1,5 @@
 package async
 
-import "github.com/velalang/runtime/internal/hook"
-
 // Promise is the write side of a [Future]. Resolve, Reject and the future's
 // Cancel race; the first to arrive settles the future and the others return
 // false.
@@ -57,8 +55,9 @@ func (p *Promise[T]) Reject(err error) bool {
 // OnCancel arranges for fn to run once if, and only if, the future is
 // cancelled, with the cancellation error (errors.Is(cause, ErrCancelled)
 // holds). Handlers run in registration order on the goroutine that cancels
-// the future, before the future's waiters are released, so they must not
-// block. If the future is already cancelled, fn runs at once on the calling
+// the future, before the future reads as cancelled and before its waiters
+// are released, so they must not block, and a handler that looks at the
+// future itself still finds it pending. If the future is already cancelled, fn runs at once on the calling
 // goroutine; if it settled any other way, fn is dropped and never runs. This
 // is how a producer learns that nobody wants its result any more.
 func (p *Promise[T]) OnCancel(fn func(cause error)) {
@@ -79,18 +78,35 @@ func (p *Promise[T]) OnCancel(fn func(cause error)) {
 	}
 }
 
-// attacher is implemented by every *Promise[T]; see package internal/hook.
-type attacher interface {
-	attach(hook.Observer)
-	unsettled() bool
+// Observer is told, once, how a future settled: on the goroutine that
+// settled it, before its cancellation handlers run, before its waiters are
+// released and before any waker or continuation runs, so that what the
+// observer records is visible to everyone who sees the future settled. It
+// is for the owner of a promise that keeps books about it (package workers
+// counts outcomes and stops cancelled tasks this way); it must not block,
+// and it must not call back into the future.
+type Observer interface {
+	Settled(s State, err error)
 }
 
-// attach runs before the promise is shared, so it needs no lock.
-func (p *Promise[T]) attach(o hook.Observer) { p.f.observer = o }
-
-func (p *Promise[T]) unsettled() bool { return p.f.state.Load() == uint32(Pending) }
-
-func init() {
-	hook.Attach = func(promise any, o hook.Observer) { promise.(attacher).attach(o) }
-	hook.Unsettled = func(promise any) bool { return promise.(attacher).unsettled() }
+// Observe makes o the observer of the promise's future, replacing any
+// earlier one. It is meant to be called before the future is shared: if
+// the future has already settled (or a settle is under way), o is never
+// told, and Observe reports false.
+func (p *Promise[T]) Observe(o Observer) bool {
+	f := &p.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.state.Load() != uint32(Pending) {
+		return false
+	}
+	f.observer = o
+	return true
 }
+
+// Pending reports whether the future is pending with no settle under way.
+// Unlike Future.State, which reports a settle in progress as Pending until
+// its value is visible, Pending turns false the moment a Resolve, Reject or
+// Cancel has won: a producer checks it before it starts work that such a
+// settle has made pointless.
+func (p *Promise[T]) Pending() bool { return p.f.state.Load() == uint32(Pending) }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/velalang/runtime/async"
-	"github.com/velalang/runtime/internal/hook"
 	"github.com/velalang/runtime/internal/safecall"
 )
 
@@ -139,15 +138,15 @@ func (b *batch[T]) start(parent context.Context, timeout time.Duration) {
 		b.ctxDone = b.ctx.Done()
 		b.stop = context.AfterFunc(b.ctx, b.ctxEnded)
 	}
-	hook.Attach(&b.p, b)
+	b.p.Observe(b)
 }
 
 // Settled observes the batch's future: whoever cancelled it (Future.Cancel,
 // CancelAll, Close, or settle for the caller's context), the batch stops
 // and its queued functions never run. It runs before the future's waiters
 // are released.
-func (b *batch[T]) Settled(state uint8, err error) {
-	if async.State(state) == async.Cancelled {
+func (b *batch[T]) Settled(state async.State, err error) {
+	if state == async.Cancelled {
 		b.cancelled(err)
 	}
 }

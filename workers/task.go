@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/velalang/runtime/async"
-	"github.com/velalang/runtime/internal/hook"
 	"github.com/velalang/runtime/internal/safecall"
 )
 
@@ -81,7 +80,7 @@ type taskBody interface {
 	// left cancelled: for a task, 1 if its future is cancelled; for a
 	// batch, the tasks its cancel counted, reported once.
 	cancelledTasks() int
-	// attach makes the task the observer of its future; see package hook.
+	// attach makes the task the observer of its future (async.Observer).
 	attach()
 }
 
@@ -92,7 +91,7 @@ type task[T any] struct {
 	fn      func(context.Context) (T, error)
 }
 
-func (t *task[T]) attach()                 { hook.Attach(&t.promise, (*taskWatch)(&t.taskBase)) }
+func (t *task[T]) attach()                 { t.promise.Observe((*taskWatch)(&t.taskBase)) }
 func (t *task[T]) reject(err error) bool   { return t.promise.Reject(err) }
 func (t *task[T]) cancel(cause error) bool { return t.promise.Future().CancelWithCause(cause) }
 func (t *task[T]) cancelledTasks() int {
@@ -108,7 +107,7 @@ func (t *task[T]) run() *taskBase {
 	// The parent may have ended with its watch not yet run, or the future
 	// may have settled (or be settling) while the task was handed to this
 	// worker (a sibling failed, a timer fired): never call the function.
-	start := b.parent.Err() == nil && hook.Unsettled(&t.promise)
+	start := b.parent.Err() == nil && t.promise.Pending()
 	var v T
 	var r *safecall.Recovered
 	var err error
@@ -188,10 +187,10 @@ func (e *taskExit) Goexited() {
 // Settled is the future's observer: it counts how the task ended and, if
 // it ended by cancel or timeout, takes it off the queue or tells the running
 // function to stop. It runs before the future's waiters are released.
-func (o *taskWatch) Settled(state uint8, err error) {
+func (o *taskWatch) Settled(state async.State, err error) {
 	b := (*taskBase)(o)
 	s := &b.pool.stats
-	switch async.State(state) {
+	switch state {
 	case async.Fulfilled: // only ever by the worker that ran the task
 		b.worker.completed.Add(1)
 	case async.Rejected:
@@ -303,4 +302,4 @@ func (b *taskBase) name() string {
 	return ""
 }
 
-var _ hook.Observer = (*taskWatch)(nil)
+var _ async.Observer = (*taskWatch)(nil)
