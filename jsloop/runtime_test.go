@@ -3,6 +3,8 @@ package jsloop_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"strings"
 	"testing"
 	"time"
@@ -195,6 +197,15 @@ func TestSpawnRejections(t *testing.T) {
 		])`)
 	got := v.([]any)
 	want := []string{"GoError: disk on fire", "PanicError: kaboom +goStack", `TypeError: spawn: no Go function registered as "nope"`}
+	defer func() {
+		must(t, r.Register("wrapped", func(context.Context, []any) (any, error) {
+			return nil, fmt.Errorf("reading config: %w", fs.ErrNotExist)
+		}))
+		v := runOK(t, r, `spawn('wrapped').catch(e => [e.name, e.message, e.cause.name, e.cause.message])`)
+		if got := fmt.Sprint(v); got != "[GoError reading config: file does not exist GoError file does not exist]" {
+			t.Errorf("wrapped Go error: %s", got)
+		}
+	}()
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("rejection %d: %q, want %q", i, got[i], want[i])
