@@ -173,7 +173,7 @@ var All = []*Workload{
 		Desc: func(s SizeConfig) string {
 			return fmt.Sprintf("A batch of %s functions that wait for their context, at most GOMAXPROCS at a time; once GOMAXPROCS of them run, the parent context is cancelled (or the batch's future, where named). Latency from cancel() returning to the caller holding the batch's answer; `late-runs` counts functions started after cancel() returned.", n(s.CancelBatchTasks))
 		},
-		Primary: P99, Metrics: []string{P50, P99, LateRuns}, BenchTime: "5x"},
+		Primary: P99, Metrics: []string{P50, P99, LateRuns}, BenchTime: "20x"},
 }
 
 // Get returns the workload with the given ID, or nil.
