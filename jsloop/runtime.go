@@ -395,6 +395,7 @@ func (r *Runtime) turn(fn func()) {
 	}
 	r.turnStart = time.Now()
 	defer func() {
+		r.turnStart = time.Time{} // outside a turn, timers count from time.Now()
 		if v := recover(); v != nil {
 			r.broken.Store(true)
 			r.fail(fmt.Errorf("jsloop: a Go function panicked on the loop: %w", &async.PanicError{Value: v, Stack: debug.Stack()}))
