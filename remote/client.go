@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -461,16 +462,53 @@ func (c *Client) onReply(n uint64, m *nats.Msg) {
 func (c *Client) onAck(n uint64, m *nats.Msg) {
 	var ack pubAck
 	var failure error
+	if seq, ok := quickSeq(m.Data); ok {
+		ack.Seq = seq
+	} else {
+		failure = parseAck(m, &ack, c.s.Queue)
+	}
+	c.settleAck(n, ack.Seq, failure)
+}
+
+// quickSeq reads the sequence of a plain acknowledgement,
+// {"stream":"VELA_q","seq":N}, without encoding/json; ok is false for
+// anything else (an error, a duplicate, a domain), which parseAck reads.
+func quickSeq(data []byte) (uint64, bool) {
+	const key = `,"seq":`
+	i := bytes.Index(data, []byte(key))
+	if i < 0 || !bytes.HasPrefix(data, []byte(`{"stream":"`)) {
+		return 0, false
+	}
+	rest := data[i+len(key):]
+	j := 0
+	var n uint64
+	for ; j < len(rest) && rest[j] >= '0' && rest[j] <= '9'; j++ {
+		n = n*10 + uint64(rest[j]-'0')
+	}
+	if j == 0 || j != len(rest)-1 || rest[j] != '}' {
+		return 0, false
+	}
+	return n, true
+}
+
+// parseAck reads any acknowledgement; a non-nil error is the reason the
+// task was refused.
+func parseAck(m *nats.Msg, ack *pubAck, queue string) error {
 	switch {
 	case m.Header.Get("Status") == "503":
-		failure = fmt.Errorf("remote: no stream for queue %q (was it deleted?)", c.s.Queue)
-	case json.Unmarshal(m.Data, &ack) != nil:
-		failure = fmt.Errorf("remote: unreadable acknowledgement %q", m.Data)
+		return fmt.Errorf("remote: no stream for queue %q (was it deleted?)", queue)
+	case json.Unmarshal(m.Data, ack) != nil:
+		return fmt.Errorf("remote: unreadable acknowledgement %q", m.Data)
 	case ack.Error != nil && strings.Contains(ack.Error.Description, "maximum messages"):
-		failure = fmt.Errorf("remote: queue %q holds MaxQueued tasks: %w", c.s.Queue, workers.ErrQueueFull)
+		return fmt.Errorf("remote: queue %q holds MaxQueued tasks: %w", queue, workers.ErrQueueFull)
 	case ack.Error != nil:
-		failure = fmt.Errorf("remote: queue %q refused the task: %s", c.s.Queue, ack.Error.Description)
+		return fmt.Errorf("remote: queue %q refused the task: %s", queue, ack.Error.Description)
 	}
+	return nil
+}
+
+// settleAck records a task's sequence, or rejects it with failure.
+func (c *Client) settleAck(n, seq uint64, failure error) {
 	c.mu.Lock()
 	e := c.calls[n]
 	if e == nil {
@@ -482,14 +520,14 @@ func (c *Client) onAck(n uint64, m *nats.Msg) {
 		e.stopTimers()
 		c.mu.Unlock()
 		if failure == nil {
-			c.deleteMsg(ack.Seq) // abandoned before it was acknowledged
+			c.deleteMsg(seq) // abandoned before it was acknowledged
 		} else if !e.abandoned {
 			e.t.reject(failure)
 		}
 		return
 	}
-	e.seq = ack.Seq
-	c.bySeq[ack.Seq] = n
+	e.seq = seq
+	c.bySeq[seq] = n
 	c.mu.Unlock()
 }
 

@@ -13,3 +13,5 @@ func QueuedTasks(c *Client) uint64 {
 
 // Connected reports whether c's connection is up.
 func Connected(c *Client) bool { return c.l.nc.IsConnected() }
+
+var QuickSeq = quickSeq

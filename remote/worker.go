@@ -29,7 +29,9 @@ var errShutdown = errors.New("remote: worker shut down; task returned to the que
 //
 // A Worker holds at most 2×Slots tasks: Slots running and up to Slots
 // waiting on its pool, so that the next function starts without a round
-// trip to the server; the rest stay in the queue for other workers. It
+// trip to the server; the rest stay in the queue for other workers. While
+// its functions take under a millisecond on average it holds up to 64, so
+// that small tasks are not paced by round trips. It
 // asks for them with its own pull requests, one open at a time, so a
 // task's AckWait clock never runs in a buffer nobody watches. While a task is held (its
 // function queued on the pool or running) the Worker tells the server
@@ -60,7 +62,22 @@ type Worker struct {
 	cancelled map[string]time.Time // ids cancelled before this worker held them
 	idle      chan struct{}        // closed when held becomes 0, if made
 	needSetup bool                 // the stream or consumer may be missing: tick creates them
+	runAvg    time.Duration        // moving average of the functions' run times
 }
+
+// poolIdle is how long the pool's idle workers wait for the next task
+// before they exit, so that a stream of tasks does not start a goroutine
+// for each.
+const poolIdle = time.Second
+
+// Prefetch: a worker whose functions take under shortRun on average holds
+// up to shortWindow tasks (when that is more than 2×Slots), so that small
+// tasks are not paced by pull round trips. Longer functions keep the
+// window at 2×Slots, so tasks are not kept from idle workers for long.
+const (
+	shortRun    = time.Millisecond
+	shortWindow = 64
+)
 
 // pullReq is the open pull request: its inbox token, how many tasks it
 // may still deliver, and when the worker stops counting on it even without
@@ -133,7 +150,7 @@ func Serve(ctx context.Context, cfg Config, r *Registry) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	pool, err := workers.NewPool(workers.Config{MaxWorkers: s.Slots, Name: "vela-remote-" + s.Queue})
+	pool, err := workers.NewPool(workers.Config{MaxWorkers: s.Slots, Name: "vela-remote-" + s.Queue, IdleTimeout: poolIdle})
 	if err != nil {
 		return nil, err
 	}
@@ -201,17 +218,22 @@ func (w *Worker) teardown() {
 	}
 }
 
-// pullLocked asks the server for tasks when no request is open: enough to
-// hold 2×Slots, Slots running and as many waiting on the pool, so that the
-// next function starts without a round trip to the server. Held tasks are
+// pullLocked asks the server for tasks when no request is open and at
+// least half the window is free. The window is 2×Slots (Slots running and
+// as many waiting on the pool, so that the next function starts without a
+// round trip to the server), or shortWindow for short functions. Held tasks are
 // kept alive by tick, so the waiting ones are not redelivered.
 func (w *Worker) pullLocked() {
 	if w.stopping || w.req != nil || w.needSetup {
 		return
 	}
-	free := 2*w.s.Slots - w.held
-	if free <= 0 {
-		return
+	window := 2 * w.s.Slots
+	if w.runAvg < shortRun && w.nreq > 0 {
+		window = max(window, shortWindow)
+	}
+	free := window - w.held
+	if free < window/2 {
+		return // ask for half the window or more, not one task per finished one
 	}
 	w.nreq++
 	tok := strconv.FormatUint(w.nreq, 10)
@@ -269,6 +291,13 @@ func (w *Worker) onDelivery(m *nats.Msg) {
 	if !w.start1(d) {
 		w.release()
 	}
+}
+
+// noteRun adds a function's run time to the moving average.
+func (w *Worker) noteRun(d time.Duration) {
+	w.mu.Lock()
+	w.runAvg += (d - w.runAvg) / 8
+	w.mu.Unlock()
 }
 
 // release frees the slot of a task that was answered or given back.
@@ -339,7 +368,10 @@ func (w *Worker) start1(msg delivery) bool {
 	data, codec := msg.m.Data, w.s.Codec
 	r.f = workers.Spawn(context.Background(), func(ctx context.Context) ([]byte, error) {
 		r.started.Store(true)
-		return fn.call(ctx, codec, data)
+		t0 := time.Now()
+		out, err := fn.call(ctx, codec, data)
+		w.noteRun(time.Since(t0))
+		return out, err
 	}, opts...)
 	w.mu.Lock()
 	_, cancelled = w.cancelled[id]
