@@ -79,6 +79,10 @@ func (f *Future[T]) Done() <-chan struct{} {
 // ctx.Err()) holds (and errors.Is reaches context.Cause(ctx) too); the future
 // is left as it was. A nil ctx is treated as context.Background().
 //
+// Await blocks the calling goroutine: inside a worker's function it holds
+// the worker, so awaiting a task of the same pool from every worker of
+// that pool deadlocks it (use a second pool, or a ctx with a deadline).
+//
 // Await on a settled future returns at once, without locking or allocating.
 // On a pending one it first yields the processor a few times, checking the
 // future in between (a result from a worker on another core usually comes

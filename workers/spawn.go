@@ -27,6 +27,11 @@ import (
 // wraps ErrInvalidArgument, ErrPoolClosed or ErrQueueFull, and the pool is
 // unchanged but for Stats.Rejected. A Spawn costs one allocation for the
 // task and its future, plus one for a worker goroutine when one starts.
+//
+// A function that awaits another task of its own pool deadlocks the pool
+// once every worker does so: each waits for a task that no free worker is
+// left to run. Give such inner work a pool of its own, or await it with a
+// context that has a deadline.
 func Spawn[T any](ctx context.Context, fn func(context.Context) (T, error), opts ...Option) *async.Future[T] {
 	s := collect(opts)
 	if s.err == nil {
