@@ -122,3 +122,21 @@ func TestSpawnJSTimeoutInterruptsAndWorkerIsReused(t *testing.T) {
 		t.Errorf("got %v, want [AbortError 4]", got)
 	}
 }
+
+// The loop keeps running timers while spawnJS JavaScript runs elsewhere:
+// ten ticks of an interval pass while an endless export still runs, then
+// the loop aborts it.
+func TestLoopStaysResponsiveDuringSpawnJS(t *testing.T) {
+	r := newJSRuntime(t, 1)
+	v := runOK(t, r, `{
+		const ac = new AbortController();
+		let ticks = 0, settled = false, settledAtAbort;
+		const p = spawnJS.with({signal: ac.signal}, 'math', 'spin').finally(() => { settled = true; });
+		const id = setInterval(() => {
+			if (++ticks === 10) { clearInterval(id); settledAtAbort = settled; ac.abort(); }
+		}, 1);
+		p.catch(e => [e.name, ticks, settledAtAbort]) }`)
+	if got := v.([]any); got[0] != "AbortError" || got[1] != int64(10) || got[2] != false {
+		t.Errorf("got %v, want [AbortError 10 false]", got)
+	}
+}
