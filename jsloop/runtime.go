@@ -96,9 +96,10 @@ type Runtime struct {
 }
 
 // New makes a Runtime: a VM with the globals described in the package
-// documentation, then Setup's. It compiles every module of opts.Modules and
-// returns a *JSError (Name "SyntaxError") naming the module that does not
-// compile, and an error wrapping async.PanicError if Setup panics.
+// documentation, then Setup's. It compiles every module of opts.Modules; a
+// module that does not compile gives an error naming it that wraps both
+// workers.ErrInvalidArgument and a *JSError (Name "SyntaxError"). A Setup
+// that panics gives an error wrapping *async.PanicError.
 func New(opts Options) (rt *Runtime, err error) {
 	r := &Runtime{
 		loop:    async.NewLoop(),
@@ -114,7 +115,7 @@ func New(opts Options) (rt *Runtime, err error) {
 	for name, src := range opts.Modules {
 		prg, err := goja.Compile(name, "(function (exports, module) {"+src+"\n})", false)
 		if err != nil {
-			return nil, fmt.Errorf("jsloop: module %q: %w", name, exceptionError(err))
+			return nil, fmt.Errorf("jsloop: module %q does not compile: %w: %w", name, workers.ErrInvalidArgument, exceptionError(err))
 		}
 		r.modules[name] = prg
 	}

@@ -38,8 +38,10 @@ func TestRunScriptBadInput(t *testing.T) {
 	}
 	_, err := r.RunScript(context.Background(), "bad.js", "let = ;")
 	wantJSError(t, err, "SyntaxError", "")
-	if _, err := jsloop.New(jsloop.Options{Modules: map[string]string{"m": "exports.f = ("}}); err == nil {
-		t.Error("New accepted a module that does not compile")
+	_, err = jsloop.New(jsloop.Options{Modules: map[string]string{"m": "exports.f = ("}})
+	var je *jsloop.JSError
+	if !errors.Is(err, workers.ErrInvalidArgument) || !errors.As(err, &je) || je.Name != "SyntaxError" {
+		t.Errorf("New with a module that does not compile: %v", err)
 	}
 }
 
