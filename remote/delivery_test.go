@@ -253,3 +253,39 @@ func TestMaxQueuedRefusesWithQueueFull(t *testing.T) {
 		}
 	}
 }
+
+func TestSecondReplyIsIgnored(t *testing.T) {
+	srv, c, cfg := listeningEnv(t, remote.Config{Queue: "dup", AckWait: 200 * time.Millisecond})
+	f := remote.Spawn[int](context.Background(), c, "add", pair{20, 22})
+
+	// A first worker answers 7 and dies before its acknowledgement.
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	cons, err := js.Consumer(context.Background(), "VELA_dup", "workers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := wait(t, batch.Messages(), "a delivery")
+	if err := nc.PublishMsg(&nats.Msg{Subject: m.Headers().Get("Vela-Reply"), Data: []byte("7"),
+		Header: nats.Header{"Vela-Status": []string{"ok"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := await(t, f); err != nil || v != 7 {
+		t.Fatalf("= %v, %v; want the first reply, 7", v, err)
+	}
+
+	// The task is redelivered after AckWait and answered again: ignored.
+	w := serveInProcess(t, cfg)
+	eventually(t, "the second run to finish", func() bool { return w.Stats().Completed == 1 && remote.QueuedTasks(c) == 0 })
+	if v, err := await(t, f); err != nil || v != 7 {
+		t.Fatalf("after a second reply = %v, %v; want 7", v, err)
+	}
+}
