@@ -1,4 +1,4 @@
-package workers
+package workers_test
 
 // The seed's test_worker_cancellation.py (6 tests), ported. In the seed,
 // cancelling was best effort: the future was rejected but the thread ran
@@ -6,6 +6,8 @@ package workers
 // runs, and a running function sees its context end.
 
 import (
+	"github.com/velalang/runtime/workers"
+
 	"context"
 	"errors"
 	"strings"
@@ -32,7 +34,7 @@ func TestCancelWorkerBeforeCompletion(t *testing.T) {
 			var ctxErr, cause error
 			var stoppedAt time.Duration
 			start := time.Now()
-			f := Spawn(context.Background(), func(ctx context.Context) (int, error) {
+			f := workers.Spawn(context.Background(), func(ctx context.Context) (int, error) {
 				select {
 				case <-ctx.Done():
 					ctxErr, cause, stoppedAt = ctx.Err(), context.Cause(ctx), time.Since(start)
@@ -40,7 +42,7 @@ func TestCancelWorkerBeforeCompletion(t *testing.T) {
 				case <-time.After(time.Hour):
 					return 1, nil
 				}
-			}, OnPool(p))
+			}, workers.OnPool(p))
 			time.AfterFunc(10*time.Millisecond, func() {
 				if !f.Cancel() {
 					t.Error("Cancel() of a running task = false, want true")
@@ -75,7 +77,7 @@ func TestCancelWorkerBeforeCompletion(t *testing.T) {
 		seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
 			p := seedPool(t, 1)
 			start := time.Now()
-			f := Spawn(context.Background(), seedSleep(time.Hour, "ignored"), OnPool(p))
+			f := workers.Spawn(context.Background(), seedSleep(time.Hour, "ignored"), workers.OnPool(p))
 			time.AfterFunc(10*time.Millisecond, func() { f.Cancel() })
 			v, err := seedWait(w, f)
 			if d := time.Since(start); d != 10*time.Millisecond {
@@ -93,12 +95,12 @@ func TestCancelWorkerBeforeCompletion(t *testing.T) {
 	t.Run("queued", func(t *testing.T) {
 		seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
 			p := seedPool(t, 1)
-			busy := Spawn(context.Background(), seedSleep(time.Second, 0), OnPool(p))
+			busy := workers.Spawn(context.Background(), seedSleep(time.Second, 0), workers.OnPool(p))
 			var ran atomic.Bool
-			f := Spawn(context.Background(), func(context.Context) (int, error) {
+			f := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 				ran.Store(true)
 				return 1, nil
-			}, OnPool(p))
+			}, workers.OnPool(p))
 			if q := p.QueuedCount(); q != 1 {
 				t.Fatalf("QueuedCount() = %d, want 1", q)
 			}
@@ -122,7 +124,7 @@ func TestCancelWorkerBeforeCompletion(t *testing.T) {
 func TestCancelAlreadyCompletedWorker(t *testing.T) {
 	seedBothWays(t, func(t *testing.T, w seedWaiter) {
 		p := seedPool(t, 1)
-		f := Spawn(context.Background(), seedValue(7), OnPool(p))
+		f := workers.Spawn(context.Background(), seedValue(7), workers.OnPool(p))
 		if v, err := seedWait(w, f); v != 7 || err != nil {
 			t.Fatalf("got (%v, %v), want (7, nil)", v, err)
 		}
@@ -145,17 +147,17 @@ func TestCancelAlreadyCompletedWorker(t *testing.T) {
 }
 
 func TestCancelMultipleWorkers(t *testing.T) {
-	const n, workers = 5, 2
+	const n, nWorkers = 5, 2
 	seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, workers)
+		p := seedPool(t, nWorkers)
 		started := make(chan int, n)
 		var fs []*async.Future[int]
 		for i := range n {
-			fs = append(fs, Spawn(context.Background(), seedBlock(started, i), OnPool(p)))
+			fs = append(fs, workers.Spawn(context.Background(), seedBlock(started, i), workers.OnPool(p)))
 		}
 		synctest.Wait()
-		if a, q := p.ActiveCount(), p.QueuedCount(); a != workers || q != n-workers {
-			t.Fatalf("ActiveCount()=%d QueuedCount()=%d, want %d and %d", a, q, workers, n-workers)
+		if a, q := p.ActiveCount(), p.QueuedCount(); a != nWorkers || q != n-nWorkers {
+			t.Fatalf("ActiveCount()=%d QueuedCount()=%d, want %d and %d", a, q, nWorkers, n-nWorkers)
 		}
 		// Newest first: the queued tasks leave the queue before a running
 		// one is cancelled and frees its worker, which would otherwise
@@ -174,8 +176,8 @@ func TestCancelMultipleWorkers(t *testing.T) {
 		// The running functions saw their context end and returned; the
 		// queued ones never started.
 		synctest.Wait()
-		if len(started) != workers {
-			t.Errorf("%d functions started, want only the %d that were running", len(started), workers)
+		if len(started) != nWorkers {
+			t.Errorf("%d functions started, want only the %d that were running", len(started), nWorkers)
 		}
 		if s := p.Stats(); s.Cancelled != n || s.Active != 0 || s.Queued != 0 {
 			t.Errorf("Cancelled=%d Active=%d Queued=%d, want %d, 0, 0", s.Cancelled, s.Active, s.Queued, n)
@@ -191,14 +193,14 @@ func TestCancelSomeWorkersNotOthers(t *testing.T) {
 		ctxErrs := make([]error, n)
 		var fs []*async.Future[int]
 		for i := range n {
-			fs = append(fs, Spawn(context.Background(), func(ctx context.Context) (int, error) {
+			fs = append(fs, workers.Spawn(context.Background(), func(ctx context.Context) (int, error) {
 				select {
 				case <-release:
 				case <-ctx.Done():
 				}
 				ctxErrs[i] = ctx.Err()
 				return i * 100, nil
-			}, OnPool(p)))
+			}, workers.OnPool(p)))
 		}
 		synctest.Wait()
 		for i := 0; i < n; i += 2 { // cancel the even ones
@@ -235,7 +237,7 @@ func TestCancellationErrorMessage(t *testing.T) {
 	t.Run("Cancel", func(t *testing.T) {
 		seedBothWays(t, func(t *testing.T, w seedWaiter) {
 			p := seedPool(t, 1)
-			f := Spawn(context.Background(), seedBlock(nil, 0), OnPool(p))
+			f := workers.Spawn(context.Background(), seedBlock(nil, 0), workers.OnPool(p))
 			f.Cancel()
 			_, err := seedWait(w, f)
 			seedWantCancelled(t, err)
@@ -250,12 +252,12 @@ func TestCancellationErrorMessage(t *testing.T) {
 			cause := errors.New("user pressed stop")
 			var seen error
 			started := make(chan struct{})
-			f := Spawn(context.Background(), func(ctx context.Context) (int, error) {
+			f := workers.Spawn(context.Background(), func(ctx context.Context) (int, error) {
 				close(started)
 				<-ctx.Done()
 				seen = context.Cause(ctx)
 				return 0, nil
-			}, OnPool(p))
+			}, workers.OnPool(p))
 			<-started // a task cancelled before its function starts never runs it
 			f.CancelWithCause(cause)
 			_, err := seedWait(w, f)
@@ -277,7 +279,7 @@ func TestCancellationErrorMessage(t *testing.T) {
 			p := seedPool(t, 1)
 			cause := errors.New("request aborted")
 			ctx, cancel := context.WithCancelCause(context.Background())
-			f := Spawn(ctx, seedBlock(nil, 0), OnPool(p))
+			f := workers.Spawn(ctx, seedBlock(nil, 0), workers.OnPool(p))
 			cancel(cause)
 			_, err := seedWait(w, f)
 			seedWantCancelled(t, err)
@@ -292,17 +294,17 @@ func TestCancellationErrorMessage(t *testing.T) {
 }
 
 func TestPoolCancelAll(t *testing.T) {
-	const workers, queued = 2, 3
+	const nWorkers, queued = 2, 3
 	seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, workers)
-		started := make(chan int, workers+queued)
+		p := seedPool(t, nWorkers)
+		started := make(chan int, nWorkers+queued)
 		var fs []*async.Future[int]
-		for i := range workers + queued {
-			fs = append(fs, Spawn(context.Background(), seedBlock(started, i), OnPool(p)))
+		for i := range nWorkers + queued {
+			fs = append(fs, workers.Spawn(context.Background(), seedBlock(started, i), workers.OnPool(p)))
 		}
 		synctest.Wait()
-		if n := p.CancelAll(); n != workers+queued {
-			t.Errorf("CancelAll() = %d, want %d (every queued and running task)", n, workers+queued)
+		if n := p.CancelAll(); n != nWorkers+queued {
+			t.Errorf("CancelAll() = %d, want %d (every queued and running task)", n, nWorkers+queued)
 		}
 		for i, f := range fs {
 			_, err := seedWait(w, f)
@@ -311,17 +313,17 @@ func TestPoolCancelAll(t *testing.T) {
 			}
 		}
 		synctest.Wait()
-		if len(started) != workers {
-			t.Errorf("%d functions started, want %d: queued tasks must not run after CancelAll", len(started), workers)
+		if len(started) != nWorkers {
+			t.Errorf("%d functions started, want %d: queued tasks must not run after CancelAll", len(started), nWorkers)
 		}
-		if s := p.Stats(); s.Cancelled != workers+queued || s.Active != 0 || s.Queued != 0 {
-			t.Errorf("Cancelled=%d Active=%d Queued=%d, want %d, 0, 0", s.Cancelled, s.Active, s.Queued, workers+queued)
+		if s := p.Stats(); s.Cancelled != nWorkers+queued || s.Active != 0 || s.Queued != 0 {
+			t.Errorf("Cancelled=%d Active=%d Queued=%d, want %d, 0, 0", s.Cancelled, s.Active, s.Queued, nWorkers+queued)
 		}
 		if n := p.CancelAll(); n != 0 {
 			t.Errorf("second CancelAll() = %d, want 0", n)
 		}
 		// The pool stays open.
-		if v, err := seedWait(w, Spawn(context.Background(), seedValue(5), OnPool(p))); v != 5 || err != nil {
+		if v, err := seedWait(w, workers.Spawn(context.Background(), seedValue(5), workers.OnPool(p))); v != 5 || err != nil {
 			t.Errorf("Spawn after CancelAll: got (%v, %v), want (5, nil)", v, err)
 		}
 	})

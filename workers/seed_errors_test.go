@@ -1,4 +1,4 @@
-package workers
+package workers_test
 
 // The seed's test_worker_errors.py (10 tests), ported. Python's exceptions
 // map to Go in two ways: an error the function returns keeps its identity
@@ -8,6 +8,8 @@ package workers
 // goroutine's stack, and unwraps to the value when it is an error.
 
 import (
+	"github.com/velalang/runtime/workers"
+
 	"bytes"
 	"context"
 	"errors"
@@ -53,7 +55,7 @@ func (e *seedValidationError) Error() string {
 // of the goroutine that panicked, in function fn.
 func seedWantRuntimePanic(t *testing.T, err error, msg, fn string) {
 	t.Helper()
-	var pe *PanicError
+	var pe *workers.PanicError
 	if !errors.As(err, &pe) {
 		t.Fatalf("err = %v (%T), want a *PanicError", err, err)
 	}
@@ -77,7 +79,7 @@ func TestWorkerRaisesException(t *testing.T) {
 	t.Run("returned error", func(t *testing.T) {
 		seedBothWays(t, func(t *testing.T, w seedWaiter) {
 			p := seedPool(t, 1)
-			f := Spawn(context.Background(), func(context.Context) (int, error) { return 0, errBoom }, OnPool(p))
+			f := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 0, errBoom }, workers.OnPool(p))
 			_, err := seedWait(w, f)
 			if err != errBoom {
 				t.Errorf("err = %v, want errBoom itself", err)
@@ -93,9 +95,9 @@ func TestWorkerRaisesException(t *testing.T) {
 	t.Run("panic", func(t *testing.T) {
 		seedBothWays(t, func(t *testing.T, w seedWaiter) {
 			p := seedPool(t, 1)
-			f := Spawn(context.Background(), func(context.Context) (int, error) { panic("boom") }, OnPool(p))
+			f := workers.Spawn(context.Background(), func(context.Context) (int, error) { panic("boom") }, workers.OnPool(p))
 			_, err := seedWait(w, f)
-			var pe *PanicError
+			var pe *workers.PanicError
 			if !errors.As(err, &pe) {
 				t.Fatalf("err = %v (%T), want a *PanicError", err, err)
 			}
@@ -112,7 +114,7 @@ func TestWorkerRaisesException(t *testing.T) {
 				t.Errorf("Failed=%d Panicked=%d, want 1 and 1", s.Failed, s.Panicked)
 			}
 			// The pool did not lose its only worker.
-			if v, err := seedWait(w, Spawn(context.Background(), seedValue(2), OnPool(p))); v != 2 || err != nil {
+			if v, err := seedWait(w, workers.Spawn(context.Background(), seedValue(2), workers.OnPool(p))); v != 2 || err != nil {
 				t.Errorf("Spawn after a panic: got (%v, %v), want (2, nil)", v, err)
 			}
 		})
@@ -120,9 +122,9 @@ func TestWorkerRaisesException(t *testing.T) {
 	t.Run("panic with an error", func(t *testing.T) {
 		seedBothWays(t, func(t *testing.T, w seedWaiter) {
 			p := seedPool(t, 1)
-			f := Spawn(context.Background(), func(context.Context) (int, error) { panic(errBoom) }, OnPool(p))
+			f := workers.Spawn(context.Background(), func(context.Context) (int, error) { panic(errBoom) }, workers.OnPool(p))
 			_, err := seedWait(w, f)
-			var pe *PanicError
+			var pe *workers.PanicError
 			if !errors.As(err, &pe) || !errors.Is(err, errBoom) {
 				t.Errorf("err = %v, want a *PanicError that errors.Is finds errBoom in", err)
 			}
@@ -135,13 +137,13 @@ func TestWorkerRaisesValueError(t *testing.T) {
 	// strconv.ErrSyntax, wrapped again by the function.
 	seedBothWays(t, func(t *testing.T, w seedWaiter) {
 		p := seedPool(t, 1)
-		f := Spawn(context.Background(), func(context.Context) (int, error) {
+		f := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 			n, err := strconv.Atoi("not a number")
 			if err != nil {
 				return 0, fmt.Errorf("parsing the count: %w", err)
 			}
 			return n, nil
-		}, OnPool(p))
+		}, workers.OnPool(p))
 		_, err := seedWait(w, f)
 		var ne *strconv.NumError
 		if !errors.As(err, &ne) {
@@ -163,7 +165,7 @@ func TestWorkerRaisesZeroDivisionError(t *testing.T) {
 	seedBothWays(t, func(t *testing.T, w seedWaiter) {
 		p := seedPool(t, 1)
 		divisor := 0 // a variable, so the division is checked at run time
-		f := Spawn(context.Background(), func(context.Context) (int, error) { return 10 / divisor, nil }, OnPool(p))
+		f := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 10 / divisor, nil }, workers.OnPool(p))
 		v, err := seedWait(w, f)
 		if v != 0 {
 			t.Errorf("value = %d, want 0", v)
@@ -179,17 +181,17 @@ func TestWorkerRaisesKeyError(t *testing.T) {
 	seedBothWays(t, func(t *testing.T, w seedWaiter) {
 		p := seedPool(t, 1)
 		prices := map[string]int{"apple": 3, "pear": 4}
-		ok := Spawn(context.Background(), func(context.Context) (int, error) { return seedLookup(prices, "pear") }, OnPool(p))
+		ok := workers.Spawn(context.Background(), func(context.Context) (int, error) { return seedLookup(prices, "pear") }, workers.OnPool(p))
 		if v, err := seedWait(w, ok); v != 4 || err != nil {
 			t.Fatalf("present key: got (%v, %v), want (4, nil)", v, err)
 		}
-		f := Spawn(context.Background(), func(context.Context) (int, error) {
+		f := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 			v, err := seedLookup(prices, "banana")
 			if err != nil {
 				return 0, fmt.Errorf("pricing: %w", err)
 			}
 			return v, nil
-		}, OnPool(p))
+		}, workers.OnPool(p))
 		_, err := seedWait(w, f)
 		var ke *seedKeyError
 		if !errors.As(err, &ke) {
@@ -209,7 +211,7 @@ func TestWorkerRaisesIndexError(t *testing.T) {
 		p := seedPool(t, 1)
 		items := []int{1, 2, 3}
 		i := 10
-		f := Spawn(context.Background(), func(context.Context) (int, error) { return items[i], nil }, OnPool(p))
+		f := workers.Spawn(context.Background(), func(context.Context) (int, error) { return items[i], nil }, workers.OnPool(p))
 		_, err := seedWait(w, f)
 		seedWantRuntimePanic(t, err, "index out of range [10] with length 3", "TestWorkerRaisesIndexError")
 	})
@@ -219,9 +221,9 @@ func TestWorkerRaisesCustomException(t *testing.T) {
 	seedBothWays(t, func(t *testing.T, w seedWaiter) {
 		p := seedPool(t, 1)
 		custom := &seedValidationError{Field: "age", Value: -1}
-		f := Spawn(context.Background(), func(context.Context) (string, error) {
+		f := workers.Spawn(context.Background(), func(context.Context) (string, error) {
 			return "", fmt.Errorf("registering user: %w", custom)
-		}, OnPool(p))
+		}, workers.OnPool(p))
 		_, err := seedWait(w, f)
 		var ve *seedValidationError
 		if !errors.As(err, &ve) {
@@ -233,7 +235,7 @@ func TestWorkerRaisesCustomException(t *testing.T) {
 		if !errors.Is(err, custom) {
 			t.Errorf("errors.Is(err, the custom error) = false")
 		}
-		var te *TimeoutError
+		var te *workers.TimeoutError
 		if errors.As(err, &te) || errors.Is(err, async.ErrCancelled) {
 			t.Errorf("err = %v is mistaken for a timeout or a cancellation", err)
 		}
@@ -249,7 +251,7 @@ func TestMultipleWorkersSomeFail(t *testing.T) {
 		const n = 9
 		var fs []*async.Future[int]
 		for i := range n {
-			fs = append(fs, Spawn(context.Background(), func(context.Context) (int, error) {
+			fs = append(fs, workers.Spawn(context.Background(), func(context.Context) (int, error) {
 				switch i % 3 {
 				case 1:
 					return 0, fmt.Errorf("task %d: %w", i, errOdd)
@@ -258,7 +260,7 @@ func TestMultipleWorkersSomeFail(t *testing.T) {
 					seedNilMapWrite(m, i) // assignment to a nil map panics
 				}
 				return i * i, nil
-			}, OnPool(p)))
+			}, workers.OnPool(p)))
 		}
 		for i, f := range fs {
 			v, err := seedWait(w, f)
@@ -272,7 +274,7 @@ func TestMultipleWorkersSomeFail(t *testing.T) {
 					t.Errorf("task %d: err = %v, want its own errOdd", i, err)
 				}
 			case 2:
-				var pe *PanicError
+				var pe *workers.PanicError
 				if !errors.As(err, &pe) {
 					t.Errorf("task %d: err = %v, want a *PanicError", i, err)
 				}
@@ -292,14 +294,14 @@ func TestWorkerErrorInClosureCapture(t *testing.T) {
 		cfg := &config{Limit: 3}
 		var captured *config = cfg
 		captured = nil
-		f := Spawn(context.Background(), func(context.Context) (int, error) { return captured.Limit, nil }, OnPool(p))
+		f := workers.Spawn(context.Background(), func(context.Context) (int, error) { return captured.Limit, nil }, workers.OnPool(p))
 		_, err := seedWait(w, f)
 		seedWantRuntimePanic(t, err, "nil pointer dereference", "TestWorkerErrorInClosureCapture")
 
 		// The closure captures the error it fails with: the caller gets
 		// that very value.
 		errLimit := fmt.Errorf("limit %d reached", cfg.Limit)
-		g := Spawn(context.Background(), func(context.Context) (int, error) { return 0, errLimit }, OnPool(p))
+		g := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 0, errLimit }, workers.OnPool(p))
 		if _, err := seedWait(w, g); err != errLimit {
 			t.Errorf("err = %v, want the captured error itself", err)
 		}
@@ -311,9 +313,9 @@ func TestWorkerErrorMessagePreserved(t *testing.T) {
 	t.Run("returned error", func(t *testing.T) {
 		seedBothWays(t, func(t *testing.T, w seedWaiter) {
 			p := seedPool(t, 1)
-			f := Spawn(context.Background(), func(context.Context) (int, error) {
+			f := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 				return 0, fmt.Errorf("invalid input %q at line %d", "x", 42)
-			}, OnPool(p))
+			}, workers.OnPool(p))
 			if _, err := seedWait(w, f); err == nil || err.Error() != msg {
 				t.Errorf("err = %v, want the message %q unchanged", err, msg)
 			}
@@ -322,7 +324,7 @@ func TestWorkerErrorMessagePreserved(t *testing.T) {
 	t.Run("panic", func(t *testing.T) {
 		seedBothWays(t, func(t *testing.T, w seedWaiter) {
 			p := seedPool(t, 1)
-			f := Spawn(context.Background(), func(context.Context) (int, error) { panic(msg) }, OnPool(p))
+			f := workers.Spawn(context.Background(), func(context.Context) (int, error) { panic(msg) }, workers.OnPool(p))
 			if _, err := seedWait(w, f); err == nil || !strings.Contains(err.Error(), msg) {
 				t.Errorf("err = %v, want its message to contain %q", err, msg)
 			}
@@ -335,8 +337,8 @@ func TestWorkerErrorMessagePreserved(t *testing.T) {
 				seedValue(1),
 				func(context.Context) (int, error) { return 0, errors.New(msg) },
 			}
-			_, err := seedWait(w, SpawnAll(context.Background(), fns, OnPool(p)))
-			var te *TaskError
+			_, err := seedWait(w, workers.SpawnAll(context.Background(), fns, workers.OnPool(p)))
+			var te *workers.TaskError
 			if !errors.As(err, &te) || te.Index != 1 || te.Err.Error() != msg {
 				t.Fatalf("err = %v, want a *TaskError for task 1 whose Err has the message %q unchanged", err, msg)
 			}
@@ -373,7 +375,7 @@ func TestWorkerSpawnAllFirstErrorFailsFast(t *testing.T) {
 			func(context.Context) (int, error) { queuedRan.Add(1); return 2, nil },
 			func(context.Context) (int, error) { queuedRan.Add(1); return 3, nil },
 		}
-		v, err := seedWait(w, SpawnAll(context.Background(), fns, OnPool(p)))
+		v, err := seedWait(w, workers.SpawnAll(context.Background(), fns, workers.OnPool(p)))
 		if d := time.Since(start); d != 10*time.Millisecond {
 			t.Errorf("SpawnAll failed after %v, want 10ms: it must not wait for the slow sibling", d)
 		}

@@ -1,4 +1,4 @@
-package workers
+package workers_test
 
 // The seed's test_worker_spawn.py, ported. Its header says 19 tests but it
 // lists 17 names; each of the 17 is here under its CamelCase name.
@@ -8,6 +8,8 @@ package workers
 // package.
 
 import (
+	"github.com/velalang/runtime/workers"
+
 	"context"
 	"errors"
 	"maps"
@@ -77,9 +79,9 @@ func seedBothWaysInBubble(t *testing.T, check func(t *testing.T, w seedWaiter)) 
 // the test ends (inside the bubble if t is a bubble's). The cleanup checks
 // that the pool is then at rest and that its statistics add up: every
 // submitted task ended exactly once.
-func seedPool(t *testing.T, maxWorkers int) *Pool {
+func seedPool(t *testing.T, maxWorkers int) *workers.Pool {
 	t.Helper()
-	p, err := NewPool(Config{MaxWorkers: maxWorkers})
+	p, err := workers.NewPool(workers.Config{MaxWorkers: maxWorkers})
 	if err != nil {
 		t.Fatalf("NewPool(MaxWorkers: %d): %v", maxWorkers, err)
 	}
@@ -91,7 +93,7 @@ func seedPool(t *testing.T, maxWorkers int) *Pool {
 // checks it is left at rest with consistent statistics. A function that
 // never returns hangs it: go test -timeout reports that, or, inside a
 // bubble, synctest's deadlock detection.
-func seedShutdown(t *testing.T, p *Pool) {
+func seedShutdown(t *testing.T, p *workers.Pool) {
 	t.Helper()
 	if err := p.Shutdown(context.Background()); err != nil {
 		t.Errorf("Shutdown: %v", err)
@@ -113,8 +115,8 @@ func seedShutdown(t *testing.T, p *Pool) {
 // afresh whatever ran before.
 func seedFreshDefault(t *testing.T) {
 	t.Helper()
-	ResetDefaultForTest()
-	t.Cleanup(ResetDefaultForTest)
+	workers.ResetDefaultForTest()
+	t.Cleanup(workers.ResetDefaultForTest)
 }
 
 // seedValue returns a task function that returns v at once.
@@ -147,7 +149,7 @@ func seedBlock(started chan<- int, id int) func(context.Context) (int, error) {
 func TestSpawnSimpleWorker(t *testing.T) {
 	seedBothWays(t, func(t *testing.T, w seedWaiter) {
 		seedFreshDefault(t)
-		f := Spawn(context.Background(), seedValue(42)) // on the default pool
+		f := workers.Spawn(context.Background(), seedValue(42)) // on the default pool
 		v, err := seedWait(w, f)
 		if v != 42 || err != nil {
 			t.Fatalf("got (%v, %v), want (42, nil)", v, err)
@@ -155,7 +157,7 @@ func TestSpawnSimpleWorker(t *testing.T) {
 		if s := f.State(); s != async.Fulfilled {
 			t.Errorf("State() = %v, want fulfilled", s)
 		}
-		if s := Default().Stats(); s.Submitted != 1 || s.Completed != 1 {
+		if s := workers.Default().Stats(); s.Submitted != 1 || s.Completed != 1 {
 			t.Errorf("default pool: Submitted=%d Completed=%d, want 1 and 1", s.Submitted, s.Completed)
 		}
 	})
@@ -171,17 +173,17 @@ func TestSpawnWorkerWithComputation(t *testing.T) {
 	}
 	seedBothWays(t, func(t *testing.T, w seedWaiter) {
 		p := seedPool(t, 2)
-		sumSquares := Spawn(context.Background(), func(context.Context) (int, error) {
+		sumSquares := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 			sum := 0
 			for i := 1; i <= 1000; i++ {
 				sum += i * i
 			}
 			return sum, nil
-		}, OnPool(p))
+		}, workers.OnPool(p))
 		if v, err := seedWait(w, sumSquares); v != 333833500 || err != nil {
 			t.Errorf("sum of squares 1..1000: got (%v, %v), want (333833500, nil)", v, err)
 		}
-		f := Spawn(context.Background(), func(context.Context) (int, error) { return fib(90), nil }, OnPool(p))
+		f := workers.Spawn(context.Background(), func(context.Context) (int, error) { return fib(90), nil }, workers.OnPool(p))
 		if v, err := seedWait(w, f); v != 2880067194370816120 || err != nil {
 			t.Errorf("fib(90): got (%v, %v), want (2880067194370816120, nil)", v, err)
 		}
@@ -192,7 +194,7 @@ func TestSpawnWorkerWithSleep(t *testing.T) {
 	seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
 		p := seedPool(t, 1)
 		start := time.Now()
-		f := Spawn(context.Background(), seedSleep(100*time.Millisecond, "done"), OnPool(p))
+		f := workers.Spawn(context.Background(), seedSleep(100*time.Millisecond, "done"), workers.OnPool(p))
 		if d := time.Since(start); d != 0 {
 			t.Errorf("Spawn took %v of fake time, want 0: it must not wait for the function", d)
 		}
@@ -213,7 +215,7 @@ func TestSpawnWorkerWithClosureCapture(t *testing.T) {
 	seedBothWays(t, func(t *testing.T, w seedWaiter) {
 		p := seedPool(t, 4)
 		x, y := 10, 20
-		f := Spawn(context.Background(), func(context.Context) (int, error) { return x + y, nil }, OnPool(p))
+		f := workers.Spawn(context.Background(), func(context.Context) (int, error) { return x + y, nil }, workers.OnPool(p))
 		if v, err := seedWait(w, f); v != 30 || err != nil {
 			t.Errorf("x + y: got (%v, %v), want (30, nil)", v, err)
 		}
@@ -223,7 +225,7 @@ func TestSpawnWorkerWithClosureCapture(t *testing.T) {
 		// goroutines.
 		var fs []*async.Future[int]
 		for i := range 8 {
-			fs = append(fs, Spawn(context.Background(), func(context.Context) (int, error) { return i * i, nil }, OnPool(p)))
+			fs = append(fs, workers.Spawn(context.Background(), func(context.Context) (int, error) { return i * i, nil }, workers.OnPool(p)))
 		}
 		for i, f := range fs {
 			if v, err := seedWait(w, f); v != i*i || err != nil {
@@ -247,7 +249,7 @@ func TestSpawnWorkerWithComplexClosure(t *testing.T) {
 		transform := func(x int) int { return x * multiplier }
 		calls := 0 // written by the worker, read after the future settles
 
-		f := Spawn(context.Background(), func(context.Context) (summary, error) {
+		f := workers.Spawn(context.Background(), func(context.Context) (summary, error) {
 			var s summary
 			for _, d := range data {
 				s.Doubled = append(s.Doubled, transform(d))
@@ -262,7 +264,7 @@ func TestSpawnWorkerWithComplexClosure(t *testing.T) {
 				s.Total += d
 			}
 			return s, nil
-		}, OnPool(p))
+		}, workers.OnPool(p))
 		got, err := seedWait(w, f)
 		if err != nil {
 			t.Fatal(err)
@@ -289,18 +291,18 @@ func TestSpawnWorkerReturnsNone(t *testing.T) {
 		p := seedPool(t, 1)
 		// Python's None: a nil pointer and an empty struct are values like
 		// any other, so the future is fulfilled, not rejected.
-		fp := Spawn(context.Background(), seedValue[*int](nil), OnPool(p))
+		fp := workers.Spawn(context.Background(), seedValue[*int](nil), workers.OnPool(p))
 		if v, err := seedWait(w, fp); v != nil || err != nil {
 			t.Errorf("nil pointer: got (%v, %v), want (nil, nil)", v, err)
 		}
 		if s := fp.State(); s != async.Fulfilled {
 			t.Errorf("nil pointer: State() = %v, want fulfilled", s)
 		}
-		fe := Spawn(context.Background(), seedValue[error](nil), OnPool(p))
+		fe := workers.Spawn(context.Background(), seedValue[error](nil), workers.OnPool(p))
 		if v, err := seedWait(w, fe); v != nil || err != nil {
 			t.Errorf("nil error value: got (%v, %v), want (nil, nil)", v, err)
 		}
-		fs := Spawn(context.Background(), seedValue(struct{}{}), OnPool(p))
+		fs := workers.Spawn(context.Background(), seedValue(struct{}{}), workers.OnPool(p))
 		if _, err := seedWait(w, fs); err != nil {
 			t.Errorf("struct{}: err = %v, want nil", err)
 		}
@@ -320,7 +322,7 @@ func TestSpawnWorkerReturnsTuple(t *testing.T) {
 	seedBothWays(t, func(t *testing.T, w seedWaiter) {
 		p := seedPool(t, 1)
 		want := tuple{N: 1, S: "two", F: 3.5, Bits: [3]bool{true, false, true}}
-		f := Spawn(context.Background(), seedValue(want), OnPool(p))
+		f := workers.Spawn(context.Background(), seedValue(want), workers.OnPool(p))
 		got, err := seedWait(w, f)
 		if got != want || err != nil {
 			t.Errorf("got (%+v, %v), want (%+v, nil)", got, err, want)
@@ -331,13 +333,13 @@ func TestSpawnWorkerReturnsTuple(t *testing.T) {
 func TestSpawnWorkerReturnsDict(t *testing.T) {
 	seedBothWays(t, func(t *testing.T, w seedWaiter) {
 		p := seedPool(t, 1)
-		f := Spawn(context.Background(), func(context.Context) (map[string]int, error) {
+		f := workers.Spawn(context.Background(), func(context.Context) (map[string]int, error) {
 			m := make(map[string]int)
 			for i, k := range []string{"one", "two", "three"} {
 				m[k] = i + 1
 			}
 			return m, nil
-		}, OnPool(p))
+		}, workers.OnPool(p))
 		got, err := seedWait(w, f)
 		if err != nil {
 			t.Fatal(err)
@@ -356,7 +358,7 @@ func TestSpawnAllEmptyList(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			seedBothWays(t, func(t *testing.T, w seedWaiter) {
 				p := seedPool(t, 1)
-				f := SpawnAll(context.Background(), fns, OnPool(p))
+				f := workers.SpawnAll(context.Background(), fns, workers.OnPool(p))
 				// Resolved at once: nothing to wait for.
 				if s := f.State(); s != async.Fulfilled {
 					t.Fatalf("State() right after SpawnAll = %v, want fulfilled", s)
@@ -376,7 +378,7 @@ func TestSpawnAllEmptyList(t *testing.T) {
 func TestSpawnAllSingleWorker(t *testing.T) {
 	seedBothWays(t, func(t *testing.T, w seedWaiter) {
 		p := seedPool(t, 1)
-		f := SpawnAll(context.Background(), []func(context.Context) (string, error){seedValue("only")}, OnPool(p))
+		f := workers.SpawnAll(context.Background(), []func(context.Context) (string, error){seedValue("only")}, workers.OnPool(p))
 		got, err := seedWait(w, f)
 		if err != nil || !slices.Equal(got, []string{"only"}) {
 			t.Errorf("got (%q, %v), want ([only], nil)", got, err)
@@ -393,7 +395,7 @@ func TestSpawnAllMultipleWorkers(t *testing.T) {
 		for i := range 5 {
 			fns = append(fns, seedSleep(time.Duration(5-i)*10*time.Millisecond, i*10))
 		}
-		got, err := seedWait(w, SpawnAll(context.Background(), fns, OnPool(p)))
+		got, err := seedWait(w, workers.SpawnAll(context.Background(), fns, workers.OnPool(p)))
 		if want := []int{0, 10, 20, 30, 40}; err != nil || !slices.Equal(got, want) {
 			t.Errorf("got (%v, %v), want (%v, nil)", got, err, want)
 		}
@@ -433,7 +435,7 @@ func TestSpawnAllParallelExecution(t *testing.T) {
 			})
 		}
 		start := time.Now()
-		got, err := seedWait(w, SpawnAll(context.Background(), fns, OnPool(p)))
+		got, err := seedWait(w, workers.SpawnAll(context.Background(), fns, workers.OnPool(p)))
 		if err != nil {
 			t.Fatalf("SpawnAll: %v (the %d functions did not all run at once)", err, n)
 		}
@@ -449,17 +451,17 @@ func TestSpawnAllParallelExecution(t *testing.T) {
 
 func TestGetPoolSingleton(t *testing.T) {
 	seedFreshDefault(t)
-	first := Default()
+	first := workers.Default()
 	if first == nil {
 		t.Fatal("Default() = nil")
 	}
 
 	// Every call, from any goroutine, returns the same pool.
 	const g = 8
-	got := make([]*Pool, g)
+	got := make([]*workers.Pool, g)
 	var wg sync.WaitGroup
 	for i := range g {
-		wg.Go(func() { got[i] = Default() })
+		wg.Go(func() { got[i] = workers.Default() })
 	}
 	wg.Wait()
 	for i, p := range got {
@@ -469,13 +471,13 @@ func TestGetPoolSingleton(t *testing.T) {
 	}
 
 	// Spawn without OnPool runs on that very pool.
-	if v, err := Spawn(context.Background(), seedValue("x")).Await(context.Background()); v != "x" || err != nil {
+	if v, err := workers.Spawn(context.Background(), seedValue("x")).Await(context.Background()); v != "x" || err != nil {
 		t.Fatalf("Spawn: got (%q, %v), want (\"x\", nil)", v, err)
 	}
 	if s := first.Stats(); s.Submitted != 1 || s.Completed != 1 {
 		t.Errorf("Default().Stats(): Submitted=%d Completed=%d, want 1 and 1", s.Submitted, s.Completed)
 	}
-	if Default() != first {
+	if workers.Default() != first {
 		t.Error("Default() changed after a Spawn")
 	}
 }
@@ -483,11 +485,11 @@ func TestGetPoolSingleton(t *testing.T) {
 func TestConfigurePoolMaxWorkers(t *testing.T) {
 	seedFreshDefault(t)
 	synctest.Test(t, func(t *testing.T) {
-		t.Cleanup(ResetDefaultForTest) // shut the default pool down inside the bubble
-		if err := ConfigurePool(3); err != nil {
+		t.Cleanup(workers.ResetDefaultForTest) // shut the default pool down inside the bubble
+		if err := workers.ConfigurePool(3); err != nil {
 			t.Fatalf("ConfigurePool(3) before first use: %v", err)
 		}
-		p := Default()
+		p := workers.Default()
 		if n := p.MaxWorkers(); n != 3 {
 			t.Fatalf("Default().MaxWorkers() = %d after ConfigurePool(3), want 3", n)
 		}
@@ -496,7 +498,7 @@ func TestConfigurePoolMaxWorkers(t *testing.T) {
 		started := make(chan int, 5)
 		var fs []*async.Future[int]
 		for i := range 5 {
-			fs = append(fs, Spawn(context.Background(), seedBlock(started, i)))
+			fs = append(fs, workers.Spawn(context.Background(), seedBlock(started, i)))
 		}
 		synctest.Wait()
 		if a, q := p.ActiveCount(), p.QueuedCount(); a != 3 || q != 2 {
@@ -519,18 +521,18 @@ func TestConfigurePoolAfterUseFails(t *testing.T) {
 		name string
 		use  func()
 	}{
-		{"Default", func() { Default() }},
-		{"Spawn", func() { _, _ = Spawn(context.Background(), seedValue(1)).Await(context.Background()) }},
+		{"Default", func() { workers.Default() }},
+		{"Spawn", func() { _, _ = workers.Spawn(context.Background(), seedValue(1)).Await(context.Background()) }},
 	} {
 		t.Run(use.name, func(t *testing.T) {
 			seedFreshDefault(t)
 			use.use()
-			before := Default().MaxWorkers()
-			err := ConfigurePool(before + 5)
-			if !errors.Is(err, ErrPoolInUse) {
+			before := workers.Default().MaxWorkers()
+			err := workers.ConfigurePool(before + 5)
+			if !errors.Is(err, workers.ErrPoolInUse) {
 				t.Fatalf("ConfigurePool after first use: err = %v, want ErrPoolInUse", err)
 			}
-			if n := Default().MaxWorkers(); n != before {
+			if n := workers.Default().MaxWorkers(); n != before {
 				t.Errorf("MaxWorkers() = %d after a refused ConfigurePool, want it unchanged at %d", n, before)
 			}
 		})
@@ -540,16 +542,16 @@ func TestConfigurePoolAfterUseFails(t *testing.T) {
 func TestPoolDefaultMaxWorkers(t *testing.T) {
 	t.Run("Default", func(t *testing.T) {
 		seedFreshDefault(t)
-		if got, want := Default().MaxWorkers(), runtime.GOMAXPROCS(0); got != want {
+		if got, want := workers.Default().MaxWorkers(), runtime.GOMAXPROCS(0); got != want {
 			t.Errorf("Default().MaxWorkers() = %d, want runtime.GOMAXPROCS(0) = %d", got, want)
 		}
 	})
 	t.Run("ConfigurePool(0)", func(t *testing.T) {
 		seedFreshDefault(t)
-		if err := ConfigurePool(0); err != nil {
+		if err := workers.ConfigurePool(0); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := Default().MaxWorkers(), runtime.GOMAXPROCS(0); got != want {
+		if got, want := workers.Default().MaxWorkers(), runtime.GOMAXPROCS(0); got != want {
 			t.Errorf("Default().MaxWorkers() = %d after ConfigurePool(0), want %d", got, want)
 		}
 	})
@@ -560,10 +562,10 @@ func TestPoolDefaultMaxWorkers(t *testing.T) {
 		prev := runtime.GOMAXPROCS(want)
 		t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
 		seedFreshDefault(t)
-		if got := Default().MaxWorkers(); got != want {
+		if got := workers.Default().MaxWorkers(); got != want {
 			t.Errorf("Default().MaxWorkers() = %d with GOMAXPROCS %d, want %d", got, want, want)
 		}
-		p, err := NewPool(Config{})
+		p, err := workers.NewPool(workers.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -583,9 +585,9 @@ func TestPoolActiveCount(t *testing.T) {
 		gate := func(v int) func(context.Context) (int, error) {
 			return func(context.Context) (int, error) { <-release; return v, nil }
 		}
-		a := Spawn(context.Background(), gate(1), OnPool(p))
-		b := Spawn(context.Background(), gate(2), OnPool(p))
-		c := Spawn(context.Background(), gate(3), OnPool(p))
+		a := workers.Spawn(context.Background(), gate(1), workers.OnPool(p))
+		b := workers.Spawn(context.Background(), gate(2), workers.OnPool(p))
+		c := workers.Spawn(context.Background(), gate(3), workers.OnPool(p))
 		synctest.Wait()
 		if n, q := p.ActiveCount(), p.QueuedCount(); n != 2 || q != 1 {
 			t.Errorf("with 3 blocked tasks on 2 workers: ActiveCount()=%d QueuedCount()=%d, want 2 and 1", n, q)

@@ -1,4 +1,4 @@
-package workers
+package workers_test
 
 // The seed's test_worker_timeout.py (7 tests), ported. Every test runs in a
 // testing/synctest bubble: the clock is fake, so the deadlines are checked
@@ -9,6 +9,8 @@ package workers
 // the function may still be running.
 
 import (
+	"github.com/velalang/runtime/workers"
+
 	"context"
 	"errors"
 	"sync"
@@ -25,14 +27,14 @@ import (
 // context.DeadlineExceeded.
 func seedWantTimeout(t *testing.T, err error, name string, d time.Duration) {
 	t.Helper()
-	var te *TimeoutError
+	var te *workers.TimeoutError
 	if !errors.As(err, &te) {
 		t.Fatalf("err = %v (%T), want a *TimeoutError", err, err)
 	}
 	if te.Name != name || te.Timeout != d {
 		t.Errorf("TimeoutError{Name: %q, Timeout: %v}, want {Name: %q, Timeout: %v}", te.Name, te.Timeout, name, d)
 	}
-	if !errors.Is(err, ErrTimeout) {
+	if !errors.Is(err, workers.ErrTimeout) {
 		t.Errorf("errors.Is(%v, ErrTimeout) = false", err)
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
@@ -44,7 +46,7 @@ func TestWorkerCompletesWithinTimeout(t *testing.T) {
 	seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
 		p := seedPool(t, 1)
 		start := time.Now()
-		f := Spawn(context.Background(), seedSleep(100*time.Millisecond, "ok"), WithTimeout(time.Second), OnPool(p))
+		f := workers.Spawn(context.Background(), seedSleep(100*time.Millisecond, "ok"), workers.WithTimeout(time.Second), workers.OnPool(p))
 		v, err := seedWait(w, f)
 		if v != "ok" || err != nil {
 			t.Fatalf("got (%q, %v), want (\"ok\", nil)", v, err)
@@ -70,12 +72,12 @@ func TestWorkerExceedsTimeout(t *testing.T) {
 			var cause, ctxErr error
 			returned := make(chan struct{}) // closed once the function has returned
 			start := time.Now()
-			f := Spawn(context.Background(), func(ctx context.Context) (string, error) {
+			f := workers.Spawn(context.Background(), func(ctx context.Context) (string, error) {
 				time.Sleep(time.Second) // a blocking call that cannot be interrupted
 				cause, ctxErr = context.Cause(ctx), ctx.Err()
 				close(returned)
 				return "too late", nil
-			}, WithTimeout(100*time.Millisecond), OnPool(p))
+			}, workers.WithTimeout(100*time.Millisecond), workers.OnPool(p))
 
 			v, err := seedWait(w, f)
 			// The future is rejected at the deadline, not when the
@@ -111,7 +113,7 @@ func TestWorkerExceedsTimeout(t *testing.T) {
 			if !errors.Is(ctxErr, context.DeadlineExceeded) {
 				t.Errorf("ctx.Err() in the function = %v, want context.DeadlineExceeded", ctxErr)
 			}
-			var te *TimeoutError
+			var te *workers.TimeoutError
 			if !errors.As(cause, &te) || te.Timeout != 100*time.Millisecond {
 				t.Errorf("context.Cause(ctx) in the function = %v, want the *TimeoutError", cause)
 			}
@@ -129,7 +131,7 @@ func TestWorkerExceedsTimeout(t *testing.T) {
 			p := seedPool(t, 1)
 			stopped := make(chan time.Duration, 1)
 			start := time.Now()
-			f := Spawn(context.Background(), func(ctx context.Context) (int, error) {
+			f := workers.Spawn(context.Background(), func(ctx context.Context) (int, error) {
 				if dl, ok := ctx.Deadline(); !ok || dl.Sub(start) != 250*time.Millisecond {
 					t.Errorf("ctx.Deadline() = (%v, %v), want Spawn time + 250ms", dl, ok)
 				}
@@ -140,7 +142,7 @@ func TestWorkerExceedsTimeout(t *testing.T) {
 				case <-time.After(time.Hour):
 					return 1, nil
 				}
-			}, WithTimeout(250*time.Millisecond), OnPool(p))
+			}, workers.WithTimeout(250*time.Millisecond), workers.OnPool(p))
 			_, err := seedWait(w, f)
 			seedWantTimeout(t, err, "", 250*time.Millisecond)
 			if d := <-stopped; d != 250*time.Millisecond {
@@ -155,7 +157,7 @@ func TestWorkerTimeoutVeryShort(t *testing.T) {
 		seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
 			p := seedPool(t, 1)
 			start := time.Now()
-			f := Spawn(context.Background(), seedSleep(time.Second, 1), WithTimeout(time.Nanosecond), OnPool(p))
+			f := workers.Spawn(context.Background(), seedSleep(time.Second, 1), workers.WithTimeout(time.Nanosecond), workers.OnPool(p))
 			_, err := seedWait(w, f)
 			seedWantTimeout(t, err, "", time.Nanosecond)
 			if d := time.Since(start); d != time.Nanosecond {
@@ -168,13 +170,13 @@ func TestWorkerTimeoutVeryShort(t *testing.T) {
 		// runs, and leaves the queue at the deadline.
 		seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
 			p := seedPool(t, 1)
-			busy := Spawn(context.Background(), seedSleep(time.Second, 0), OnPool(p))
+			busy := workers.Spawn(context.Background(), seedSleep(time.Second, 0), workers.OnPool(p))
 			var ran atomic.Bool
 			start := time.Now()
-			f := Spawn(context.Background(), func(context.Context) (int, error) {
+			f := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 				ran.Store(true)
 				return 1, nil
-			}, WithTimeout(time.Millisecond), WithName("queued"), OnPool(p))
+			}, workers.WithTimeout(time.Millisecond), workers.WithName("queued"), workers.OnPool(p))
 			if q := p.QueuedCount(); q != 1 {
 				t.Fatalf("QueuedCount() = %d, want 1", q)
 			}
@@ -204,7 +206,7 @@ func TestWorkerTimeoutImmediateReturn(t *testing.T) {
 	seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
 		p := seedPool(t, 1)
 		start := time.Now()
-		f := Spawn(context.Background(), seedValue(7), WithTimeout(time.Second), OnPool(p))
+		f := workers.Spawn(context.Background(), seedValue(7), workers.WithTimeout(time.Second), workers.OnPool(p))
 		v, err := seedWait(w, f)
 		if v != 7 || err != nil {
 			t.Fatalf("got (%v, %v), want (7, nil)", v, err)
@@ -243,7 +245,7 @@ func TestMultipleWorkersDifferentTimeouts(t *testing.T) {
 		settled := make([]time.Duration, len(cases))
 		var watchers sync.WaitGroup
 		for i, c := range cases {
-			fs[i] = Spawn(context.Background(), seedSleep(c.work, i), WithTimeout(c.timeout), OnPool(p))
+			fs[i] = workers.Spawn(context.Background(), seedSleep(c.work, i), workers.WithTimeout(c.timeout), workers.OnPool(p))
 			watchers.Go(func() {
 				<-fs[i].Done()
 				settled[i] = time.Since(start)
@@ -276,22 +278,22 @@ func TestMultipleWorkersDifferentTimeouts(t *testing.T) {
 func TestWorkerNoTimeout(t *testing.T) {
 	for _, opt := range []struct {
 		name string
-		opts []Option
+		opts []workers.Option
 	}{
 		{"no option", nil},
-		{"WithTimeout(0)", []Option{WithTimeout(0)}},
+		{"WithTimeout(0)", []workers.Option{workers.WithTimeout(0)}},
 	} {
 		t.Run(opt.name, func(t *testing.T) {
 			seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
 				p := seedPool(t, 1)
 				start := time.Now()
-				f := Spawn(context.Background(), func(ctx context.Context) (string, error) {
+				f := workers.Spawn(context.Background(), func(ctx context.Context) (string, error) {
 					if dl, ok := ctx.Deadline(); ok {
 						t.Errorf("ctx.Deadline() = %v, true; want no deadline", dl)
 					}
 					time.Sleep(time.Hour)
 					return "slow but fine", ctx.Err()
-				}, append(opt.opts, OnPool(p))...)
+				}, append(opt.opts, workers.OnPool(p))...)
 				v, err := seedWait(w, f)
 				if v != "slow but fine" || err != nil {
 					t.Fatalf("got (%q, %v), want (\"slow but fine\", nil)", v, err)
@@ -317,11 +319,11 @@ func TestTimeoutErrorMessage(t *testing.T) {
 		t.Run(c.want, func(t *testing.T) {
 			seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
 				p := seedPool(t, 1)
-				opts := []Option{WithTimeout(c.timeout), OnPool(p)}
+				opts := []workers.Option{workers.WithTimeout(c.timeout), workers.OnPool(p)}
 				if c.name != "" {
-					opts = append(opts, WithName(c.name))
+					opts = append(opts, workers.WithName(c.name))
 				}
-				f := Spawn(context.Background(), seedBlock(nil, 0), opts...)
+				f := workers.Spawn(context.Background(), seedBlock(nil, 0), opts...)
 				_, err := seedWait(w, f)
 				if err == nil {
 					t.Fatal("err = nil, want a timeout")
