@@ -21,7 +21,7 @@ func TestAllocationBudgets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer semShutdown(t, p)
+	defer shutdown(t, p)
 	ctx := context.Background()
 	on := workers.OnPool(p)
 	noop := func(context.Context) (int, error) { return 1, nil }

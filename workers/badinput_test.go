@@ -17,12 +17,12 @@ import (
 )
 
 // semNilCtx is a nil context.Context, passed where a caller forgot one.
-var semNilCtx context.Context
+var nilCtx context.Context
 
 // semBusy fills p's workers with functions that wait for the returned
 // release function, and returns it with their futures. It waits until every
 // function has started.
-func semBusy(t testing.TB, p *workers.Pool) (release func(), futs []*async.Future[int]) {
+func fillPool(t testing.TB, p *workers.Pool) (release func(), futs []*async.Future[int]) {
 	t.Helper()
 	ch := make(chan struct{})
 	started := make(chan struct{})
@@ -41,7 +41,7 @@ func semBusy(t testing.TB, p *workers.Pool) (release func(), futs []*async.Futur
 
 // semWantRejectedAtOnce checks that f is already rejected, without waiting,
 // with an error that reaches sentinel, and that Cancel cannot change it.
-func semWantRejectedAtOnce[T any](t testing.TB, f *async.Future[T], sentinel error) {
+func wantRejectedAtOnce[T any](t testing.TB, f *async.Future[T], sentinel error) {
 	t.Helper()
 	if f == nil {
 		t.Fatal("got a nil future")
@@ -67,8 +67,8 @@ func semWantRejectedAtOnce[T any](t testing.TB, f *async.Future[T], sentinel err
 // pool that is idle, busy with a full queue, or closed; the pool's gauges
 // and counters stay as they were, but for Rejected.
 func TestBadInputSpawnRejectsAtOnce(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 1})
-	defer semShutdown(t, p)
+	p := newPool(t, workers.Config{MaxWorkers: 1})
+	defer shutdown(t, p)
 	fn := func(context.Context) (int, error) { return 1, nil }
 	var nilFn func(context.Context) (int, error)
 	cases := []struct {
@@ -76,7 +76,7 @@ func TestBadInputSpawnRejectsAtOnce(t *testing.T) {
 		spawn    func() *async.Future[int]
 		sentinel error
 	}{
-		{"nil context", func() *async.Future[int] { return workers.Spawn(semNilCtx, fn, workers.OnPool(p)) }, workers.ErrInvalidArgument},
+		{"nil context", func() *async.Future[int] { return workers.Spawn(nilCtx, fn, workers.OnPool(p)) }, workers.ErrInvalidArgument},
 		{"nil function", func() *async.Future[int] { return workers.Spawn(context.Background(), nilFn, workers.OnPool(p)) }, workers.ErrInvalidArgument},
 		{"negative timeout", func() *async.Future[int] {
 			return workers.Spawn(context.Background(), fn, workers.OnPool(p), workers.WithTimeout(-time.Nanosecond))
@@ -91,12 +91,12 @@ func TestBadInputSpawnRejectsAtOnce(t *testing.T) {
 	for _, busy := range []bool{false, true} {
 		var release func()
 		if busy {
-			release, _ = semBusy(t, p)
+			release, _ = fillPool(t, p)
 		}
 		for _, c := range cases {
 			before := p.Stats()
 			f := c.spawn()
-			semWantRejectedAtOnce(t, f, c.sentinel)
+			wantRejectedAtOnce(t, f, c.sentinel)
 			after := p.Stats()
 			if after.Rejected != before.Rejected+1 {
 				t.Errorf("%s (busy=%v): Rejected went from %d to %d, want +1", c.name, busy, before.Rejected, after.Rejected)
@@ -113,9 +113,9 @@ func TestBadInputSpawnRejectsAtOnce(t *testing.T) {
 	// OnPool(nil) has no pool to count on, and must not fall back to the
 	// default pool either.
 	f := workers.Spawn(context.Background(), fn, workers.OnPool(nil))
-	semWantRejectedAtOnce(t, f, workers.ErrInvalidArgument)
-	f = workers.Spawn(semNilCtx, nilFn, workers.OnPool(nil), workers.WithTimeout(-1))
-	semWantRejectedAtOnce(t, f, workers.ErrInvalidArgument)
+	wantRejectedAtOnce(t, f, workers.ErrInvalidArgument)
+	f = workers.Spawn(nilCtx, nilFn, workers.OnPool(nil), workers.WithTimeout(-1))
+	wantRejectedAtOnce(t, f, workers.ErrInvalidArgument)
 }
 
 // A closed pool, whether by Close or by Shutdown, rejects at once with
@@ -123,8 +123,8 @@ func TestBadInputSpawnRejectsAtOnce(t *testing.T) {
 func TestBadInputClosedPool(t *testing.T) {
 	for _, how := range []string{"Close", "Shutdown"} {
 		t.Run(how, func(t *testing.T) {
-			p := semPool(t, workers.Config{MaxWorkers: 2})
-			if v, err := semAwait(workers.Spawn(context.Background(), func(context.Context) (int, error) { return 1, nil }, workers.OnPool(p))); v != 1 || err != nil {
+			p := newPool(t, workers.Config{MaxWorkers: 2})
+			if v, err := await(workers.Spawn(context.Background(), func(context.Context) (int, error) { return 1, nil }, workers.OnPool(p))); v != 1 || err != nil {
 				t.Fatalf("before closing: %v, %v", v, err)
 			}
 			if how == "Close" {
@@ -135,11 +135,11 @@ func TestBadInputClosedPool(t *testing.T) {
 			before := p.Stats()
 			var ran atomic.Bool
 			f := workers.Spawn(context.Background(), func(context.Context) (int, error) { ran.Store(true); return 2, nil }, workers.OnPool(p))
-			semWantRejectedAtOnce(t, f, workers.ErrPoolClosed)
+			wantRejectedAtOnce(t, f, workers.ErrPoolClosed)
 			g := workers.SpawnAll(context.Background(), []func(context.Context) (int, error){
 				func(context.Context) (int, error) { ran.Store(true); return 3, nil },
 			}, workers.OnPool(p))
-			semWantRejectedAtOnce(t, g, workers.ErrPoolClosed)
+			wantRejectedAtOnce(t, g, workers.ErrPoolClosed)
 			after := p.Stats()
 			if after.Rejected != before.Rejected+2 {
 				t.Errorf("Rejected went from %d to %d, want +2", before.Rejected, after.Rejected)
@@ -154,7 +154,7 @@ func TestBadInputClosedPool(t *testing.T) {
 			if ran.Load() {
 				t.Error("a function submitted to a closed pool ran")
 			}
-			semShutdown(t, p)
+			shutdown(t, p)
 		})
 	}
 }
@@ -164,8 +164,8 @@ func TestBadInputClosedPool(t *testing.T) {
 // it queues and returns a pending future at once, and room made by a
 // cancelled task is usable again.
 func TestBadInputQueueFull(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 2, QueueSize: 3})
-	release, running := semBusy(t, p)
+	p := newPool(t, workers.Config{MaxWorkers: 2, QueueSize: 3})
+	release, running := fillPool(t, p)
 	var queued []*async.Future[int]
 	for i := range 3 {
 		f := workers.Spawn(context.Background(), func(context.Context) (int, error) { return i, nil }, workers.OnPool(p))
@@ -181,7 +181,7 @@ func TestBadInputQueueFull(t *testing.T) {
 	var ran atomic.Bool
 	for range 100 {
 		f := workers.Spawn(context.Background(), func(context.Context) (int, error) { ran.Store(true); return -1, nil }, workers.OnPool(p))
-		semWantRejectedAtOnce(t, f, workers.ErrQueueFull)
+		wantRejectedAtOnce(t, f, workers.ErrQueueFull)
 	}
 	after := p.Stats()
 	if after.Rejected != before.Rejected+100 {
@@ -201,24 +201,24 @@ func TestBadInputQueueFull(t *testing.T) {
 
 	release()
 	for _, f := range append(running, queued[1:]...) {
-		if _, err := semAwait(f); err != nil {
+		if _, err := await(f); err != nil {
 			t.Errorf("accepted task: %v", err)
 		}
 	}
-	if v, err := semAwait(again); v != 99 || err != nil {
+	if v, err := await(again); v != 99 || err != nil {
 		t.Errorf("task accepted after room was made = %v, %v", v, err)
 	}
 	if ran.Load() {
 		t.Error("a task refused with ErrQueueFull ran")
 	}
-	semShutdown(t, p)
+	shutdown(t, p)
 }
 
 // With QueueSize 0 the queue has no bound: Spawn on a busy pool queues and
 // returns a pending future at once, however many are waiting.
 func TestBadInputUnboundedQueueNeverBlocks(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 1})
-	release, running := semBusy(t, p)
+	p := newPool(t, workers.Config{MaxWorkers: 1})
+	release, running := fillPool(t, p)
 	const n = 5000
 	futs := make([]*async.Future[int], n)
 	for i := range n {
@@ -231,20 +231,20 @@ func TestBadInputUnboundedQueueNeverBlocks(t *testing.T) {
 		t.Errorf("QueuedCount() = %d, want %d", q, n)
 	}
 	release()
-	semAwait(running[0])
+	await(running[0])
 	for i, f := range futs {
-		if v, err := semAwait(f); v != i || err != nil {
+		if v, err := await(f); v != i || err != nil {
 			t.Fatalf("task %d = %v, %v", i, v, err)
 		}
 	}
-	semShutdown(t, p)
+	shutdown(t, p)
 }
 
 // SpawnAll with bad input rejects the combined future at once and submits
 // nothing: no function runs, even those before the bad one.
 func TestBadInputSpawnAllSubmitsNothing(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 2})
-	defer semShutdown(t, p)
+	p := newPool(t, workers.Config{MaxWorkers: 2})
+	defer shutdown(t, p)
 	var ran atomic.Int32
 	ok := func(context.Context) (int, error) { ran.Add(1); return 1, nil }
 	cases := []struct {
@@ -259,7 +259,7 @@ func TestBadInputSpawnAllSubmitsNothing(t *testing.T) {
 			return workers.SpawnAll(context.Background(), []func(context.Context) (int, error){nil, ok}, workers.OnPool(p))
 		}, workers.ErrInvalidArgument},
 		{"nil context", func() *async.Future[[]int] {
-			return workers.SpawnAll(semNilCtx, []func(context.Context) (int, error){ok}, workers.OnPool(p))
+			return workers.SpawnAll(nilCtx, []func(context.Context) (int, error){ok}, workers.OnPool(p))
 		}, workers.ErrInvalidArgument},
 		{"negative timeout", func() *async.Future[[]int] {
 			return workers.SpawnAll(context.Background(), []func(context.Context) (int, error){ok}, workers.OnPool(p), workers.WithTimeout(-1))
@@ -267,7 +267,7 @@ func TestBadInputSpawnAllSubmitsNothing(t *testing.T) {
 	}
 	for _, c := range cases {
 		before := p.Stats()
-		semWantRejectedAtOnce(t, c.call(), c.sentinel)
+		wantRejectedAtOnce(t, c.call(), c.sentinel)
 		after := p.Stats()
 		if after.Rejected != before.Rejected+1 {
 			t.Errorf("%s: Rejected went from %d to %d, want +1", c.name, before.Rejected, after.Rejected)
@@ -281,7 +281,7 @@ func TestBadInputSpawnAllSubmitsNothing(t *testing.T) {
 		t.Errorf("%d functions ran although SpawnAll rejected its input", n)
 	}
 	f := workers.SpawnAll(context.Background(), []func(context.Context) (int, error){ok}, workers.OnPool(nil))
-	semWantRejectedAtOnce(t, f, workers.ErrInvalidArgument)
+	wantRejectedAtOnce(t, f, workers.ErrInvalidArgument)
 	if n := ran.Load(); n != 0 {
 		t.Errorf("%d functions ran although SpawnAll rejected OnPool(nil)", n)
 	}
@@ -290,15 +290,15 @@ func TestBadInputSpawnAllSubmitsNothing(t *testing.T) {
 // SpawnAll of more functions than the queue has room for is refused as a
 // whole with ErrQueueFull: nothing is submitted, nothing runs.
 func TestBadInputSpawnAllQueueTooSmall(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 1, QueueSize: 2})
-	release, running := semBusy(t, p)
+	p := newPool(t, workers.Config{MaxWorkers: 1, QueueSize: 2})
+	release, running := fillPool(t, p)
 	var ran atomic.Int32
 	var fns []func(context.Context) (int, error)
 	for range 3 {
 		fns = append(fns, func(context.Context) (int, error) { ran.Add(1); return 1, nil })
 	}
 	before := p.Stats()
-	semWantRejectedAtOnce(t, workers.SpawnAll(context.Background(), fns, workers.OnPool(p)), workers.ErrQueueFull)
+	wantRejectedAtOnce(t, workers.SpawnAll(context.Background(), fns, workers.OnPool(p)), workers.ErrQueueFull)
 	after := p.Stats()
 	after.Rejected--
 	if after != before {
@@ -307,14 +307,14 @@ func TestBadInputSpawnAllQueueTooSmall(t *testing.T) {
 	// Two fit.
 	fits := workers.SpawnAll(context.Background(), fns[:2], workers.OnPool(p))
 	release()
-	semAwait(running[0])
-	if vs, err := semAwait(fits); err != nil || len(vs) != 2 {
+	await(running[0])
+	if vs, err := await(fits); err != nil || len(vs) != 2 {
 		t.Errorf("SpawnAll of two = %v, %v", vs, err)
 	}
 	if n := ran.Load(); n != 2 {
 		t.Errorf("%d functions ran, want the 2 of the accepted SpawnAll", n)
 	}
-	semShutdown(t, p)
+	shutdown(t, p)
 }
 
 // Negative sizes are invalid arguments everywhere, and change nothing.
@@ -325,7 +325,7 @@ func TestBadInputNegativeSizes(t *testing.T) {
 			t.Errorf("NewPool(%+v) = %p, %v; want nil, ErrInvalidArgument", cfg, p, err)
 		}
 	}
-	p := semPool(t, workers.Config{MaxWorkers: 3})
+	p := newPool(t, workers.Config{MaxWorkers: 3})
 	if err := p.Resize(-1); !errors.Is(err, workers.ErrInvalidArgument) {
 		t.Errorf("Resize(-1) = %v, want ErrInvalidArgument", err)
 	}
@@ -337,10 +337,10 @@ func TestBadInputNegativeSizes(t *testing.T) {
 	if err := workers.ConfigurePool(-1); !errors.Is(err, workers.ErrInvalidArgument) {
 		t.Errorf("ConfigurePool(-1) = %v, want ErrInvalidArgument", err)
 	}
-	if err := p.Shutdown(semNilCtx); !errors.Is(err, workers.ErrInvalidArgument) {
+	if err := p.Shutdown(nilCtx); !errors.Is(err, workers.ErrInvalidArgument) {
 		t.Errorf("Shutdown(nil) = %v, want ErrInvalidArgument", err)
 	}
-	semShutdown(t, p)
+	shutdown(t, p)
 }
 
 // The sentinels are distinct, and ErrInvalidArgument is async's, so one

@@ -32,7 +32,7 @@ func blockers(n int, started *atomic.Int64) []func(context.Context) (int, error)
 // its WithNames name, and still reaches the function's own error.
 func TestSpawnAllTaskError(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 2})
+		p := newPool(t, workers.Config{MaxWorkers: 2})
 		boom := errors.New("boom")
 		fns := make([]func(context.Context) (int, error), 5)
 		for i := range fns {
@@ -43,7 +43,7 @@ func TestSpawnAllTaskError(t *testing.T) {
 				return i, nil
 			}
 		}
-		_, err := semAwait(workers.SpawnAll(context.Background(), fns, workers.OnPool(p),
+		_, err := await(workers.SpawnAll(context.Background(), fns, workers.OnPool(p),
 			workers.WithNames(func(i int) string { return fmt.Sprintf("file-%d", i) })))
 		var te *workers.TaskError
 		if !errors.As(err, &te) || te.Index != 3 || te.Name != "file-3" || te.Err != boom {
@@ -55,26 +55,26 @@ func TestSpawnAllTaskError(t *testing.T) {
 		if want := `workers: SpawnAll task 3 ("file-3"): boom`; err.Error() != want {
 			t.Errorf("Error() = %q, want %q", err.Error(), want)
 		}
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
 // A panicking task of a batch is a *TaskError around a *PanicError.
 func TestSpawnAllTaskErrorPanic(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		fns := []func(context.Context) (int, error){
 			func(context.Context) (int, error) { return 1, nil },
 			func(context.Context) (int, error) { panic("kaboom") },
 		}
-		_, err := semAwait(workers.SpawnAll(context.Background(), fns, workers.OnPool(p), workers.WithName("job")))
+		_, err := await(workers.SpawnAll(context.Background(), fns, workers.OnPool(p), workers.WithName("job")))
 		var te *workers.TaskError
 		var pe *workers.PanicError
 		if !errors.As(err, &te) || te.Index != 1 || te.Name != "job" || !errors.As(err, &pe) || pe.Value != "kaboom" {
 			t.Fatalf("err = %v, want a *TaskError for task 1 named job around a *PanicError", err)
 		}
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 2, Completed: 1, Failed: 1, Panicked: 1})
-		semShutdown(t, p)
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 2, Completed: 1, Failed: 1, Panicked: 1})
+		shutdown(t, p)
 	})
 }
 
@@ -82,7 +82,7 @@ func TestSpawnAllTaskErrorPanic(t *testing.T) {
 // pprof label; a WithName batch carries the one name.
 func TestSpawnAllWithNamesLabels(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 2, Name: "n"})
+		p := newPool(t, workers.Config{MaxWorkers: 2, Name: "n"})
 		const n = 6
 		fns := make([]func(context.Context) (string, error), n)
 		for i := range fns {
@@ -91,7 +91,7 @@ func TestSpawnAllWithNamesLabels(t *testing.T) {
 				return task, nil
 			}
 		}
-		got, err := semAwait(workers.SpawnAll(context.Background(), fns, workers.OnPool(p),
+		got, err := await(workers.SpawnAll(context.Background(), fns, workers.OnPool(p),
 			workers.WithNames(func(i int) string { return fmt.Sprint("t", i) })))
 		if err != nil {
 			t.Fatal(err)
@@ -101,7 +101,7 @@ func TestSpawnAllWithNamesLabels(t *testing.T) {
 				t.Errorf("function %d saw task label %q, want %q", i, task, want)
 			}
 		}
-		got, err = semAwait(workers.SpawnAll(context.Background(), fns, workers.OnPool(p), workers.WithName("same")))
+		got, err = await(workers.SpawnAll(context.Background(), fns, workers.OnPool(p), workers.WithName("same")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +110,7 @@ func TestSpawnAllWithNamesLabels(t *testing.T) {
 				t.Errorf("function %d saw task label %q, want same", i, task)
 			}
 		}
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -118,7 +118,7 @@ func TestSpawnAllWithNamesLabels(t *testing.T) {
 // running ones appear one by one, with their own IDs and names.
 func TestSpawnAllTasksSnapshot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 2, Name: "snap"})
+		p := newPool(t, workers.Config{MaxWorkers: 2, Name: "snap"})
 		var started atomic.Int64
 		f := workers.SpawnAll(context.Background(), blockers(10, &started), workers.OnPool(p),
 			workers.WithNames(func(i int) string { return fmt.Sprint("t", i) }))
@@ -143,7 +143,7 @@ func TestSpawnAllTasksSnapshot(t *testing.T) {
 			t.Errorf("ActiveCount, QueuedCount = %d, %d; want 2, 8", a, n)
 		}
 		f.Cancel()
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -153,7 +153,7 @@ func TestSpawnAllTasksSnapshot(t *testing.T) {
 func TestSpawnAllLargeBatchParentCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 100_000
-		p := semPool(t, workers.Config{MaxWorkers: 2})
+		p := newPool(t, workers.Config{MaxWorkers: 2})
 		var started atomic.Int64
 		parent, cancel := context.WithCancelCause(context.Background())
 		f := workers.SpawnAll(parent, blockers(n, &started), workers.OnPool(p))
@@ -161,14 +161,14 @@ func TestSpawnAllLargeBatchParentCancel(t *testing.T) {
 		cause := errors.New("user left")
 		cancel(cause)
 		synctest.Wait() // the watch on the parent runs; no time passes
-		semWantState(t, f, async.Cancelled)
-		_, err := semAwait(f)
-		semWantCancelled(t, err, cause)
-		semShutdown(t, p)
+		wantState(t, f, async.Cancelled)
+		_, err := await(f)
+		wantCancelled(t, err, cause)
+		shutdown(t, p)
 		if s := started.Load(); s != 2 {
 			t.Errorf("%d functions started, want the 2 that were running", s)
 		}
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: n, Cancelled: n, Late: 2})
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: n, Cancelled: n, Late: 2})
 	})
 }
 
@@ -176,7 +176,7 @@ func TestSpawnAllLargeBatchParentCancel(t *testing.T) {
 // whole batch off the queue and ends the running functions' context.
 func TestSpawnAllCancelIsImmediate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 2})
+		p := newPool(t, workers.Config{MaxWorkers: 2})
 		var started atomic.Int64
 		var ctxs [2]context.Context
 		var k atomic.Int32
@@ -194,7 +194,7 @@ func TestSpawnAllCancelIsImmediate(t *testing.T) {
 		if !f.Cancel() {
 			t.Fatal("Cancel() = false on a pending batch")
 		}
-		semWantState(t, f, async.Cancelled)
+		wantState(t, f, async.Cancelled)
 		if q := p.QueuedCount(); q != 0 {
 			t.Errorf("QueuedCount() = %d right after Cancel, want 0", q)
 		}
@@ -204,11 +204,11 @@ func TestSpawnAllCancelIsImmediate(t *testing.T) {
 					i, ctx.Err(), context.Cause(ctx))
 			}
 		}
-		semShutdown(t, p)
+		shutdown(t, p)
 		if s := started.Load(); s != 2 {
 			t.Errorf("%d functions started, want 2", s)
 		}
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 1000, Cancelled: 1000, Late: 2})
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 1000, Cancelled: 1000, Late: 2})
 	})
 }
 
@@ -217,8 +217,8 @@ func TestSpawnAllCancelIsImmediate(t *testing.T) {
 // the results, plus a fixed amount.
 func TestSpawnAllHoldsNoPerTaskState(t *testing.T) {
 	const n = 100_000
-	p := semPool(t, workers.Config{MaxWorkers: 1})
-	defer semShutdown(t, p)
+	p := newPool(t, workers.Config{MaxWorkers: 1})
+	defer shutdown(t, p)
 	release := make(chan struct{})
 	busy := workers.Spawn(context.Background(), func(context.Context) (int, error) { <-release; return 0, nil },
 		workers.OnPool(p))
@@ -239,10 +239,10 @@ func TestSpawnAllHoldsNoPerTaskState(t *testing.T) {
 		t.Errorf("a queued batch holds %.1f B per task, want at most 8 (the result) + 16", perTask)
 	}
 	close(release)
-	if _, err := semAwait(busy); err != nil {
+	if _, err := await(busy); err != nil {
 		t.Fatal(err)
 	}
-	vals, err := semAwait(f)
+	vals, err := await(f)
 	if err != nil || len(vals) != n || vals[n-1] != 1 {
 		t.Fatalf("batch: %d values, %v", len(vals), err)
 	}

@@ -24,13 +24,13 @@ import (
 )
 
 // semKey is a context key for parent values.
-type semKey struct{}
+type ctxKey struct{}
 
 // semBug fails the test for a library bug that these tests found. The
 // message starts with "BUG:" and names the suspected cause, so a
 // regression reads as a diagnosis. (While the bugs were open this skipped
 // instead; they are fixed, so a recurrence must fail.)
-func semBug(t testing.TB, format string, args ...any) {
+func libraryBug(t testing.TB, format string, args ...any) {
 	t.Helper()
 	t.Errorf("BUG: "+format, args...)
 }
@@ -52,7 +52,7 @@ func TestContextDeadline(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				p := semPool(t, workers.Config{MaxWorkers: 1})
+				p := newPool(t, workers.Config{MaxWorkers: 1})
 				start := time.Now()
 				parent := context.Background()
 				if c.parent > 0 {
@@ -68,7 +68,7 @@ func TestContextDeadline(t *testing.T) {
 					at, ok := ctx.Deadline()
 					return dl{at, ok}, nil
 				}, workers.OnPool(p), workers.WithTimeout(c.own))
-				got, err := semAwait(f)
+				got, err := await(f)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -80,7 +80,7 @@ func TestContextDeadline(t *testing.T) {
 					t.Errorf("Deadline() = %v, %v; want %v, true", got.at, got.ok, start.Add(c.want))
 				}
 				synctest.Wait()
-				semShutdown(t, p)
+				shutdown(t, p)
 			})
 		})
 	}
@@ -90,15 +90,15 @@ func TestContextDeadline(t *testing.T) {
 // ends, and the "worker" label.
 func TestContextCarriesParentValues(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
-		parent := context.WithValue(context.Background(), semKey{}, "request-7")
+		p := newPool(t, workers.Config{MaxWorkers: 1})
+		parent := context.WithValue(context.Background(), ctxKey{}, "request-7")
 		type seen struct{ before, after any }
 		out := make(chan seen, 1)
 		f := workers.Spawn(parent, func(ctx context.Context) (int, error) {
 			var s seen
-			s.before = ctx.Value(semKey{})
+			s.before = ctx.Value(ctxKey{})
 			<-ctx.Done()
-			s.after = ctx.Value(semKey{})
+			s.after = ctx.Value(ctxKey{})
 			out <- s
 			return 0, nil
 		}, workers.OnPool(p))
@@ -109,7 +109,7 @@ func TestContextCarriesParentValues(t *testing.T) {
 			t.Errorf("ctx.Value(key) = %v before the end, %v after; want request-7 both times", s.before, s.after)
 		}
 		synctest.Wait()
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -117,8 +117,8 @@ func TestContextCarriesParentValues(t *testing.T) {
 // and deriving them starts no goroutine (the task context implements
 // AfterFunc, so package context needs no watcher goroutine).
 func TestContextDerivedContextsEndWithTask(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 1})
-	defer semShutdown(t, p)
+	p := newPool(t, workers.Config{MaxWorkers: 1})
+	defer shutdown(t, p)
 	const n = 100
 	type seen struct {
 		goroutines    int // goroutines started while deriving n contexts of each kind
@@ -199,7 +199,7 @@ func TestContextDerivedContextsEndWithTask(t *testing.T) {
 // leak nothing (checked by goleak in TestMain).
 func TestContextDerivedCancelAndStop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		f := workers.Spawn(context.Background(), func(ctx context.Context) (bool, error) {
 			child, cancel := context.WithCancel(ctx)
 			cancel()
@@ -214,12 +214,12 @@ func TestContextDerivedCancelAndStop(t *testing.T) {
 			}
 			return ctx.Err() == nil && !ran, nil
 		}, workers.OnPool(p))
-		live, err := semAwait(f)
+		live, err := await(f)
 		if err != nil || !live {
 			t.Errorf("task = %v, %v; want its context live after a derived one was cancelled", live, err)
 		}
 		synctest.Wait()
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -227,15 +227,15 @@ func TestContextDerivedCancelAndStop(t *testing.T) {
 // once Err returns non-nil, Done is closed, and Err never changes again.
 // Here the parent is cancelled while the function polls Err.
 func TestContextErrImpliesDone(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 2})
-	defer semShutdown(t, p)
+	p := newPool(t, workers.Config{MaxWorkers: 2})
+	defer shutdown(t, p)
 	const rounds = 200
 	violations := 0
 	for range rounds {
-		violations += semErrDoneViolation(t, p)
+		violations += errDoneViolation(t, p)
 	}
 	if violations > 0 {
-		semBug(t, "in %d of %d rounds, a task's ctx.Err() was non-nil while ctx.Done() was still open "+
+		libraryBug(t, "in %d of %d rounds, a task's ctx.Err() was non-nil while ctx.Done() was still open "+
 			"(parent cancelled; taskBase.Err falls through to parent.Err() before the context.AfterFunc "+
 			"goroutine has run cancelContext)", violations, rounds)
 	}
@@ -243,7 +243,7 @@ func TestContextErrImpliesDone(t *testing.T) {
 
 // semErrDoneViolation runs one task whose parent is cancelled while it
 // polls Err, and reports 1 if it saw Err non-nil with Done open.
-func semErrDoneViolation(t testing.TB, p *workers.Pool) int {
+func errDoneViolation(t testing.TB, p *workers.Pool) int {
 	t.Helper()
 	parent, cancel := context.WithCancel(context.Background())
 	started := make(chan struct{})
@@ -264,7 +264,7 @@ func semErrDoneViolation(t testing.TB, p *workers.Pool) int {
 	<-started
 	cancel()
 	ok := <-result
-	semAwait(f)
+	await(f)
 	if !ok {
 		return 1
 	}
@@ -278,7 +278,7 @@ func semErrDoneViolation(t testing.TB, p *workers.Pool) int {
 func TestContextParentDeadlineErr(t *testing.T) {
 	var bug string // set inside the bubble, reported outside it
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		parent, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		type seen struct{ first, later, cause error }
@@ -293,9 +293,9 @@ func TestContextParentDeadlineErr(t *testing.T) {
 			out <- s
 			return 0, nil
 		}, workers.OnPool(p))
-		_, err := semAwait(f)
-		semWantState(t, f, async.Cancelled)
-		semWantCancelled(t, err, context.DeadlineExceeded)
+		_, err := await(f)
+		wantState(t, f, async.Cancelled)
+		wantCancelled(t, err, context.DeadlineExceeded)
 		s := <-out
 		if s.first != s.later {
 			t.Errorf("ctx.Err() changed from %v to %v", s.first, s.later)
@@ -304,7 +304,7 @@ func TestContextParentDeadlineErr(t *testing.T) {
 			t.Errorf("context.Cause(ctx) = %v, want it to reach DeadlineExceeded", s.cause)
 		}
 		synctest.Wait()
-		semShutdown(t, p)
+		shutdown(t, p)
 		if s.later != context.DeadlineExceeded {
 			bug = fmt.Sprintf("after the parent's deadline passed, the task's ctx.Err() = %v (first %v), want "+
 				"context.DeadlineExceeded like any context derived from the parent; taskBase.Err returns "+
@@ -312,7 +312,7 @@ func TestContextParentDeadlineErr(t *testing.T) {
 		}
 	})
 	if bug != "" {
-		semBug(t, "%s", bug)
+		libraryBug(t, "%s", bug)
 	}
 }
 
@@ -321,8 +321,8 @@ func TestContextParentDeadlineErr(t *testing.T) {
 func TestContextParentCancelCause(t *testing.T) {
 	var bug string // set inside the bubble, reported outside it
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
-		errStop := errors.New("sem: stop requested")
+		p := newPool(t, workers.Config{MaxWorkers: 1})
+		errStop := errors.New("stop requested")
 		parent, cancel := context.WithCancelCause(context.Background())
 		causes := make(chan error, 1)
 		started := make(chan struct{})
@@ -334,14 +334,14 @@ func TestContextParentCancelCause(t *testing.T) {
 		}, workers.OnPool(p))
 		<-started
 		cancel(errStop)
-		_, err := semAwait(f)
-		semWantCancelled(t, err, errStop)
+		_, err := await(f)
+		wantCancelled(t, err, errStop)
 		cause := <-causes
 		if !errors.Is(cause, errStop) {
 			t.Errorf("context.Cause(ctx) = %v, want it to reach the parent's cause", cause)
 		}
 		synctest.Wait()
-		semShutdown(t, p)
+		shutdown(t, p)
 		if !errors.Is(cause, async.ErrCancelled) {
 			bug = fmt.Sprintf("after the parent is cancelled, context.Cause(taskCtx) = %q, which does not reach "+
 				"async.ErrCancelled, while the future's error %q does (cancelContext builds its inner context "+
@@ -350,7 +350,7 @@ func TestContextParentCancelCause(t *testing.T) {
 		}
 	})
 	if bug != "" {
-		semBug(t, "%s", bug)
+		libraryBug(t, "%s", bug)
 	}
 }
 
@@ -358,8 +358,8 @@ func TestContextParentCancelCause(t *testing.T) {
 // without panicking (a task with no name, no timeout and a Background
 // parent has no extra state until it is cancelled).
 func TestContextValueRacesWithCancel(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 2})
-	defer semShutdown(t, p)
+	p := newPool(t, workers.Config{MaxWorkers: 2})
+	defer shutdown(t, p)
 	const rounds = 300
 	var panics atomic.Int32
 	var first atomic.Value
@@ -374,9 +374,9 @@ func TestContextValueRacesWithCancel(t *testing.T) {
 			}()
 			close(started)
 			for ctx.Err() == nil {
-				_ = ctx.Value(semKey{})
+				_ = ctx.Value(ctxKey{})
 			}
-			_ = ctx.Value(semKey{})
+			_ = ctx.Value(ctxKey{})
 			return 0, nil
 		}, workers.OnPool(p))
 		<-started
@@ -386,7 +386,7 @@ func TestContextValueRacesWithCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	if n := panics.Load(); n > 0 {
-		semBug(t, "ctx.Value panicked in %d of %d rounds when the task was cancelled concurrently: %v "+
+		libraryBug(t, "ctx.Value panicked in %d of %d rounds when the task was cancelled concurrently: %v "+
 			"(taskBase.Value loads b.extra before ctxState; if extra was nil then and cancelContext has "+
 			"since created it and set ctxState, Value dereferences the nil extra)", n, rounds, first.Load())
 	}
@@ -396,7 +396,7 @@ func TestContextValueRacesWithCancel(t *testing.T) {
 // pprof labels
 
 // semLabels returns the task's "worker" and "task" labels.
-func semLabels(ctx context.Context) (worker, task string) {
+func pprofLabels(ctx context.Context) (worker, task string) {
 	worker, _ = pprof.Label(ctx, "worker")
 	task, _ = pprof.Label(ctx, "task")
 	return worker, task
@@ -407,21 +407,21 @@ func semLabels(ctx context.Context) (worker, task string) {
 // the same worker.
 func TestLabelsWorkerAndTask(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		label := func(ctx context.Context) ([2]string, error) {
-			w, n := semLabels(ctx)
+			w, n := pprofLabels(ctx)
 			return [2]string{w, n}, nil
 		}
 		named := workers.Spawn(context.Background(), label, workers.OnPool(p), workers.WithName("resize"))
 		unnamed := workers.Spawn(context.Background(), label, workers.OnPool(p))
-		if got, _ := semAwait(named); got != [2]string{"vela-worker-1", "resize"} {
+		if got, _ := await(named); got != [2]string{"vela-worker-1", "resize"} {
 			t.Errorf("named task: worker, task = %q, want vela-worker-1, resize", got)
 		}
-		if got, _ := semAwait(unnamed); got != [2]string{"vela-worker-1", ""} {
+		if got, _ := await(unnamed); got != [2]string{"vela-worker-1", ""} {
 			t.Errorf("unnamed task after a named one: worker, task = %q, want vela-worker-1 and no task label", got)
 		}
 		synctest.Wait()
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -430,13 +430,13 @@ func TestLabelsWorkerAndTask(t *testing.T) {
 // reused rather than a new name made (which one is not specified).
 func TestLabelsCustomPrefixAndNumbering(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 3, Name: "img"})
+		p := newPool(t, workers.Config{MaxWorkers: 3, Name: "img"})
 		var names []string
 		var mu sync.Mutex
 		var fs []*async.Future[int]
 		for range 3 {
 			fs = append(fs, workers.Spawn(context.Background(), func(ctx context.Context) (int, error) {
-				w, _ := semLabels(ctx)
+				w, _ := pprofLabels(ctx)
 				mu.Lock()
 				names = append(names, w)
 				mu.Unlock()
@@ -445,7 +445,7 @@ func TestLabelsCustomPrefixAndNumbering(t *testing.T) {
 			}, workers.OnPool(p)))
 		}
 		for _, f := range fs {
-			semAwait(f)
+			await(f)
 		}
 		slices.Sort(names)
 		if want := []string{"img-1", "img-2", "img-3"}; !slices.Equal(names, want) {
@@ -455,15 +455,15 @@ func TestLabelsCustomPrefixAndNumbering(t *testing.T) {
 		if w := p.Stats().Workers; w != 0 {
 			t.Fatalf("Workers = %d at rest, want 0", w)
 		}
-		again, _ := semAwait(workers.Spawn(context.Background(), func(ctx context.Context) (string, error) {
-			w, _ := semLabels(ctx)
+		again, _ := await(workers.Spawn(context.Background(), func(ctx context.Context) (string, error) {
+			w, _ := pprofLabels(ctx)
 			return w, nil
 		}, workers.OnPool(p)))
 		if !slices.Contains(names, again) {
 			t.Errorf("first task after the pool came to rest ran on %q, want one of the freed slots %v", again, names)
 		}
 		synctest.Wait()
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -471,16 +471,16 @@ func TestLabelsCustomPrefixAndNumbering(t *testing.T) {
 // "task" labels win over the parent's.
 func TestLabelsParentLabelsKept(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		parent := pprof.WithLabels(context.Background(), pprof.Labels("request", "42", "worker", "impostor", "task", "impostor"))
 		for _, name := range []string{"", "encode"} {
 			opts := []workers.Option{workers.OnPool(p)}
 			if name != "" {
 				opts = append(opts, workers.WithName(name))
 			}
-			got, err := semAwait(workers.Spawn(parent, func(ctx context.Context) ([3]string, error) {
+			got, err := await(workers.Spawn(parent, func(ctx context.Context) ([3]string, error) {
 				req, _ := pprof.Label(ctx, "request")
-				w, n := semLabels(ctx)
+				w, n := pprofLabels(ctx)
 				return [3]string{req, w, n}, nil
 			}, opts...))
 			want := [3]string{"42", "vela-worker-1", name}
@@ -489,7 +489,7 @@ func TestLabelsParentLabelsKept(t *testing.T) {
 			}
 		}
 		synctest.Wait()
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -497,8 +497,8 @@ func TestLabelsParentLabelsKept(t *testing.T) {
 // profiles show them: a goroutine profile taken while the task runs lists
 // a goroutine labelled with the worker, the task and the parent's labels.
 func TestLabelsInGoroutineProfile(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 1, Name: "profiled"})
-	defer semShutdown(t, p)
+	p := newPool(t, workers.Config{MaxWorkers: 1, Name: "profiled"})
+	defer shutdown(t, p)
 	parent := pprof.WithLabels(context.Background(), pprof.Labels("request", "42"))
 	f := workers.Spawn(parent, func(ctx context.Context) (string, error) {
 		var buf bytes.Buffer
@@ -512,7 +512,7 @@ func TestLabelsInGoroutineProfile(t *testing.T) {
 		}
 		return "", nil
 	}, workers.OnPool(p), workers.WithName("snapshot"))
-	line, err := semAwait(f)
+	line, err := await(f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 func workerOf(t *testing.T, p *workers.Pool) string {
 	t.Helper()
 	name, err := workers.Spawn(context.Background(), func(ctx context.Context) (string, error) {
-		w, _ := semLabels(ctx)
+		w, _ := pprofLabels(ctx)
 		return w, nil
 	}, workers.OnPool(p)).Await(context.Background())
 	if err != nil {
@@ -49,7 +49,7 @@ func TestIdleWorkerWaitsThenExits(t *testing.T) {
 		if s := p.Stats(); s.Idle != 0 || s.Completed != 2 {
 			t.Errorf("at rest: Idle=%d Completed=%d, want 0 and 2", s.Idle, s.Completed)
 		}
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -124,7 +124,7 @@ func TestIdleWorkerCountsAsRoomInABoundedQueue(t *testing.T) {
 				t.Errorf("Await: %v", err)
 			}
 		}
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -144,7 +144,7 @@ func TestConfigureDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	name, err := workers.Spawn(context.Background(), func(ctx context.Context) (string, error) {
-		w, _ := semLabels(ctx)
+		w, _ := pprofLabels(ctx)
 		return w, nil
 	}).Await(context.Background())
 	if err != nil || name != "loop-1" {

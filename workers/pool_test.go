@@ -27,7 +27,7 @@ import (
 // semWaitGoroutines waits, as long as it takes within a generous bound,
 // until runtime.NumGoroutine() is at most n. A "did happen" check: it
 // returns as soon as the condition holds.
-func semWaitGoroutines(t testing.TB, n int) {
+func waitGoroutines(t testing.TB, n int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for runtime.NumGoroutine() > n {
@@ -41,7 +41,7 @@ func semWaitGoroutines(t testing.TB, n int) {
 
 // semMix spawns n tasks of every kind a pool handles (plain, named, with a
 // timeout, with a cancellable parent, failing, panicking) and awaits them.
-func semMix(t testing.TB, p *workers.Pool, n int) {
+func runMix(t testing.TB, p *workers.Pool, n int) {
 	t.Helper()
 	parent, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -62,9 +62,9 @@ func semMix(t testing.TB, p *workers.Pool, n int) {
 			fn = func(ctx context.Context) (int, error) { <-ctx.Done(); return 0, ctx.Err() }
 			opts = append(opts, workers.WithTimeout(time.Millisecond))
 		case 4:
-			fn = func(context.Context) (int, error) { return 0, errSemBoom }
+			fn = func(context.Context) (int, error) { return 0, errBoom }
 		default:
-			fn = func(context.Context) (int, error) { panic("sem: mix") }
+			fn = func(context.Context) (int, error) { panic("mix") }
 		}
 		ctx := context.Background()
 		if i%2 == 0 {
@@ -73,7 +73,7 @@ func semMix(t testing.TB, p *workers.Pool, n int) {
 		fs = append(fs, workers.Spawn(ctx, fn, opts...))
 	}
 	for _, f := range fs {
-		semAwait(f)
+		await(f)
 	}
 }
 
@@ -83,22 +83,22 @@ func semMix(t testing.TB, p *workers.Pool, n int) {
 func TestPoolAtRestHoldsNoGoroutine(t *testing.T) {
 	base := runtime.NumGoroutine()
 	ignore := goleak.IgnoreCurrent()
-	p := semPool(t, workers.Config{MaxWorkers: 4})
-	semMix(t, p, 600)
+	p := newPool(t, workers.Config{MaxWorkers: 4})
+	runMix(t, p, 600)
 	goleak.VerifyNone(t, ignore)
-	semWaitGoroutines(t, base)
-	semAtRest(t, p)
+	waitGoroutines(t, base)
+	wantAtRest(t, p)
 	// And again, on the same pool: workers come back on demand.
-	semMix(t, p, 60)
+	runMix(t, p, 60)
 	goleak.VerifyNone(t, ignore)
-	semAtRest(t, p)
+	wantAtRest(t, p)
 }
 
 // The same in a bubble: Stats().Workers drops to 0 as soon as the last task
 // has been delivered and every goroutine of the bubble is idle.
 func TestPoolAtRestWorkersZero(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 3})
+		p := newPool(t, workers.Config{MaxWorkers: 3})
 		var fs []*async.Future[int]
 		for i := range 30 {
 			fs = append(fs, workers.Spawn(context.Background(), func(context.Context) (int, error) {
@@ -110,11 +110,11 @@ func TestPoolAtRestWorkersZero(t *testing.T) {
 			t.Errorf("Workers = %d while busy, want 3", w)
 		}
 		for _, f := range fs {
-			semAwait(f)
+			await(f)
 		}
 		synctest.Wait()
-		semAtRest(t, p)
-		semShutdown(t, p)
+		wantAtRest(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -123,7 +123,7 @@ func TestPoolAtRestWorkersZero(t *testing.T) {
 // pool is left.
 func TestPoolShutdownFinishesQueuedWork(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		var fs []*async.Future[int]
 		for i := range 3 {
 			fs = append(fs, workers.Spawn(context.Background(), func(context.Context) (int, error) {
@@ -134,7 +134,7 @@ func TestPoolShutdownFinishesQueuedWork(t *testing.T) {
 		refused := make(chan error, 1)
 		go func() {
 			time.Sleep(500 * time.Millisecond) // while Shutdown waits
-			_, err := semAwait(workers.Spawn(context.Background(), func(context.Context) (int, error) { return 0, nil }, workers.OnPool(p)))
+			_, err := await(workers.Spawn(context.Background(), func(context.Context) (int, error) { return 0, nil }, workers.OnPool(p)))
 			refused <- err
 		}()
 		start := time.Now()
@@ -153,7 +153,7 @@ func TestPoolShutdownFinishesQueuedWork(t *testing.T) {
 		if err := <-refused; !errors.Is(err, workers.ErrPoolClosed) {
 			t.Errorf("Spawn during Shutdown = %v, want ErrPoolClosed", err)
 		}
-		semAtRest(t, p)
+		wantAtRest(t, p)
 		if err := p.Shutdown(context.Background()); err != nil {
 			t.Errorf("second Shutdown = %v", err)
 		}
@@ -166,7 +166,7 @@ func TestPoolShutdownLeavesNoGoroutine(t *testing.T) {
 	for _, lock := range []bool{false, true} {
 		t.Run(fmt.Sprint("LockOSThread=", lock), func(t *testing.T) {
 			ignore := goleak.IgnoreCurrent()
-			p := semPool(t, workers.Config{MaxWorkers: 3, LockOSThread: lock})
+			p := newPool(t, workers.Config{MaxWorkers: 3, LockOSThread: lock})
 			release := make(chan struct{})
 			var fs []*async.Future[int]
 			for i := range 20 {
@@ -190,7 +190,7 @@ func TestPoolShutdownLeavesNoGoroutine(t *testing.T) {
 				}
 			}
 			goleak.VerifyNone(t, ignore)
-			semAtRest(t, p)
+			wantAtRest(t, p)
 		})
 	}
 }
@@ -198,7 +198,7 @@ func TestPoolShutdownLeavesNoGoroutine(t *testing.T) {
 // Several goroutines may call Shutdown at once; each waits and returns nil.
 func TestPoolShutdownConcurrentCallers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 2})
+		p := newPool(t, workers.Config{MaxWorkers: 2})
 		for range 4 {
 			workers.Spawn(context.Background(), func(context.Context) (int, error) {
 				time.Sleep(time.Second)
@@ -218,7 +218,7 @@ func TestPoolShutdownConcurrentCallers(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		semAtRest(t, p)
+		wantAtRest(t, p)
 	})
 }
 
@@ -228,7 +228,7 @@ func TestPoolShutdownConcurrentCallers(t *testing.T) {
 // without waiting for a function that ignores its context.
 func TestPoolShutdownContextExpires(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 2})
+		p := newPool(t, workers.Config{MaxWorkers: 2})
 		causes := make(chan error, 1)
 		coop := workers.Spawn(context.Background(), func(ctx context.Context) (int, error) {
 			<-ctx.Done()
@@ -262,9 +262,9 @@ func TestPoolShutdownContextExpires(t *testing.T) {
 				t.Errorf("%s task: State() = %v, want cancelled", name, f.State())
 				continue
 			}
-			semWantCancelled(t, r.Err, workers.ErrPoolClosed, context.DeadlineExceeded)
+			wantCancelled(t, r.Err, workers.ErrPoolClosed, context.DeadlineExceeded)
 		}
-		semWantCancelled(t, <-causes, workers.ErrPoolClosed, context.DeadlineExceeded)
+		wantCancelled(t, <-causes, workers.ErrPoolClosed, context.DeadlineExceeded)
 		synctest.Wait()
 		if s := p.Stats(); s.Active != 1 || s.Abandoned != 1 || s.Queued != 0 {
 			t.Errorf("with the stubborn function still running: Active=%d Abandoned=%d Queued=%d, want 1, 1, 0", s.Active, s.Abandoned, s.Queued)
@@ -274,8 +274,8 @@ func TestPoolShutdownContextExpires(t *testing.T) {
 		if ran.Load() {
 			t.Error("a queued task ran after Shutdown's context ended")
 		}
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 3, Cancelled: 3, Late: 2})
-		semAtRest(t, p)
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 3, Cancelled: 3, Late: 2})
+		wantAtRest(t, p)
 		if err := p.Shutdown(context.Background()); err != nil {
 			t.Errorf("Shutdown once idle = %v", err)
 		}
@@ -286,7 +286,7 @@ func TestPoolShutdownContextExpires(t *testing.T) {
 // cause, at once, without waiting for running functions.
 func TestPoolCloseCancelsEverything(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		release := make(chan struct{})
 		causes := make(chan error, 1)
 		running := workers.Spawn(context.Background(), func(ctx context.Context) (int, error) {
@@ -308,12 +308,12 @@ func TestPoolCloseCancelsEverything(t *testing.T) {
 				t.Errorf("%s task right after Close: State() = %v, want cancelled", name, f.State())
 				continue
 			}
-			semWantCancelled(t, r.Err, workers.ErrPoolClosed)
+			wantCancelled(t, r.Err, workers.ErrPoolClosed)
 		}
 		if s := p.Stats(); s.Active != 1 || s.Queued != 0 {
 			t.Errorf("right after Close: Active=%d Queued=%d, want 1 (still running), 0", s.Active, s.Queued)
 		}
-		semWantRejectedAtOnce(t, workers.Spawn(context.Background(), func(context.Context) (int, error) { return 0, nil }, workers.OnPool(p)), workers.ErrPoolClosed)
+		wantRejectedAtOnce(t, workers.Spawn(context.Background(), func(context.Context) (int, error) { return 0, nil }, workers.OnPool(p)), workers.ErrPoolClosed)
 		p.Close() // harmless
 		if err := p.Resize(3); !errors.Is(err, workers.ErrPoolClosed) {
 			t.Errorf("Resize after Close = %v, want ErrPoolClosed", err)
@@ -329,8 +329,8 @@ func TestPoolCloseCancelsEverything(t *testing.T) {
 		if ran.Load() {
 			t.Error("a queued task ran after Close")
 		}
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 2, Cancelled: 2, Rejected: 1, Late: 1})
-		semAtRest(t, p)
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 2, Cancelled: 2, Rejected: 1, Late: 1})
+		wantAtRest(t, p)
 	})
 }
 
@@ -346,7 +346,7 @@ func TestPoolShutdownRacesWithSpawn(t *testing.T) {
 	const G = 8
 	for round := range rounds {
 		ignore := goleak.IgnoreCurrent()
-		p := semPool(t, workers.Config{MaxWorkers: 2 + round%3})
+		p := newPool(t, workers.Config{MaxWorkers: 2 + round%3})
 		var spawned atomic.Int64
 		futs := make([][]*async.Future[int], G)
 		var wg sync.WaitGroup
@@ -394,7 +394,7 @@ func TestPoolShutdownRacesWithSpawn(t *testing.T) {
 		if s.Submitted != ok || s.Completed != ok || s.Rejected != refused || ok+refused != G*uint64(perG) {
 			t.Fatalf("round %d: %d ran, %d refused; Stats %+v", round, ok, refused, s)
 		}
-		semAtRest(t, p)
+		wantAtRest(t, p)
 		goleak.VerifyNone(t, ignore)
 	}
 }
@@ -416,7 +416,7 @@ func TestPoolShutdownRacesWithSpawn(t *testing.T) {
 func TestPoolSelfSpawnIntoFullPool(t *testing.T) {
 	t.Run("await with task ctx", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			p := semPool(t, workers.Config{MaxWorkers: 1})
+			p := newPool(t, workers.Config{MaxWorkers: 1})
 			innerCh := make(chan *async.Future[int], 1)
 			start := time.Now()
 			outer := workers.Spawn(context.Background(), func(ctx context.Context) (int, error) {
@@ -424,26 +424,26 @@ func TestPoolSelfSpawnIntoFullPool(t *testing.T) {
 				innerCh <- inner
 				return inner.Await(ctx)
 			}, workers.OnPool(p), workers.WithTimeout(time.Second))
-			_, err := semAwait(outer)
-			semWantTimeout(t, err, "", time.Second)
+			_, err := await(outer)
+			wantTimeout(t, err, "", time.Second)
 			if d := time.Since(start); d != time.Second {
 				t.Errorf("outer timed out after %v, want 1s", d)
 			}
 			inner := <-innerCh
-			if v, err := semAwait(inner); v != 7 || err != nil {
+			if v, err := await(inner); v != 7 || err != nil {
 				t.Errorf("inner task = %v, %v; want it to run once the outer one let go", v, err)
 			}
-			if v, err := semAwait(workers.Spawn(context.Background(), func(context.Context) (int, error) { return 8, nil }, workers.OnPool(p))); v != 8 || err != nil {
+			if v, err := await(workers.Spawn(context.Background(), func(context.Context) (int, error) { return 8, nil }, workers.OnPool(p))); v != 8 || err != nil {
 				t.Errorf("pool after the deadlock broke: %v, %v", v, err)
 			}
 			synctest.Wait()
-			semShutdown(t, p)
+			shutdown(t, p)
 		})
 	})
 	t.Run("inner tied to outer ctx", func(t *testing.T) {
 		var bug string // set inside the bubble, reported outside it
 		synctest.Test(t, func(t *testing.T) {
-			p := semPool(t, workers.Config{MaxWorkers: 1})
+			p := newPool(t, workers.Config{MaxWorkers: 1})
 			innerCh := make(chan *async.Future[int], 1)
 			var innerRan atomic.Bool
 			outer := workers.Spawn(context.Background(), func(ctx context.Context) (int, error) {
@@ -451,12 +451,12 @@ func TestPoolSelfSpawnIntoFullPool(t *testing.T) {
 				innerCh <- inner
 				return inner.Await(ctx)
 			}, workers.OnPool(p), workers.WithTimeout(time.Second))
-			_, err := semAwait(outer)
-			semWantTimeout(t, err, "", time.Second)
+			_, err := await(outer)
+			wantTimeout(t, err, "", time.Second)
 			inner := <-innerCh
-			_, err = semAwait(inner)
+			_, err = await(inner)
 			synctest.Wait()
-			semShutdown(t, p)
+			shutdown(t, p)
 			if innerRan.Load() || inner.State() != async.Cancelled {
 				bug = fmt.Sprintf("the inner task, queued with the outer task's context as its parent, ran after "+
 					"that context had ended (inner state %v, err %v): the parent's end reaches the queued task "+
@@ -465,21 +465,21 @@ func TestPoolSelfSpawnIntoFullPool(t *testing.T) {
 					"parent (or the task's own context) before calling the function", inner.State(), err)
 				return
 			}
-			semWantCancelled(t, err, workers.ErrTimeout)
+			wantCancelled(t, err, workers.ErrTimeout)
 		})
 		if bug != "" {
-			semBug(t, "%s", bug)
+			libraryBug(t, "%s", bug)
 		}
 	})
 	t.Run("await with Background", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			p := semPool(t, workers.Config{MaxWorkers: 1})
+			p := newPool(t, workers.Config{MaxWorkers: 1})
 			outer := workers.Spawn(context.Background(), func(ctx context.Context) (int, error) {
 				inner := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 7, nil }, workers.OnPool(p))
 				return inner.Await(context.Background())
 			}, workers.OnPool(p), workers.WithTimeout(time.Second))
-			_, err := semAwait(outer)
-			semWantTimeout(t, err, "", time.Second)
+			_, err := await(outer)
+			wantTimeout(t, err, "", time.Second)
 			time.Sleep(time.Hour)
 			synctest.Wait()
 			if s := p.Stats(); s.Active != 1 || s.Queued != 1 || s.Abandoned != 1 {
@@ -489,13 +489,13 @@ func TestPoolSelfSpawnIntoFullPool(t *testing.T) {
 				t.Fatal(err)
 			}
 			synctest.Wait()
-			semWantCounts(t, p.Stats(), workers.Stats{Submitted: 2, Completed: 1, TimedOut: 1, Late: 1})
-			semShutdown(t, p)
+			wantCounts(t, p.Stats(), workers.Stats{Submitted: 2, Completed: 1, TimedOut: 1, Late: 1})
+			shutdown(t, p)
 		})
 	})
 	t.Run("bounded queue full", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			p := semPool(t, workers.Config{MaxWorkers: 1, QueueSize: 1})
+			p := newPool(t, workers.Config{MaxWorkers: 1, QueueSize: 1})
 			gate := make(chan struct{})
 			outer := workers.Spawn(context.Background(), func(ctx context.Context) (int, error) {
 				<-gate
@@ -504,12 +504,12 @@ func TestPoolSelfSpawnIntoFullPool(t *testing.T) {
 			synctest.Wait()
 			blocker := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 1, nil }, workers.OnPool(p))
 			close(gate)
-			if _, err := semAwait(outer); !errors.Is(err, workers.ErrQueueFull) {
+			if _, err := await(outer); !errors.Is(err, workers.ErrQueueFull) {
 				t.Errorf("inner Spawn into a full queue: %v, want ErrQueueFull at once", err)
 			}
-			semAwait(blocker)
+			await(blocker)
 			synctest.Wait()
-			semShutdown(t, p)
+			shutdown(t, p)
 		})
 	})
 }
@@ -519,7 +519,7 @@ func TestPoolSelfSpawnIntoFullPool(t *testing.T) {
 func TestPoolResize(t *testing.T) {
 	t.Run("grow", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			p := semPool(t, workers.Config{MaxWorkers: 1})
+			p := newPool(t, workers.Config{MaxWorkers: 1})
 			release := make(chan struct{})
 			var fs []*async.Future[int]
 			for i := range 4 {
@@ -540,17 +540,17 @@ func TestPoolResize(t *testing.T) {
 			}
 			close(release)
 			for i, f := range fs {
-				if v, err := semAwait(f); v != i || err != nil {
+				if v, err := await(f); v != i || err != nil {
 					t.Errorf("task %d = %v, %v", i, v, err)
 				}
 			}
 			synctest.Wait()
-			semShutdown(t, p)
+			shutdown(t, p)
 		})
 	})
 	t.Run("shrink", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			p := semPool(t, workers.Config{MaxWorkers: 4})
+			p := newPool(t, workers.Config{MaxWorkers: 4})
 			release := make(chan struct{})
 			for range 4 {
 				workers.Spawn(context.Background(), func(context.Context) (int, error) { <-release; return 0, nil }, workers.OnPool(p))
@@ -583,7 +583,7 @@ func TestPoolResize(t *testing.T) {
 			start := time.Now()
 			close(release)
 			for _, f := range fs {
-				semAwait(f)
+				await(f)
 			}
 			if d := time.Since(start); d != 4*time.Second {
 				t.Errorf("4 one-second tasks took %v after shrinking to 1 worker, want 4s", d)
@@ -592,18 +592,18 @@ func TestPoolResize(t *testing.T) {
 				t.Errorf("%d tasks ran at once after shrinking to 1 worker", n)
 			}
 			synctest.Wait()
-			semShutdown(t, p)
+			shutdown(t, p)
 		})
 	})
 	t.Run("zero means GOMAXPROCS", func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		if err := p.Resize(0); err != nil {
 			t.Fatal(err)
 		}
 		if got, want := p.MaxWorkers(), runtime.GOMAXPROCS(0); got != want {
 			t.Errorf("after Resize(0): MaxWorkers() = %d, want %d", got, want)
 		}
-		p2 := semPool(t, workers.Config{})
+		p2 := newPool(t, workers.Config{})
 		if got, want := p2.MaxWorkers(), runtime.GOMAXPROCS(0); got != want {
 			t.Errorf("NewPool(Config{}).MaxWorkers() = %d, want %d", got, want)
 		}
@@ -615,7 +615,7 @@ func TestPoolResize(t *testing.T) {
 func TestPoolResizeShrinkKeepsQueueRoom(t *testing.T) {
 	var bug string // set inside the bubble, reported outside it
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 4, QueueSize: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 4, QueueSize: 1})
 		release := make(chan struct{})
 		for range 4 {
 			workers.Spawn(context.Background(), func(context.Context) (int, error) { <-release; return 0, nil }, workers.OnPool(p))
@@ -627,7 +627,7 @@ func TestPoolResizeShrinkKeepsQueueRoom(t *testing.T) {
 		r, settled := f.Result()
 		close(release)
 		synctest.Wait()
-		semShutdown(t, p)
+		shutdown(t, p)
 		if settled && errors.Is(r.Err, workers.ErrQueueFull) {
 			bug = "after Resize(1) with 4 workers running and an empty queue of size 1, Spawn is refused with " +
 				"ErrQueueFull (submit tests queued+n-(max-workers) > QueueSize, so workers in excess of " +
@@ -637,7 +637,7 @@ func TestPoolResizeShrinkKeepsQueueRoom(t *testing.T) {
 		}
 	})
 	if bug != "" {
-		semBug(t, "%s", bug)
+		libraryBug(t, "%s", bug)
 	}
 }
 
@@ -646,18 +646,18 @@ func TestPoolResizeShrinkKeepsQueueRoom(t *testing.T) {
 func TestPoolMaxWorkersBoundsConcurrency(t *testing.T) {
 	t.Run("fake clock", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			p := semPool(t, workers.Config{MaxWorkers: 3})
+			p := newPool(t, workers.Config{MaxWorkers: 3})
 			var cur, peak atomic.Int32
 			var fs []*async.Future[int]
 			start := time.Now()
 			for range 30 {
 				fs = append(fs, workers.Spawn(context.Background(), func(context.Context) (int, error) {
-					semTrackPeak(&cur, &peak, func() { time.Sleep(10 * time.Millisecond) })
+					trackPeak(&cur, &peak, func() { time.Sleep(10 * time.Millisecond) })
 					return 0, nil
 				}, workers.OnPool(p)))
 			}
 			for _, f := range fs {
-				semAwait(f)
+				await(f)
 			}
 			if n := peak.Load(); n != 3 {
 				t.Errorf("peak concurrency = %d, want exactly 3", n)
@@ -666,22 +666,22 @@ func TestPoolMaxWorkersBoundsConcurrency(t *testing.T) {
 				t.Errorf("30 tasks of 10ms on 3 workers took %v, want 100ms", d)
 			}
 			synctest.Wait()
-			semShutdown(t, p)
+			shutdown(t, p)
 		})
 	})
 	t.Run("real scheduler", func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 3})
-		defer semShutdown(t, p)
+		p := newPool(t, workers.Config{MaxWorkers: 3})
+		defer shutdown(t, p)
 		var cur, peak atomic.Int32
 		var fs []*async.Future[int]
 		for range 500 {
 			fs = append(fs, workers.Spawn(context.Background(), func(context.Context) (int, error) {
-				semTrackPeak(&cur, &peak, runtime.Gosched)
+				trackPeak(&cur, &peak, runtime.Gosched)
 				return 0, nil
 			}, workers.OnPool(p)))
 		}
 		for _, f := range fs {
-			semAwait(f)
+			await(f)
 		}
 		if n := peak.Load(); n > 3 || n < 1 {
 			t.Errorf("peak concurrency = %d, want 1..3", n)
@@ -691,7 +691,7 @@ func TestPoolMaxWorkersBoundsConcurrency(t *testing.T) {
 
 // semTrackPeak runs work while counting it in cur, and records the highest
 // count seen in peak.
-func semTrackPeak(cur, peak *atomic.Int32, work func()) {
+func trackPeak(cur, peak *atomic.Int32, work func()) {
 	n := cur.Add(1)
 	for {
 		m := peak.Load()
@@ -707,13 +707,13 @@ func semTrackPeak(cur, peak *atomic.Int32, work func()) {
 // each function runs on a goroutine wired to its OS thread.
 func TestPoolLockOSThread(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
-	p := semPool(t, workers.Config{MaxWorkers: 2, LockOSThread: true})
+	p := newPool(t, workers.Config{MaxWorkers: 2, LockOSThread: true})
 	var fs []*async.Future[int]
 	for i := range 60 {
 		fs = append(fs, workers.Spawn(context.Background(), func(context.Context) (int, error) {
 			switch i % 10 {
 			case 8:
-				panic("sem: locked panic")
+				panic("locked panic")
 			case 9:
 				runtime.Goexit()
 			}
@@ -721,7 +721,7 @@ func TestPoolLockOSThread(t *testing.T) {
 		}, workers.OnPool(p)))
 	}
 	for i, f := range fs {
-		v, err := semAwait(f)
+		v, err := await(f)
 		switch i % 10 {
 		case 8:
 			var pe *workers.PanicError
@@ -738,8 +738,8 @@ func TestPoolLockOSThread(t *testing.T) {
 			}
 		}
 	}
-	semWantCounts(t, p.Stats(), workers.Stats{Submitted: 60, Completed: 48, Failed: 12, Panicked: 6})
-	semShutdown(t, p)
+	wantCounts(t, p.Stats(), workers.Stats{Submitted: 60, Completed: 48, Failed: 12, Panicked: 6})
+	shutdown(t, p)
 	goleak.VerifyNone(t, ignore)
 }
 
@@ -747,7 +747,7 @@ func TestPoolLockOSThread(t *testing.T) {
 // worker, state, abandonment and times; ActiveCount and QueuedCount agree.
 func TestPoolTasksSnapshot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1, Name: "snap"})
+		p := newPool(t, workers.Config{MaxWorkers: 1, Name: "snap"})
 		if ts := p.Tasks(); len(ts) != 0 {
 			t.Errorf("Tasks() of an idle pool = %+v", ts)
 		}
@@ -799,19 +799,19 @@ func TestPoolTasksSnapshot(t *testing.T) {
 		}
 
 		close(release)
-		semAwait(c)
+		await(c)
 		synctest.Wait()
 		if ts := p.Tasks(); len(ts) != 0 {
 			t.Errorf("Tasks() at rest = %+v", ts)
 		}
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
 // A queued task's Started time is the moment a worker took it.
 func TestPoolTasksStartedWhenTaken(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		t0 := time.Now()
 		workers.Spawn(context.Background(), func(context.Context) (int, error) {
 			time.Sleep(2 * time.Second)
@@ -825,9 +825,9 @@ func TestPoolTasksStartedWhenTaken(t *testing.T) {
 			t.Errorf("Tasks() = %+v, want the second task enqueued at %v and started 2s later", ts, t0)
 		}
 		close(release)
-		semAwait(second)
+		await(second)
 		synctest.Wait()
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -836,7 +836,7 @@ func TestPoolTasksStartedWhenTaken(t *testing.T) {
 // already abandoned are not counted again, and the pool stays open.
 func TestPoolCancelAllCountsAndStops(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 3})
+		p := newPool(t, workers.Config{MaxWorkers: 3})
 		release := make(chan struct{})
 		timedOut := workers.Spawn(context.Background(), func(context.Context) (int, error) { <-release; return 0, nil },
 			workers.OnPool(p), workers.WithTimeout(time.Millisecond))
@@ -858,20 +858,20 @@ func TestPoolCancelAllCountsAndStops(t *testing.T) {
 			}, workers.OnPool(p)))
 		}
 		time.Sleep(time.Second) // timedOut is abandoned now
-		_, err := semAwait(timedOut)
-		semWantTimeout(t, err, "", time.Millisecond)
+		_, err := await(timedOut)
+		wantTimeout(t, err, "", time.Millisecond)
 
 		if n := p.CancelAll(); n != 5 {
 			t.Errorf("CancelAll() = %d, want 5 (2 running + 3 queued; the timed-out one is not counted again)", n)
 		}
 		for _, f := range append(running, queued...) {
-			semWantState(t, f, async.Cancelled)
+			wantState(t, f, async.Cancelled)
 		}
 		if q := p.QueuedCount(); q != 0 {
 			t.Errorf("QueuedCount() after CancelAll = %d", q)
 		}
 		for range 2 {
-			semWantCancelled(t, <-causes)
+			wantCancelled(t, <-causes)
 		}
 		if n := p.CancelAll(); n != 0 {
 			t.Errorf("second CancelAll() = %d, want 0", n)
@@ -882,12 +882,12 @@ func TestPoolCancelAllCountsAndStops(t *testing.T) {
 			t.Errorf("%d queued tasks ran after CancelAll", n)
 		}
 		// The pool is still open.
-		if v, err := semAwait(workers.Spawn(context.Background(), func(context.Context) (int, error) { return 5, nil }, workers.OnPool(p))); v != 5 || err != nil {
+		if v, err := await(workers.Spawn(context.Background(), func(context.Context) (int, error) { return 5, nil }, workers.OnPool(p))); v != 5 || err != nil {
 			t.Errorf("Spawn after CancelAll = %v, %v", v, err)
 		}
 		synctest.Wait()
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 7, Completed: 1, Cancelled: 5, TimedOut: 1, Late: 3})
-		semShutdown(t, p)
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 7, Completed: 1, Cancelled: 5, TimedOut: 1, Late: 3})
+		shutdown(t, p)
 	})
 }
 
@@ -917,11 +917,11 @@ func TestPoolZeroValue(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatalf("Shutdown: %v", err)
 		}
-		if w, err := semAwait(f); err != nil || w != "vela-worker-1" {
+		if w, err := await(f); err != nil || w != "vela-worker-1" {
 			t.Errorf("task: worker %q, %v; want vela-worker-1", w, err)
 		}
-		semAtRest(t, &p)
-		vals, err := semAwait(workers.SpawnAll(context.Background(),
+		wantAtRest(t, &p)
+		vals, err := await(workers.SpawnAll(context.Background(),
 			[]func(context.Context) (int, error){func(context.Context) (int, error) { return 1, nil }}, workers.OnPool(new(workers.Pool))))
 		if err != nil || len(vals) != 1 {
 			t.Errorf("SpawnAll on a zero Pool: %v, %v", vals, err)
@@ -933,25 +933,25 @@ func TestPoolZeroValue(t *testing.T) {
 // itself: it returns ErrInvalidArgument at once and leaves the pool open.
 func TestPoolShutdownFromOwnTask(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 2})
-		shutdown := func(ctx context.Context) (error, error) {
+		p := newPool(t, workers.Config{MaxWorkers: 2})
+		shutdownTwice := func(ctx context.Context) (error, error) {
 			derived, cancel := context.WithCancel(ctx)
 			defer cancel()
 			return p.Shutdown(ctx), p.Shutdown(derived)
 		}
 		type errs struct{ direct, derived error }
 		f := workers.Spawn(context.Background(), func(ctx context.Context) (errs, error) {
-			a, b := shutdown(ctx)
+			a, b := shutdownTwice(ctx)
 			return errs{a, b}, nil
 		}, workers.OnPool(p))
 		g := workers.SpawnAll(context.Background(), []func(context.Context) (errs, error){
-			func(ctx context.Context) (errs, error) { a, b := shutdown(ctx); return errs{a, b}, nil },
+			func(ctx context.Context) (errs, error) { a, b := shutdownTwice(ctx); return errs{a, b}, nil },
 		}, workers.OnPool(p))
-		e, err := semAwait(f)
+		e, err := await(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		es, err := semAwait(g)
+		es, err := await(g)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -961,11 +961,11 @@ func TestPoolShutdownFromOwnTask(t *testing.T) {
 			}
 		}
 		// The pool stayed open.
-		if _, err := semAwait(workers.Spawn(context.Background(), func(context.Context) (int, error) { return 1, nil },
+		if _, err := await(workers.Spawn(context.Background(), func(context.Context) (int, error) { return 1, nil },
 			workers.OnPool(p))); err != nil {
 			t.Errorf("Spawn after the refused Shutdown: %v", err)
 		}
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -983,14 +983,14 @@ func TestTaskContextHasNoExtraMethods(t *testing.T) {
 		}
 		return 0, nil
 	}
-	p := semPool(t, workers.Config{})
-	defer semShutdown(t, p)
+	p := newPool(t, workers.Config{})
+	defer shutdown(t, p)
 	opts := [][]workers.Option{{workers.OnPool(p)}, {workers.OnPool(p), workers.WithTimeout(time.Hour), workers.WithName("n")}}
 	for _, o := range opts {
-		if _, err := semAwait(workers.Spawn(context.Background(), check, o...)); err != nil {
+		if _, err := await(workers.Spawn(context.Background(), check, o...)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := semAwait(workers.SpawnAll(context.Background(), []func(context.Context) (int, error){check}, o...)); err != nil {
+		if _, err := await(workers.SpawnAll(context.Background(), []func(context.Context) (int, error){check}, o...)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -86,18 +86,18 @@ func TestReliabilityBigSpawnAllFailingEarlyAddsUp(t *testing.T) {
 	// Whether the failure lands while chunks are still being submitted is
 	// up to the scheduler, so the scenario runs a few times.
 	for range 10 {
-		p := semPool(t, workers.Config{MaxWorkers: 2})
+		p := newPool(t, workers.Config{MaxWorkers: 2})
 		fns := make([]func(context.Context) (int, error), 10_000)
 		for i := range fns {
 			fns[i] = func(context.Context) (int, error) { return i, nil }
 		}
-		fns[0] = func(context.Context) (int, error) { return 0, errSemBoom }
+		fns[0] = func(context.Context) (int, error) { return 0, errBoom }
 		f := workers.SpawnAll(context.Background(), fns, workers.OnPool(p))
 		relSettles(t, f, "SpawnAll")
-		if _, err := f.Await(context.Background()); !errors.Is(err, errSemBoom) {
+		if _, err := f.Await(context.Background()); !errors.Is(err, errBoom) {
 			t.Errorf("SpawnAll err = %v, want errSemBoom", err)
 		}
-		semShutdown(t, p)
+		shutdown(t, p)
 		s := p.Stats()
 		if s.Submitted != uint64(len(fns)) || s.Failed != 1 {
 			t.Fatalf("Submitted = %d, Failed = %d; want %d (every function of a batch is counted once) and 1", s.Submitted, s.Failed, len(fns))
@@ -110,7 +110,7 @@ func TestReliabilityBigSpawnAllFailingEarlyAddsUp(t *testing.T) {
 // worker's goroutine; the worker's slot must pass on, so that the next task
 // runs and Shutdown returns.
 func TestReliabilityGoexitWhenPoppingParentEndedTask(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 1})
+	p := newPool(t, workers.Config{MaxWorkers: 1})
 	release := make(chan struct{})
 	blocker := workers.Spawn(context.Background(), func(context.Context) (int, error) { <-release; return 1, nil }, workers.OnPool(p))
 	pctx, cancel := newLazyParent()
@@ -120,17 +120,17 @@ func TestReliabilityGoexitWhenPoppingParentEndedTask(t *testing.T) {
 	close(release)
 	relSettles(t, blocker, "blocker")
 	relSettles(t, victim, "victim")
-	semWantState(t, victim, async.Cancelled)
+	wantState(t, victim, async.Cancelled)
 	next := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 3, nil }, workers.OnPool(p))
 	relSettles(t, next, "a task spawned after the Goexit")
-	semShutdown(t, p)
+	shutdown(t, p)
 }
 
 // Once the task's Done channel is closed, Err and Cause report why at
 // once, to a function woken by Done while the cancel is still under way.
 func TestReliabilityContextErrOnceDone(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 1})
-	defer semShutdown(t, p)
+	p := newPool(t, workers.Config{MaxWorkers: 1})
+	defer shutdown(t, p)
 	for i := range 2000 {
 		bad := make(chan string, 1)
 		started := make(chan struct{})
@@ -154,8 +154,8 @@ func TestReliabilityContextErrOnceDone(t *testing.T) {
 // The task's context must not report an error before its Done channel is
 // closed (the context.Context contract), even while a cancel is under way.
 func TestReliabilityContextErrNotBeforeDone(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 1})
-	defer semShutdown(t, p)
+	p := newPool(t, workers.Config{MaxWorkers: 1})
+	defer shutdown(t, p)
 	n := 5000
 	if testing.Short() {
 		n = 500
@@ -200,7 +200,7 @@ func TestReliabilityBulkCancelSurvivesGoexit(t *testing.T) {
 	}
 	for name, op := range ops {
 		t.Run(name, func(t *testing.T) {
-			p := semPool(t, workers.Config{MaxWorkers: 1})
+			p := newPool(t, workers.Config{MaxWorkers: 1})
 			blocker := workers.Spawn(context.Background(), func(ctx context.Context) (int, error) {
 				<-ctx.Done()
 				return 0, ctx.Err()
@@ -220,7 +220,7 @@ func TestReliabilityBulkCancelSurvivesGoexit(t *testing.T) {
 			p.CancelAll()
 			relSettles(t, blocker, "blocker")
 			p.Close()
-			semShutdown(t, p)
+			shutdown(t, p)
 		})
 	}
 }
@@ -236,7 +236,7 @@ func TestReliabilityBadOptionsCountedOnDefaultPool(t *testing.T) {
 		workers.Spawn(context.Background(), fn, workers.WithTimeout(-1)),
 		workers.Spawn(context.Background(), fn, workers.Option{}),
 		workers.Spawn(context.Background(), fn, workers.OnPool(nil)),
-		workers.Spawn(semNilCtx, fn),
+		workers.Spawn(nilCtx, fn),
 		async.Then(workers.SpawnAll(context.Background(), []func(context.Context) (int, error){fn}, workers.WithTimeout(-1)),
 			func([]int) (int, error) { return 0, nil }),
 	} {
@@ -252,7 +252,7 @@ func TestReliabilityBadOptionsCountedOnDefaultPool(t *testing.T) {
 // A function that calls runtime.Goexit after its future was cancelled has
 // its outcome dropped, and counted in Stats.Late like one that returns.
 func TestReliabilityLateGoexitCounted(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 1})
+	p := newPool(t, workers.Config{MaxWorkers: 1})
 	started := make(chan struct{})
 	f := workers.Spawn(context.Background(), func(ctx context.Context) (int, error) {
 		close(started)
@@ -262,7 +262,7 @@ func TestReliabilityLateGoexitCounted(t *testing.T) {
 	}, workers.OnPool(p))
 	<-started
 	f.Cancel()
-	semShutdown(t, p)
+	shutdown(t, p)
 	if s := p.Stats(); s.Late != 1 || s.Cancelled != 1 || s.Failed != 0 {
 		t.Errorf("Late=%d Cancelled=%d Failed=%d, want 1, 1, 0", s.Late, s.Cancelled, s.Failed)
 	}
@@ -273,7 +273,7 @@ func TestReliabilityLateGoexitCounted(t *testing.T) {
 // queued, where a free worker can start it, so a continuation may wait for
 // it.
 func TestReliabilityWorkerSettlesBeforeClaimingNext(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 2})
+	p := newPool(t, workers.Config{MaxWorkers: 2})
 	releaseA, releaseC := make(chan struct{}), make(chan struct{})
 	a := workers.Spawn(context.Background(), func(context.Context) (int, error) { <-releaseA; return 1, nil }, workers.OnPool(p))
 	c := workers.Spawn(context.Background(), func(context.Context) (int, error) { <-releaseC; return 3, nil }, workers.OnPool(p))
@@ -306,7 +306,7 @@ func TestReliabilityWorkerSettlesBeforeClaimingNext(t *testing.T) {
 		t.Errorf("sum = %v, %v; want 3, nil", v, err)
 	}
 	relSettles(t, c, "c")
-	semShutdown(t, p)
+	shutdown(t, p)
 }
 
 // Once every future has settled and every function has returned,
@@ -314,13 +314,13 @@ func TestReliabilityWorkerSettlesBeforeClaimingNext(t *testing.T) {
 // calls refused before submission, apart; Late counts outcomes dropped,
 // each of a task already counted as Cancelled or TimedOut.
 func TestReliabilityStatsInvariant(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 2, QueueSize: 1000})
+	p := newPool(t, workers.Config{MaxWorkers: 2, QueueSize: 1000})
 	parent, cancel := context.WithCancel(context.Background())
 	var fs []*async.Future[int]
 	release := make(chan struct{})
 	fs = append(fs,
 		workers.Spawn(context.Background(), func(context.Context) (int, error) { return 1, nil }, workers.OnPool(p)),
-		workers.Spawn(context.Background(), func(context.Context) (int, error) { return 0, errSemBoom }, workers.OnPool(p)),
+		workers.Spawn(context.Background(), func(context.Context) (int, error) { return 0, errBoom }, workers.OnPool(p)),
 		workers.Spawn(context.Background(), func(context.Context) (int, error) { panic("x") }, workers.OnPool(p)),
 		workers.Spawn(context.Background(), func(context.Context) (int, error) { runtime.Goexit(); return 0, nil }, workers.OnPool(p)),
 		workers.Spawn(context.Background(), func(context.Context) (int, error) { <-release; return 0, nil }, workers.OnPool(p), workers.WithTimeout(time.Millisecond)),
@@ -340,7 +340,7 @@ func TestReliabilityStatsInvariant(t *testing.T) {
 	for _, f := range fs[5:] {
 		relSettles(t, f, "task")
 	}
-	semShutdown(t, p)
+	shutdown(t, p)
 	s := p.Stats()
 	if s.Submitted != s.Completed+s.Failed+s.Cancelled+s.TimedOut {
 		t.Errorf("Submitted %d != Completed+Failed+Cancelled+TimedOut %d (%+v)", s.Submitted, s.Completed+s.Failed+s.Cancelled+s.TimedOut, s)
@@ -354,8 +354,8 @@ func TestReliabilityStatsInvariant(t *testing.T) {
 // whose parent had already ended does, with an error that matches
 // async.ErrCancelled and the parent's cause.
 func TestReliabilitySpawnAllParentEndIsCancelled(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 2})
-	defer semShutdown(t, p)
+	p := newPool(t, workers.Config{MaxWorkers: 2})
+	defer shutdown(t, p)
 	cause := errors.New("rel: parent gone")
 	fns := make([]func(context.Context) (int, error), 5)
 	started := make(chan struct{}, len(fns))
@@ -387,7 +387,7 @@ func TestReliabilitySpawnAllParentEndIsCancelled(t *testing.T) {
 // CancelAll counts every task future it leaves cancelled, the siblings that
 // a batch cancels itself included: the count and Stats.Cancelled agree.
 func TestReliabilityCancelAllCountsBatchTasks(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 2})
+	p := newPool(t, workers.Config{MaxWorkers: 2})
 	fns := make([]func(context.Context) (int, error), 10)
 	var started sync.WaitGroup
 	started.Add(2)
@@ -404,7 +404,7 @@ func TestReliabilityCancelAllCountsBatchTasks(t *testing.T) {
 	before := p.Stats().Cancelled
 	n := p.CancelAll()
 	relSettles(t, f, "SpawnAll")
-	semShutdown(t, p)
+	shutdown(t, p)
 	if got := p.Stats().Cancelled - before; uint64(n) != got || n != 10 {
 		t.Errorf("CancelAll() = %d, Stats.Cancelled rose by %d; want 10 and 10", n, got)
 	}
@@ -414,7 +414,7 @@ func TestReliabilityCancelAllCountsBatchTasks(t *testing.T) {
 // call runtime.Goexit: every future settles and the pool ends at rest.
 func TestReliabilityGoexitStorm(t *testing.T) {
 	for round := range 20 {
-		p := semPool(t, workers.Config{MaxWorkers: 1 + round%3})
+		p := newPool(t, workers.Config{MaxWorkers: 1 + round%3})
 		var wg sync.WaitGroup
 		var all sync.Mutex
 		var fs []*async.Future[int]
@@ -450,15 +450,15 @@ func TestReliabilityGoexitStorm(t *testing.T) {
 		for _, f := range fs {
 			relSettles(t, f, "storm task")
 		}
-		semShutdown(t, p)
+		shutdown(t, p)
 	}
 }
 
 // After its parent ends, a task's context.Cause is the future's error,
 // which wraps the parent's cause: errors.Is sees through it, == does not.
 func TestReliabilityCauseAfterParentCancelWraps(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 1})
-	defer semShutdown(t, p)
+	p := newPool(t, workers.Config{MaxWorkers: 1})
+	defer shutdown(t, p)
 	why := errors.New("rel: why")
 	parent, cancel := context.WithCancelCause(context.Background())
 	got := make(chan [2]error, 1)

@@ -15,7 +15,7 @@ import (
 // wantRunTimeout fails the test unless err is a run timeout of d.
 func wantRunTimeout(t *testing.T, err error, name string, d time.Duration) {
 	t.Helper()
-	if te := semWantTimeout(t, err, name, d); !te.Run {
+	if te := wantTimeout(t, err, name, d); !te.Run {
 		t.Errorf("TimeoutError.Run = false, want true (the run timeout expired)")
 	}
 }
@@ -25,7 +25,7 @@ func wantRunTimeout(t *testing.T, err error, name string, d time.Duration) {
 // times out once it has run that long.
 func TestRunTimeoutCountsFromStart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		release := make(chan struct{})
 		busy := workers.Spawn(context.Background(), func(context.Context) (int, error) { <-release; return 0, nil },
 			workers.OnPool(p))
@@ -46,9 +46,9 @@ func TestRunTimeoutCountsFromStart(t *testing.T) {
 			return 1, nil
 		}, workers.OnPool(p), workers.WithRunTimeout(time.Second), workers.WithName("slow"))
 		time.Sleep(5 * time.Second) // queued five times longer than its run timeout
-		semWantState(t, f, async.Pending)
+		wantState(t, f, async.Pending)
 		close(release)
-		_, err := semAwait(f)
+		_, err := await(f)
 		if d := time.Since(t0); d != 6*time.Second {
 			t.Errorf("settled %v after Spawn, want 6s (5s queued + 1s running)", d)
 		}
@@ -63,11 +63,11 @@ func TestRunTimeoutCountsFromStart(t *testing.T) {
 		if s.err != context.DeadlineExceeded || !errors.Is(s.cause, workers.ErrTimeout) {
 			t.Errorf("ctx ended with %v, cause %v; want DeadlineExceeded and the *TimeoutError", s.err, s.cause)
 		}
-		if _, err := semAwait(busy); err != nil {
+		if _, err := await(busy); err != nil {
 			t.Fatal(err)
 		}
-		semShutdown(t, p)
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 2, Completed: 1, TimedOut: 1, Late: 1})
+		shutdown(t, p)
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 2, Completed: 1, TimedOut: 1, Late: 1})
 	})
 }
 
@@ -84,7 +84,7 @@ func TestRunTimeoutAndTimeoutFirstWins(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				p := semPool(t, workers.Config{MaxWorkers: 1})
+				p := newPool(t, workers.Config{MaxWorkers: 1})
 				release := make(chan struct{})
 				go func() { time.Sleep(c.queued); close(release) }()
 				busy := workers.Spawn(context.Background(), func(context.Context) (int, error) { <-release; return 0, nil },
@@ -94,7 +94,7 @@ func TestRunTimeoutAndTimeoutFirstWins(t *testing.T) {
 					<-ctx.Done()
 					return 0, ctx.Err()
 				}, workers.OnPool(p), workers.WithTimeout(c.timeout), workers.WithRunTimeout(c.run))
-				_, err := semAwait(f)
+				_, err := await(f)
 				if d := time.Since(t0); d != c.after {
 					t.Errorf("settled after %v, want %v", d, c.after)
 				}
@@ -102,10 +102,10 @@ func TestRunTimeoutAndTimeoutFirstWins(t *testing.T) {
 				if !errors.As(err, &te) || te.Run != c.runWins {
 					t.Errorf("err = %v, want a *TimeoutError with Run = %v", err, c.runWins)
 				}
-				if _, err := semAwait(busy); err != nil {
+				if _, err := await(busy); err != nil {
 					t.Fatal(err)
 				}
-				semShutdown(t, p)
+				shutdown(t, p)
 			})
 		})
 	}
@@ -116,7 +116,7 @@ func TestRunTimeoutAndTimeoutFirstWins(t *testing.T) {
 // fails the batch with a *TaskError around the run timeout.
 func TestRunTimeoutSpawnAllPerTask(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		var ran atomic.Int64
 		fns := make([]func(context.Context) (int, error), 5)
 		for i := range fns {
@@ -135,7 +135,7 @@ func TestRunTimeoutSpawnAllPerTask(t *testing.T) {
 			}
 		}
 		t0 := time.Now()
-		_, err := semAwait(workers.SpawnAll(context.Background(), fns, workers.OnPool(p),
+		_, err := await(workers.SpawnAll(context.Background(), fns, workers.OnPool(p),
 			workers.WithRunTimeout(time.Second), workers.WithName("batch")))
 		if d := time.Since(t0); d != 3*900*time.Millisecond+time.Second {
 			t.Errorf("failed after %v, want 3.7s (three tasks of 0.9s, then the fourth's 1s)", d)
@@ -145,23 +145,23 @@ func TestRunTimeoutSpawnAllPerTask(t *testing.T) {
 			t.Fatalf("err = %v, want a *TaskError for task 3", err)
 		}
 		wantRunTimeout(t, err, "batch", time.Second)
-		semShutdown(t, p)
+		shutdown(t, p)
 		if n := ran.Load(); n != 4 {
 			t.Errorf("%d functions ran, want 4 (task 4 never starts)", n)
 		}
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 5, Completed: 3, TimedOut: 1, Cancelled: 1, Late: 1})
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 5, Completed: 3, TimedOut: 1, Cancelled: 1, Late: 1})
 	})
 }
 
 // A negative run timeout is refused, for Spawn and SpawnAll alike.
 func TestRunTimeoutBadInput(t *testing.T) {
-	p := semPool(t, workers.Config{})
-	defer semShutdown(t, p)
+	p := newPool(t, workers.Config{})
+	defer shutdown(t, p)
 	f := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 0, nil },
 		workers.OnPool(p), workers.WithRunTimeout(-time.Second))
-	semWantRejectedAtOnce(t, f, workers.ErrInvalidArgument)
+	wantRejectedAtOnce(t, f, workers.ErrInvalidArgument)
 	g := workers.SpawnAll(context.Background(), []func(context.Context) (int, error){
 		func(context.Context) (int, error) { return 0, nil },
 	}, workers.OnPool(p), workers.WithRunTimeout(-1))
-	semWantRejectedAtOnce(t, g, workers.ErrInvalidArgument)
+	wantRejectedAtOnce(t, g, workers.ErrInvalidArgument)
 }

@@ -19,18 +19,10 @@ import (
 	"github.com/velalang/runtime/async"
 )
 
-// seedWantCancelled fails the test unless err says the future was cancelled.
-func seedWantCancelled(t *testing.T, err error) {
-	t.Helper()
-	if !errors.Is(err, async.ErrCancelled) {
-		t.Fatalf("err = %v, want errors.Is(err, async.ErrCancelled)", err)
-	}
-}
-
 func TestCancelWorkerBeforeCompletion(t *testing.T) {
 	t.Run("running, watches its context", func(t *testing.T) {
-		seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
-			p := seedPool(t, 1)
+		bothWaysInBubble(t, func(t *testing.T, w waiter) {
+			p := scopedPool(t, 1)
 			var ctxErr, cause error
 			var stoppedAt time.Duration
 			start := time.Now()
@@ -48,18 +40,18 @@ func TestCancelWorkerBeforeCompletion(t *testing.T) {
 					t.Error("Cancel() of a running task = false, want true")
 				}
 			})
-			v, err := seedWait(w, f)
+			v, err := waitFor(w, f)
 			if d := time.Since(start); d != 10*time.Millisecond {
 				t.Errorf("wait returned %v after Spawn, want 10ms (the moment of Cancel)", d)
 			}
 			if v != 0 {
 				t.Errorf("value = %d, want 0", v)
 			}
-			seedWantCancelled(t, err)
+			wantCancelled(t, err)
 			if s := f.State(); s != async.Cancelled {
 				t.Errorf("State() = %v, want cancelled", s)
 			}
-			seedShutdown(t, p) // the function has returned: what it recorded is safe to read
+			shutdown(t, p) // the function has returned: what it recorded is safe to read
 			if !errors.Is(ctxErr, context.Canceled) || !errors.Is(cause, async.ErrCancelled) {
 				t.Errorf("in the function: ctx.Err() = %v, context.Cause(ctx) = %v; want context.Canceled and async.ErrCancelled", ctxErr, cause)
 			}
@@ -74,28 +66,28 @@ func TestCancelWorkerBeforeCompletion(t *testing.T) {
 	t.Run("running, ignores its context", func(t *testing.T) {
 		// The seed's best-effort case: the function cannot be stopped, but
 		// the caller no longer waits for it.
-		seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
-			p := seedPool(t, 1)
+		bothWaysInBubble(t, func(t *testing.T, w waiter) {
+			p := scopedPool(t, 1)
 			start := time.Now()
-			f := workers.Spawn(context.Background(), seedSleep(time.Hour, "ignored"), workers.OnPool(p))
+			f := workers.Spawn(context.Background(), sleeps(time.Hour, "ignored"), workers.OnPool(p))
 			time.AfterFunc(10*time.Millisecond, func() { f.Cancel() })
-			v, err := seedWait(w, f)
+			v, err := waitFor(w, f)
 			if d := time.Since(start); d != 10*time.Millisecond {
 				t.Errorf("wait returned %v after Spawn, want 10ms", d)
 			}
 			if v != "" {
 				t.Errorf("value = %q, want \"\"", v)
 			}
-			seedWantCancelled(t, err)
+			wantCancelled(t, err)
 			if s := p.Stats(); s.Active != 1 || s.Abandoned != 1 {
 				t.Errorf("Active=%d Abandoned=%d, want 1 and 1 while the function runs on", s.Active, s.Abandoned)
 			}
 		})
 	})
 	t.Run("queued", func(t *testing.T) {
-		seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
-			p := seedPool(t, 1)
-			busy := workers.Spawn(context.Background(), seedSleep(time.Second, 0), workers.OnPool(p))
+		bothWaysInBubble(t, func(t *testing.T, w waiter) {
+			p := scopedPool(t, 1)
+			busy := workers.Spawn(context.Background(), sleeps(time.Second, 0), workers.OnPool(p))
 			var ran atomic.Bool
 			f := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 				ran.Store(true)
@@ -105,8 +97,8 @@ func TestCancelWorkerBeforeCompletion(t *testing.T) {
 				t.Fatalf("QueuedCount() = %d, want 1", q)
 			}
 			time.AfterFunc(10*time.Millisecond, func() { f.Cancel() })
-			_, err := seedWait(w, f)
-			seedWantCancelled(t, err)
+			_, err := waitFor(w, f)
+			wantCancelled(t, err)
 			if q := p.QueuedCount(); q != 0 {
 				t.Errorf("QueuedCount() after Cancel = %d, want 0", q)
 			}
@@ -122,10 +114,10 @@ func TestCancelWorkerBeforeCompletion(t *testing.T) {
 }
 
 func TestCancelAlreadyCompletedWorker(t *testing.T) {
-	seedBothWays(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, 1)
-		f := workers.Spawn(context.Background(), seedValue(7), workers.OnPool(p))
-		if v, err := seedWait(w, f); v != 7 || err != nil {
+	bothWays(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, 1)
+		f := workers.Spawn(context.Background(), returns(7), workers.OnPool(p))
+		if v, err := waitFor(w, f); v != 7 || err != nil {
 			t.Fatalf("got (%v, %v), want (7, nil)", v, err)
 		}
 		if f.Cancel() {
@@ -137,7 +129,7 @@ func TestCancelAlreadyCompletedWorker(t *testing.T) {
 		if s := f.State(); s != async.Fulfilled {
 			t.Errorf("State() after Cancel = %v, want still fulfilled", s)
 		}
-		if v, err := seedWait(w, f); v != 7 || err != nil {
+		if v, err := waitFor(w, f); v != 7 || err != nil {
 			t.Errorf("after Cancel: got (%v, %v), want still (7, nil)", v, err)
 		}
 		if s := p.Stats(); s.Completed != 1 || s.Cancelled != 0 {
@@ -148,12 +140,12 @@ func TestCancelAlreadyCompletedWorker(t *testing.T) {
 
 func TestCancelMultipleWorkers(t *testing.T) {
 	const n, nWorkers = 5, 2
-	seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, nWorkers)
+	bothWaysInBubble(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, nWorkers)
 		started := make(chan int, n)
 		var fs []*async.Future[int]
 		for i := range n {
-			fs = append(fs, workers.Spawn(context.Background(), seedBlock(started, i), workers.OnPool(p)))
+			fs = append(fs, workers.Spawn(context.Background(), blocks(started, i), workers.OnPool(p)))
 		}
 		synctest.Wait()
 		if a, q := p.ActiveCount(), p.QueuedCount(); a != nWorkers || q != n-nWorkers {
@@ -168,7 +160,7 @@ func TestCancelMultipleWorkers(t *testing.T) {
 			}
 		}
 		for i, f := range fs {
-			_, err := seedWait(w, f)
+			_, err := waitFor(w, f)
 			if !errors.Is(err, async.ErrCancelled) {
 				t.Errorf("task %d: err = %v, want async.ErrCancelled", i, err)
 			}
@@ -187,8 +179,8 @@ func TestCancelMultipleWorkers(t *testing.T) {
 
 func TestCancelSomeWorkersNotOthers(t *testing.T) {
 	const n = 6
-	seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, n)
+	bothWaysInBubble(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, n)
 		release := make(chan struct{})
 		ctxErrs := make([]error, n)
 		var fs []*async.Future[int]
@@ -209,7 +201,7 @@ func TestCancelSomeWorkersNotOthers(t *testing.T) {
 		synctest.Wait() // the cancelled functions have returned
 		close(release)
 		for i, f := range fs {
-			v, err := seedWait(w, f)
+			v, err := waitFor(w, f)
 			if i%2 == 0 {
 				if !errors.Is(err, async.ErrCancelled) || v != 0 {
 					t.Errorf("cancelled task %d: got (%v, %v), want (0, async.ErrCancelled)", i, v, err)
@@ -218,7 +210,7 @@ func TestCancelSomeWorkersNotOthers(t *testing.T) {
 				t.Errorf("task %d, not cancelled: got (%v, %v), want (%d, nil)", i, v, err, i*100)
 			}
 		}
-		seedShutdown(t, p) // every function has returned
+		shutdown(t, p) // every function has returned
 		for i, err := range ctxErrs {
 			if i%2 == 0 && !errors.Is(err, context.Canceled) {
 				t.Errorf("cancelled task %d: ctx.Err() = %v, want context.Canceled", i, err)
@@ -235,20 +227,20 @@ func TestCancelSomeWorkersNotOthers(t *testing.T) {
 
 func TestCancellationErrorMessage(t *testing.T) {
 	t.Run("Cancel", func(t *testing.T) {
-		seedBothWays(t, func(t *testing.T, w seedWaiter) {
-			p := seedPool(t, 1)
-			f := workers.Spawn(context.Background(), seedBlock(nil, 0), workers.OnPool(p))
+		bothWays(t, func(t *testing.T, w waiter) {
+			p := scopedPool(t, 1)
+			f := workers.Spawn(context.Background(), blocks(nil, 0), workers.OnPool(p))
 			f.Cancel()
-			_, err := seedWait(w, f)
-			seedWantCancelled(t, err)
+			_, err := waitFor(w, f)
+			wantCancelled(t, err)
 			if msg := err.Error(); !strings.Contains(msg, "cancelled") {
 				t.Errorf("err.Error() = %q, want it to say \"cancelled\"", msg)
 			}
 		})
 	})
 	t.Run("CancelWithCause", func(t *testing.T) {
-		seedBothWays(t, func(t *testing.T, w seedWaiter) {
-			p := seedPool(t, 1)
+		bothWays(t, func(t *testing.T, w waiter) {
+			p := scopedPool(t, 1)
 			cause := errors.New("user pressed stop")
 			var seen error
 			started := make(chan struct{})
@@ -260,29 +252,29 @@ func TestCancellationErrorMessage(t *testing.T) {
 			}, workers.OnPool(p))
 			<-started // a task cancelled before its function starts never runs it
 			f.CancelWithCause(cause)
-			_, err := seedWait(w, f)
-			seedWantCancelled(t, err)
+			_, err := waitFor(w, f)
+			wantCancelled(t, err)
 			if !errors.Is(err, cause) {
 				t.Errorf("err = %v, want errors.Is(err, cause)", err)
 			}
 			if msg := err.Error(); !strings.Contains(msg, "cancelled") || !strings.Contains(msg, "user pressed stop") {
 				t.Errorf("err.Error() = %q, want it to say \"cancelled\" and the cause", msg)
 			}
-			seedShutdown(t, p) // the function has returned
+			shutdown(t, p) // the function has returned
 			if !errors.Is(seen, cause) {
 				t.Errorf("context.Cause(ctx) in the function = %v, want the cause", seen)
 			}
 		})
 	})
 	t.Run("parent context", func(t *testing.T) {
-		seedBothWays(t, func(t *testing.T, w seedWaiter) {
-			p := seedPool(t, 1)
+		bothWays(t, func(t *testing.T, w waiter) {
+			p := scopedPool(t, 1)
 			cause := errors.New("request aborted")
 			ctx, cancel := context.WithCancelCause(context.Background())
-			f := workers.Spawn(ctx, seedBlock(nil, 0), workers.OnPool(p))
+			f := workers.Spawn(ctx, blocks(nil, 0), workers.OnPool(p))
 			cancel(cause)
-			_, err := seedWait(w, f)
-			seedWantCancelled(t, err)
+			_, err := waitFor(w, f)
+			wantCancelled(t, err)
 			if !errors.Is(err, cause) {
 				t.Errorf("err = %v, want errors.Is(err, the parent's cause)", err)
 			}
@@ -295,19 +287,19 @@ func TestCancellationErrorMessage(t *testing.T) {
 
 func TestPoolCancelAll(t *testing.T) {
 	const nWorkers, queued = 2, 3
-	seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, nWorkers)
+	bothWaysInBubble(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, nWorkers)
 		started := make(chan int, nWorkers+queued)
 		var fs []*async.Future[int]
 		for i := range nWorkers + queued {
-			fs = append(fs, workers.Spawn(context.Background(), seedBlock(started, i), workers.OnPool(p)))
+			fs = append(fs, workers.Spawn(context.Background(), blocks(started, i), workers.OnPool(p)))
 		}
 		synctest.Wait()
 		if n := p.CancelAll(); n != nWorkers+queued {
 			t.Errorf("CancelAll() = %d, want %d (every queued and running task)", n, nWorkers+queued)
 		}
 		for i, f := range fs {
-			_, err := seedWait(w, f)
+			_, err := waitFor(w, f)
 			if !errors.Is(err, async.ErrCancelled) {
 				t.Errorf("task %d: err = %v, want async.ErrCancelled", i, err)
 			}
@@ -323,7 +315,7 @@ func TestPoolCancelAll(t *testing.T) {
 			t.Errorf("second CancelAll() = %d, want 0", n)
 		}
 		// The pool stays open.
-		if v, err := seedWait(w, workers.Spawn(context.Background(), seedValue(5), workers.OnPool(p))); v != 5 || err != nil {
+		if v, err := waitFor(w, workers.Spawn(context.Background(), returns(5), workers.OnPool(p))); v != 5 || err != nil {
 			t.Errorf("Spawn after CancelAll: got (%v, %v), want (5, nil)", v, err)
 		}
 	})

@@ -26,34 +26,34 @@ import (
 
 // seedKeyError is what a function returns for a missing map key: the
 // nearest Go equivalent of Python's KeyError.
-type seedKeyError struct{ Key string }
+type keyError struct{ Key string }
 
-func (e *seedKeyError) Error() string { return fmt.Sprintf("key %q not found", e.Key) }
+func (e *keyError) Error() string { return fmt.Sprintf("key %q not found", e.Key) }
 
 // seedLookup looks key up in m, turning a missing key into a *seedKeyError.
-func seedLookup(m map[string]int, key string) (int, error) {
+func lookup(m map[string]int, key string) (int, error) {
 	v, ok := m[key]
 	if !ok {
-		return 0, &seedKeyError{Key: key}
+		return 0, &keyError{Key: key}
 	}
 	return v, nil
 }
 
 // seedValidationError is a user-defined error type that carries data, like
 // the seed's custom exception class.
-type seedValidationError struct {
+type validationError struct {
 	Field string
 	Value int
 }
 
-func (e *seedValidationError) Error() string {
+func (e *validationError) Error() string {
 	return fmt.Sprintf("invalid %s: %d", e.Field, e.Value)
 }
 
 // seedWantRuntimePanic fails the test unless err is a *PanicError whose
 // value is a runtime.Error with msg in its message, and whose stack is that
 // of the goroutine that panicked, in function fn.
-func seedWantRuntimePanic(t *testing.T, err error, msg, fn string) {
+func wantRuntimePanic(t *testing.T, err error, msg, fn string) {
 	t.Helper()
 	var pe *workers.PanicError
 	if !errors.As(err, &pe) {
@@ -77,10 +77,10 @@ func seedWantRuntimePanic(t *testing.T, err error, msg, fn string) {
 func TestWorkerRaisesException(t *testing.T) {
 	errBoom := errors.New("boom")
 	t.Run("returned error", func(t *testing.T) {
-		seedBothWays(t, func(t *testing.T, w seedWaiter) {
-			p := seedPool(t, 1)
+		bothWays(t, func(t *testing.T, w waiter) {
+			p := scopedPool(t, 1)
 			f := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 0, errBoom }, workers.OnPool(p))
-			_, err := seedWait(w, f)
+			_, err := waitFor(w, f)
 			if err != errBoom {
 				t.Errorf("err = %v, want errBoom itself", err)
 			}
@@ -93,10 +93,10 @@ func TestWorkerRaisesException(t *testing.T) {
 		})
 	})
 	t.Run("panic", func(t *testing.T) {
-		seedBothWays(t, func(t *testing.T, w seedWaiter) {
-			p := seedPool(t, 1)
+		bothWays(t, func(t *testing.T, w waiter) {
+			p := scopedPool(t, 1)
 			f := workers.Spawn(context.Background(), func(context.Context) (int, error) { panic("boom") }, workers.OnPool(p))
-			_, err := seedWait(w, f)
+			_, err := waitFor(w, f)
 			var pe *workers.PanicError
 			if !errors.As(err, &pe) {
 				t.Fatalf("err = %v (%T), want a *PanicError", err, err)
@@ -114,16 +114,16 @@ func TestWorkerRaisesException(t *testing.T) {
 				t.Errorf("Failed=%d Panicked=%d, want 1 and 1", s.Failed, s.Panicked)
 			}
 			// The pool did not lose its only worker.
-			if v, err := seedWait(w, workers.Spawn(context.Background(), seedValue(2), workers.OnPool(p))); v != 2 || err != nil {
+			if v, err := waitFor(w, workers.Spawn(context.Background(), returns(2), workers.OnPool(p))); v != 2 || err != nil {
 				t.Errorf("Spawn after a panic: got (%v, %v), want (2, nil)", v, err)
 			}
 		})
 	})
 	t.Run("panic with an error", func(t *testing.T) {
-		seedBothWays(t, func(t *testing.T, w seedWaiter) {
-			p := seedPool(t, 1)
+		bothWays(t, func(t *testing.T, w waiter) {
+			p := scopedPool(t, 1)
 			f := workers.Spawn(context.Background(), func(context.Context) (int, error) { panic(errBoom) }, workers.OnPool(p))
-			_, err := seedWait(w, f)
+			_, err := waitFor(w, f)
 			var pe *workers.PanicError
 			if !errors.As(err, &pe) || !errors.Is(err, errBoom) {
 				t.Errorf("err = %v, want a *PanicError that errors.Is finds errBoom in", err)
@@ -135,8 +135,8 @@ func TestWorkerRaisesException(t *testing.T) {
 func TestWorkerRaisesValueError(t *testing.T) {
 	// Python's ValueError for int("abc"): strconv's *NumError, wrapping
 	// strconv.ErrSyntax, wrapped again by the function.
-	seedBothWays(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, 1)
+	bothWays(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, 1)
 		f := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 			n, err := strconv.Atoi("not a number")
 			if err != nil {
@@ -144,7 +144,7 @@ func TestWorkerRaisesValueError(t *testing.T) {
 			}
 			return n, nil
 		}, workers.OnPool(p))
-		_, err := seedWait(w, f)
+		_, err := waitFor(w, f)
 		var ne *strconv.NumError
 		if !errors.As(err, &ne) {
 			t.Fatalf("err = %v (%T), want a *strconv.NumError reachable with errors.As", err, err)
@@ -162,15 +162,15 @@ func TestWorkerRaisesValueError(t *testing.T) {
 }
 
 func TestWorkerRaisesZeroDivisionError(t *testing.T) {
-	seedBothWays(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, 1)
+	bothWays(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, 1)
 		divisor := 0 // a variable, so the division is checked at run time
 		f := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 10 / divisor, nil }, workers.OnPool(p))
-		v, err := seedWait(w, f)
+		v, err := waitFor(w, f)
 		if v != 0 {
 			t.Errorf("value = %d, want 0", v)
 		}
-		seedWantRuntimePanic(t, err, "integer divide by zero", "TestWorkerRaisesZeroDivisionError")
+		wantRuntimePanic(t, err, "integer divide by zero", "TestWorkerRaisesZeroDivisionError")
 		if s := p.Stats(); s.Failed != 1 || s.Panicked != 1 {
 			t.Errorf("Failed=%d Panicked=%d, want 1 and 1", s.Failed, s.Panicked)
 		}
@@ -178,22 +178,22 @@ func TestWorkerRaisesZeroDivisionError(t *testing.T) {
 }
 
 func TestWorkerRaisesKeyError(t *testing.T) {
-	seedBothWays(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, 1)
+	bothWays(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, 1)
 		prices := map[string]int{"apple": 3, "pear": 4}
-		ok := workers.Spawn(context.Background(), func(context.Context) (int, error) { return seedLookup(prices, "pear") }, workers.OnPool(p))
-		if v, err := seedWait(w, ok); v != 4 || err != nil {
+		ok := workers.Spawn(context.Background(), func(context.Context) (int, error) { return lookup(prices, "pear") }, workers.OnPool(p))
+		if v, err := waitFor(w, ok); v != 4 || err != nil {
 			t.Fatalf("present key: got (%v, %v), want (4, nil)", v, err)
 		}
 		f := workers.Spawn(context.Background(), func(context.Context) (int, error) {
-			v, err := seedLookup(prices, "banana")
+			v, err := lookup(prices, "banana")
 			if err != nil {
 				return 0, fmt.Errorf("pricing: %w", err)
 			}
 			return v, nil
 		}, workers.OnPool(p))
-		_, err := seedWait(w, f)
-		var ke *seedKeyError
+		_, err := waitFor(w, f)
+		var ke *keyError
 		if !errors.As(err, &ke) {
 			t.Fatalf("err = %v (%T), want a *seedKeyError reachable with errors.As", err, err)
 		}
@@ -207,25 +207,25 @@ func TestWorkerRaisesKeyError(t *testing.T) {
 }
 
 func TestWorkerRaisesIndexError(t *testing.T) {
-	seedBothWays(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, 1)
+	bothWays(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, 1)
 		items := []int{1, 2, 3}
 		i := 10
 		f := workers.Spawn(context.Background(), func(context.Context) (int, error) { return items[i], nil }, workers.OnPool(p))
-		_, err := seedWait(w, f)
-		seedWantRuntimePanic(t, err, "index out of range [10] with length 3", "TestWorkerRaisesIndexError")
+		_, err := waitFor(w, f)
+		wantRuntimePanic(t, err, "index out of range [10] with length 3", "TestWorkerRaisesIndexError")
 	})
 }
 
 func TestWorkerRaisesCustomException(t *testing.T) {
-	seedBothWays(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, 1)
-		custom := &seedValidationError{Field: "age", Value: -1}
+	bothWays(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, 1)
+		custom := &validationError{Field: "age", Value: -1}
 		f := workers.Spawn(context.Background(), func(context.Context) (string, error) {
 			return "", fmt.Errorf("registering user: %w", custom)
 		}, workers.OnPool(p))
-		_, err := seedWait(w, f)
-		var ve *seedValidationError
+		_, err := waitFor(w, f)
+		var ve *validationError
 		if !errors.As(err, &ve) {
 			t.Fatalf("err = %v (%T), want a *seedValidationError reachable with errors.As", err, err)
 		}
@@ -244,10 +244,10 @@ func TestWorkerRaisesCustomException(t *testing.T) {
 
 func TestMultipleWorkersSomeFail(t *testing.T) {
 	errOdd := errors.New("odd input")
-	seedBothWays(t, func(t *testing.T, w seedWaiter) {
+	bothWays(t, func(t *testing.T, w waiter) {
 		// One worker runs them all in turn: no failure, panic included,
 		// costs the pool its worker or stops the tasks queued behind it.
-		p := seedPool(t, 1)
+		p := scopedPool(t, 1)
 		const n = 9
 		var fs []*async.Future[int]
 		for i := range n {
@@ -257,13 +257,13 @@ func TestMultipleWorkersSomeFail(t *testing.T) {
 					return 0, fmt.Errorf("task %d: %w", i, errOdd)
 				case 2:
 					var m map[string]int
-					seedNilMapWrite(m, i) // assignment to a nil map panics
+					nilMapWrite(m, i) // assignment to a nil map panics
 				}
 				return i * i, nil
 			}, workers.OnPool(p)))
 		}
 		for i, f := range fs {
-			v, err := seedWait(w, f)
+			v, err := waitFor(w, f)
 			switch i % 3 {
 			case 0:
 				if v != i*i || err != nil {
@@ -288,21 +288,21 @@ func TestMultipleWorkersSomeFail(t *testing.T) {
 
 func TestWorkerErrorInClosureCapture(t *testing.T) {
 	type config struct{ Limit int }
-	seedBothWays(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, 1)
+	bothWays(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, 1)
 		// The closure captures a pointer that is nil by the time it runs.
 		cfg := &config{Limit: 3}
 		var captured *config = cfg
 		captured = nil
 		f := workers.Spawn(context.Background(), func(context.Context) (int, error) { return captured.Limit, nil }, workers.OnPool(p))
-		_, err := seedWait(w, f)
-		seedWantRuntimePanic(t, err, "nil pointer dereference", "TestWorkerErrorInClosureCapture")
+		_, err := waitFor(w, f)
+		wantRuntimePanic(t, err, "nil pointer dereference", "TestWorkerErrorInClosureCapture")
 
 		// The closure captures the error it fails with: the caller gets
 		// that very value.
 		errLimit := fmt.Errorf("limit %d reached", cfg.Limit)
 		g := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 0, errLimit }, workers.OnPool(p))
-		if _, err := seedWait(w, g); err != errLimit {
+		if _, err := waitFor(w, g); err != errLimit {
 			t.Errorf("err = %v, want the captured error itself", err)
 		}
 	})
@@ -311,33 +311,33 @@ func TestWorkerErrorInClosureCapture(t *testing.T) {
 func TestWorkerErrorMessagePreserved(t *testing.T) {
 	const msg = `invalid input "x" at line 42`
 	t.Run("returned error", func(t *testing.T) {
-		seedBothWays(t, func(t *testing.T, w seedWaiter) {
-			p := seedPool(t, 1)
+		bothWays(t, func(t *testing.T, w waiter) {
+			p := scopedPool(t, 1)
 			f := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 				return 0, fmt.Errorf("invalid input %q at line %d", "x", 42)
 			}, workers.OnPool(p))
-			if _, err := seedWait(w, f); err == nil || err.Error() != msg {
+			if _, err := waitFor(w, f); err == nil || err.Error() != msg {
 				t.Errorf("err = %v, want the message %q unchanged", err, msg)
 			}
 		})
 	})
 	t.Run("panic", func(t *testing.T) {
-		seedBothWays(t, func(t *testing.T, w seedWaiter) {
-			p := seedPool(t, 1)
+		bothWays(t, func(t *testing.T, w waiter) {
+			p := scopedPool(t, 1)
 			f := workers.Spawn(context.Background(), func(context.Context) (int, error) { panic(msg) }, workers.OnPool(p))
-			if _, err := seedWait(w, f); err == nil || !strings.Contains(err.Error(), msg) {
+			if _, err := waitFor(w, f); err == nil || !strings.Contains(err.Error(), msg) {
 				t.Errorf("err = %v, want its message to contain %q", err, msg)
 			}
 		})
 	})
 	t.Run("SpawnAll", func(t *testing.T) {
-		seedBothWays(t, func(t *testing.T, w seedWaiter) {
-			p := seedPool(t, 2)
+		bothWays(t, func(t *testing.T, w waiter) {
+			p := scopedPool(t, 2)
 			fns := []func(context.Context) (int, error){
-				seedValue(1),
+				returns(1),
 				func(context.Context) (int, error) { return 0, errors.New(msg) },
 			}
-			_, err := seedWait(w, workers.SpawnAll(context.Background(), fns, workers.OnPool(p)))
+			_, err := waitFor(w, workers.SpawnAll(context.Background(), fns, workers.OnPool(p)))
 			var te *workers.TaskError
 			if !errors.As(err, &te) || te.Index != 1 || te.Err.Error() != msg {
 				t.Fatalf("err = %v, want a *TaskError for task 1 whose Err has the message %q unchanged", err, msg)
@@ -351,9 +351,9 @@ func TestWorkerErrorMessagePreserved(t *testing.T) {
 
 func TestWorkerSpawnAllFirstErrorFailsFast(t *testing.T) {
 	errFirst := errors.New("first failure")
-	seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
+	bothWaysInBubble(t, func(t *testing.T, w waiter) {
 		// Two workers: the failing task and a slow one run, two more wait.
-		p := seedPool(t, 2)
+		p := scopedPool(t, 2)
 		var slowCause error
 		var slowStoppedAt time.Duration
 		var queuedRan atomic.Int32
@@ -375,14 +375,14 @@ func TestWorkerSpawnAllFirstErrorFailsFast(t *testing.T) {
 			func(context.Context) (int, error) { queuedRan.Add(1); return 2, nil },
 			func(context.Context) (int, error) { queuedRan.Add(1); return 3, nil },
 		}
-		v, err := seedWait(w, workers.SpawnAll(context.Background(), fns, workers.OnPool(p)))
+		v, err := waitFor(w, workers.SpawnAll(context.Background(), fns, workers.OnPool(p)))
 		if d := time.Since(start); d != 10*time.Millisecond {
 			t.Errorf("SpawnAll failed after %v, want 10ms: it must not wait for the slow sibling", d)
 		}
 		if v != nil || !errors.Is(err, errFirst) {
 			t.Fatalf("got (%v, %v), want (nil, the first failure)", v, err)
 		}
-		seedShutdown(t, p) // every function has returned
+		shutdown(t, p) // every function has returned
 		if !errors.Is(slowCause, async.ErrCancelled) || !errors.Is(slowCause, errFirst) {
 			t.Errorf("the running sibling's context.Cause = %v, want a cancellation that wraps the first failure", slowCause)
 		}
@@ -400,4 +400,4 @@ func TestWorkerSpawnAllFirstErrorFailsFast(t *testing.T) {
 
 // seedNilMapWrite writes to m, which the caller passes nil to provoke a
 // runtime panic.
-func seedNilMapWrite(m map[string]int, v int) { m["boom"] = v }
+func nilMapWrite(m map[string]int, v int) { m["boom"] = v }

@@ -26,27 +26,27 @@ import (
 // seedWaiter is one way of waiting for a worker's future: from a goroutine
 // with Future.Await, or on a single-threaded event loop with
 // async.RunUntilComplete (the seed's executor.run_until_complete).
-type seedWaiter int
+type waiter int
 
 const (
-	seedAwait seedWaiter = iota
-	seedLoop
+	byAwait waiter = iota
+	byLoop
 )
 
-func (w seedWaiter) String() string {
-	if w == seedLoop {
+func (w waiter) String() string {
+	if w == byLoop {
 		return "RunUntilComplete"
 	}
 	return "Await"
 }
 
 // seedWaiters lists the ways every seed check is run.
-var seedWaiters = []seedWaiter{seedAwait, seedLoop}
+var waiters = []waiter{byAwait, byLoop}
 
 // seedWait waits for f the way w says. With seedLoop it runs a fresh loop on
 // the calling goroutine until f settles, and closes it afterwards.
-func seedWait[T any](w seedWaiter, f *async.Future[T]) (T, error) {
-	if w == seedLoop {
+func waitFor[T any](w waiter, f *async.Future[T]) (T, error) {
+	if w == byLoop {
 		l := async.NewLoop()
 		defer l.Close()
 		return async.RunUntilComplete(l, f)
@@ -55,9 +55,9 @@ func seedWait[T any](w seedWaiter, f *async.Future[T]) (T, error) {
 }
 
 // seedBothWays runs check once per way of waiting, each as a subtest.
-func seedBothWays(t *testing.T, check func(t *testing.T, w seedWaiter)) {
+func bothWays(t *testing.T, check func(t *testing.T, w waiter)) {
 	t.Helper()
-	for _, w := range seedWaiters {
+	for _, w := range waiters {
 		t.Run(w.String(), func(t *testing.T) { check(t, w) })
 	}
 }
@@ -66,67 +66,43 @@ func seedBothWays(t *testing.T, check func(t *testing.T, w seedWaiter)) {
 // testing/synctest bubble, so sleeps, timeouts and deadlines use the
 // bubble's fake clock and are exact. Pools made by check (with seedPool)
 // are shut down inside the bubble, before it ends.
-func seedBothWaysInBubble(t *testing.T, check func(t *testing.T, w seedWaiter)) {
+func bothWaysInBubble(t *testing.T, check func(t *testing.T, w waiter)) {
 	t.Helper()
-	for _, w := range seedWaiters {
+	for _, w := range waiters {
 		t.Run(w.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) { check(t, w) })
 		})
 	}
 }
 
-// seedPool returns a new pool of maxWorkers workers that is shut down when
-// the test ends (inside the bubble if t is a bubble's). The cleanup checks
-// that the pool is then at rest and that its statistics add up: every
-// submitted task ended exactly once.
-func seedPool(t *testing.T, maxWorkers int) *workers.Pool {
+// scopedPool returns a new pool of maxWorkers workers that is shut down
+// with shutdown when the test ends (inside the bubble if t is a bubble's),
+// which checks that the pool is then at rest and that every submitted task
+// ended exactly once.
+func scopedPool(t *testing.T, maxWorkers int) *workers.Pool {
 	t.Helper()
-	p, err := workers.NewPool(workers.Config{MaxWorkers: maxWorkers})
-	if err != nil {
-		t.Fatalf("NewPool(MaxWorkers: %d): %v", maxWorkers, err)
-	}
-	t.Cleanup(func() { seedShutdown(t, p) })
+	p := newPool(t, workers.Config{MaxWorkers: maxWorkers})
+	t.Cleanup(func() { shutdown(t, p) })
 	return p
-}
-
-// seedShutdown shuts p down, waiting for every function to return, and
-// checks it is left at rest with consistent statistics. A function that
-// never returns hangs it: go test -timeout reports that, or, inside a
-// bubble, synctest's deadlock detection.
-func seedShutdown(t *testing.T, p *workers.Pool) {
-	t.Helper()
-	if err := p.Shutdown(context.Background()); err != nil {
-		t.Errorf("Shutdown: %v", err)
-		return
-	}
-	s := p.Stats()
-	if s.Workers != 0 || s.Active != 0 || s.Queued != 0 || s.Abandoned != 0 {
-		t.Errorf("after Shutdown: Workers=%d Active=%d Queued=%d Abandoned=%d, want all 0",
-			s.Workers, s.Active, s.Queued, s.Abandoned)
-	}
-	if ended := s.Completed + s.Failed + s.Cancelled + s.TimedOut; ended != s.Submitted {
-		t.Errorf("after Shutdown: Completed+Failed+Cancelled+TimedOut = %d, Submitted = %d (stats %+v)",
-			ended, s.Submitted, s)
-	}
 }
 
 // seedFreshDefault forgets the default pool and its configured size now and
 // again when the test ends, so a test about the default pool sees it made
 // afresh whatever ran before.
-func seedFreshDefault(t *testing.T) {
+func freshDefault(t *testing.T) {
 	t.Helper()
 	workers.ResetDefaultForTest()
 	t.Cleanup(workers.ResetDefaultForTest)
 }
 
 // seedValue returns a task function that returns v at once.
-func seedValue[T any](v T) func(context.Context) (T, error) {
+func returns[T any](v T) func(context.Context) (T, error) {
 	return func(context.Context) (T, error) { return v, nil }
 }
 
 // seedSleep returns a task function that sleeps d, ignoring its context
 // (like a blocking call that cannot be interrupted), then returns v.
-func seedSleep[T any](d time.Duration, v T) func(context.Context) (T, error) {
+func sleeps[T any](d time.Duration, v T) func(context.Context) (T, error) {
 	return func(context.Context) (T, error) {
 		time.Sleep(d)
 		return v, nil
@@ -136,7 +112,7 @@ func seedSleep[T any](d time.Duration, v T) func(context.Context) (T, error) {
 // seedBlock returns a task function that sends id on started, if started
 // is not nil, then waits for its context to end and returns
 // context.Cause(ctx).
-func seedBlock(started chan<- int, id int) func(context.Context) (int, error) {
+func blocks(started chan<- int, id int) func(context.Context) (int, error) {
 	return func(ctx context.Context) (int, error) {
 		if started != nil {
 			started <- id
@@ -147,10 +123,10 @@ func seedBlock(started chan<- int, id int) func(context.Context) (int, error) {
 }
 
 func TestSpawnSimpleWorker(t *testing.T) {
-	seedBothWays(t, func(t *testing.T, w seedWaiter) {
-		seedFreshDefault(t)
-		f := workers.Spawn(context.Background(), seedValue(42)) // on the default pool
-		v, err := seedWait(w, f)
+	bothWays(t, func(t *testing.T, w waiter) {
+		freshDefault(t)
+		f := workers.Spawn(context.Background(), returns(42)) // on the default pool
+		v, err := waitFor(w, f)
 		if v != 42 || err != nil {
 			t.Fatalf("got (%v, %v), want (42, nil)", v, err)
 		}
@@ -171,8 +147,8 @@ func TestSpawnWorkerWithComputation(t *testing.T) {
 		}
 		return a
 	}
-	seedBothWays(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, 2)
+	bothWays(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, 2)
 		sumSquares := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 			sum := 0
 			for i := 1; i <= 1000; i++ {
@@ -180,28 +156,28 @@ func TestSpawnWorkerWithComputation(t *testing.T) {
 			}
 			return sum, nil
 		}, workers.OnPool(p))
-		if v, err := seedWait(w, sumSquares); v != 333833500 || err != nil {
+		if v, err := waitFor(w, sumSquares); v != 333833500 || err != nil {
 			t.Errorf("sum of squares 1..1000: got (%v, %v), want (333833500, nil)", v, err)
 		}
 		f := workers.Spawn(context.Background(), func(context.Context) (int, error) { return fib(90), nil }, workers.OnPool(p))
-		if v, err := seedWait(w, f); v != 2880067194370816120 || err != nil {
+		if v, err := waitFor(w, f); v != 2880067194370816120 || err != nil {
 			t.Errorf("fib(90): got (%v, %v), want (2880067194370816120, nil)", v, err)
 		}
 	})
 }
 
 func TestSpawnWorkerWithSleep(t *testing.T) {
-	seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, 1)
+	bothWaysInBubble(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, 1)
 		start := time.Now()
-		f := workers.Spawn(context.Background(), seedSleep(100*time.Millisecond, "done"), workers.OnPool(p))
+		f := workers.Spawn(context.Background(), sleeps(100*time.Millisecond, "done"), workers.OnPool(p))
 		if d := time.Since(start); d != 0 {
 			t.Errorf("Spawn took %v of fake time, want 0: it must not wait for the function", d)
 		}
 		if s := f.State(); s != async.Pending {
 			t.Errorf("State() right after Spawn = %v, want pending", s)
 		}
-		v, err := seedWait(w, f)
+		v, err := waitFor(w, f)
 		if v != "done" || err != nil {
 			t.Fatalf("got (%q, %v), want (\"done\", nil)", v, err)
 		}
@@ -212,11 +188,11 @@ func TestSpawnWorkerWithSleep(t *testing.T) {
 }
 
 func TestSpawnWorkerWithClosureCapture(t *testing.T) {
-	seedBothWays(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, 4)
+	bothWays(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, 4)
 		x, y := 10, 20
 		f := workers.Spawn(context.Background(), func(context.Context) (int, error) { return x + y, nil }, workers.OnPool(p))
-		if v, err := seedWait(w, f); v != 30 || err != nil {
+		if v, err := waitFor(w, f); v != 30 || err != nil {
 			t.Errorf("x + y: got (%v, %v), want (30, nil)", v, err)
 		}
 
@@ -228,7 +204,7 @@ func TestSpawnWorkerWithClosureCapture(t *testing.T) {
 			fs = append(fs, workers.Spawn(context.Background(), func(context.Context) (int, error) { return i * i, nil }, workers.OnPool(p)))
 		}
 		for i, f := range fs {
-			if v, err := seedWait(w, f); v != i*i || err != nil {
+			if v, err := waitFor(w, f); v != i*i || err != nil {
 				t.Errorf("task %d: got (%v, %v), want (%d, nil)", i, v, err, i*i)
 			}
 		}
@@ -241,8 +217,8 @@ func TestSpawnWorkerWithComplexClosure(t *testing.T) {
 		ByName  map[string]int
 		Total   int
 	}
-	seedBothWays(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, 2)
+	bothWays(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, 2)
 		data := []int{1, 2, 3, 4, 5}
 		names := map[string]int{"a": 1, "b": 2}
 		multiplier := 2
@@ -265,7 +241,7 @@ func TestSpawnWorkerWithComplexClosure(t *testing.T) {
 			}
 			return s, nil
 		}, workers.OnPool(p))
-		got, err := seedWait(w, f)
+		got, err := waitFor(w, f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,23 +263,23 @@ func TestSpawnWorkerWithComplexClosure(t *testing.T) {
 }
 
 func TestSpawnWorkerReturnsNone(t *testing.T) {
-	seedBothWays(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, 1)
+	bothWays(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, 1)
 		// Python's None: a nil pointer and an empty struct are values like
 		// any other, so the future is fulfilled, not rejected.
-		fp := workers.Spawn(context.Background(), seedValue[*int](nil), workers.OnPool(p))
-		if v, err := seedWait(w, fp); v != nil || err != nil {
+		fp := workers.Spawn(context.Background(), returns[*int](nil), workers.OnPool(p))
+		if v, err := waitFor(w, fp); v != nil || err != nil {
 			t.Errorf("nil pointer: got (%v, %v), want (nil, nil)", v, err)
 		}
 		if s := fp.State(); s != async.Fulfilled {
 			t.Errorf("nil pointer: State() = %v, want fulfilled", s)
 		}
-		fe := workers.Spawn(context.Background(), seedValue[error](nil), workers.OnPool(p))
-		if v, err := seedWait(w, fe); v != nil || err != nil {
+		fe := workers.Spawn(context.Background(), returns[error](nil), workers.OnPool(p))
+		if v, err := waitFor(w, fe); v != nil || err != nil {
 			t.Errorf("nil error value: got (%v, %v), want (nil, nil)", v, err)
 		}
-		fs := workers.Spawn(context.Background(), seedValue(struct{}{}), workers.OnPool(p))
-		if _, err := seedWait(w, fs); err != nil {
+		fs := workers.Spawn(context.Background(), returns(struct{}{}), workers.OnPool(p))
+		if _, err := waitFor(w, fs); err != nil {
 			t.Errorf("struct{}: err = %v, want nil", err)
 		}
 		if r, ok := fs.Result(); !ok || r.Err != nil {
@@ -319,11 +295,11 @@ func TestSpawnWorkerReturnsTuple(t *testing.T) {
 		F    float64
 		Bits [3]bool
 	}
-	seedBothWays(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, 1)
+	bothWays(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, 1)
 		want := tuple{N: 1, S: "two", F: 3.5, Bits: [3]bool{true, false, true}}
-		f := workers.Spawn(context.Background(), seedValue(want), workers.OnPool(p))
-		got, err := seedWait(w, f)
+		f := workers.Spawn(context.Background(), returns(want), workers.OnPool(p))
+		got, err := waitFor(w, f)
 		if got != want || err != nil {
 			t.Errorf("got (%+v, %v), want (%+v, nil)", got, err, want)
 		}
@@ -331,8 +307,8 @@ func TestSpawnWorkerReturnsTuple(t *testing.T) {
 }
 
 func TestSpawnWorkerReturnsDict(t *testing.T) {
-	seedBothWays(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, 1)
+	bothWays(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, 1)
 		f := workers.Spawn(context.Background(), func(context.Context) (map[string]int, error) {
 			m := make(map[string]int)
 			for i, k := range []string{"one", "two", "three"} {
@@ -340,7 +316,7 @@ func TestSpawnWorkerReturnsDict(t *testing.T) {
 			}
 			return m, nil
 		}, workers.OnPool(p))
-		got, err := seedWait(w, f)
+		got, err := waitFor(w, f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -356,14 +332,14 @@ func TestSpawnAllEmptyList(t *testing.T) {
 		"empty": {},
 	} {
 		t.Run(name, func(t *testing.T) {
-			seedBothWays(t, func(t *testing.T, w seedWaiter) {
-				p := seedPool(t, 1)
+			bothWays(t, func(t *testing.T, w waiter) {
+				p := scopedPool(t, 1)
 				f := workers.SpawnAll(context.Background(), fns, workers.OnPool(p))
 				// Resolved at once: nothing to wait for.
 				if s := f.State(); s != async.Fulfilled {
 					t.Fatalf("State() right after SpawnAll = %v, want fulfilled", s)
 				}
-				got, err := seedWait(w, f)
+				got, err := waitFor(w, f)
 				if err != nil || got == nil || len(got) != 0 {
 					t.Errorf("got (%#v, %v), want ([]int{}, nil)", got, err)
 				}
@@ -376,10 +352,10 @@ func TestSpawnAllEmptyList(t *testing.T) {
 }
 
 func TestSpawnAllSingleWorker(t *testing.T) {
-	seedBothWays(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, 1)
-		f := workers.SpawnAll(context.Background(), []func(context.Context) (string, error){seedValue("only")}, workers.OnPool(p))
-		got, err := seedWait(w, f)
+	bothWays(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, 1)
+		f := workers.SpawnAll(context.Background(), []func(context.Context) (string, error){returns("only")}, workers.OnPool(p))
+		got, err := waitFor(w, f)
 		if err != nil || !slices.Equal(got, []string{"only"}) {
 			t.Errorf("got (%q, %v), want ([only], nil)", got, err)
 		}
@@ -387,15 +363,15 @@ func TestSpawnAllSingleWorker(t *testing.T) {
 }
 
 func TestSpawnAllMultipleWorkers(t *testing.T) {
-	seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
+	bothWaysInBubble(t, func(t *testing.T, w waiter) {
 		// Later functions finish first, and two of the five wait in the
 		// queue: the values still come back in input order.
-		p := seedPool(t, 3)
+		p := scopedPool(t, 3)
 		var fns []func(context.Context) (int, error)
 		for i := range 5 {
-			fns = append(fns, seedSleep(time.Duration(5-i)*10*time.Millisecond, i*10))
+			fns = append(fns, sleeps(time.Duration(5-i)*10*time.Millisecond, i*10))
 		}
-		got, err := seedWait(w, workers.SpawnAll(context.Background(), fns, workers.OnPool(p)))
+		got, err := waitFor(w, workers.SpawnAll(context.Background(), fns, workers.OnPool(p)))
 		if want := []int{0, 10, 20, 30, 40}; err != nil || !slices.Equal(got, want) {
 			t.Errorf("got (%v, %v), want (%v, nil)", got, err, want)
 		}
@@ -407,8 +383,8 @@ func TestSpawnAllMultipleWorkers(t *testing.T) {
 
 func TestSpawnAllParallelExecution(t *testing.T) {
 	const n = 4
-	seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, n)
+	bothWaysInBubble(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, n)
 
 		// A barrier: each task waits until all n have started. It can only
 		// be passed if the n functions run at the same time; if they did
@@ -435,7 +411,7 @@ func TestSpawnAllParallelExecution(t *testing.T) {
 			})
 		}
 		start := time.Now()
-		got, err := seedWait(w, workers.SpawnAll(context.Background(), fns, workers.OnPool(p)))
+		got, err := waitFor(w, workers.SpawnAll(context.Background(), fns, workers.OnPool(p)))
 		if err != nil {
 			t.Fatalf("SpawnAll: %v (the %d functions did not all run at once)", err, n)
 		}
@@ -450,7 +426,7 @@ func TestSpawnAllParallelExecution(t *testing.T) {
 }
 
 func TestGetPoolSingleton(t *testing.T) {
-	seedFreshDefault(t)
+	freshDefault(t)
 	first := workers.Default()
 	if first == nil {
 		t.Fatal("Default() = nil")
@@ -471,7 +447,7 @@ func TestGetPoolSingleton(t *testing.T) {
 	}
 
 	// Spawn without OnPool runs on that very pool.
-	if v, err := workers.Spawn(context.Background(), seedValue("x")).Await(context.Background()); v != "x" || err != nil {
+	if v, err := workers.Spawn(context.Background(), returns("x")).Await(context.Background()); v != "x" || err != nil {
 		t.Fatalf("Spawn: got (%q, %v), want (\"x\", nil)", v, err)
 	}
 	if s := first.Stats(); s.Submitted != 1 || s.Completed != 1 {
@@ -483,7 +459,7 @@ func TestGetPoolSingleton(t *testing.T) {
 }
 
 func TestConfigurePoolMaxWorkers(t *testing.T) {
-	seedFreshDefault(t)
+	freshDefault(t)
 	synctest.Test(t, func(t *testing.T) {
 		t.Cleanup(workers.ResetDefaultForTest) // shut the default pool down inside the bubble
 		if err := workers.ConfigurePool(3); err != nil {
@@ -498,7 +474,7 @@ func TestConfigurePoolMaxWorkers(t *testing.T) {
 		started := make(chan int, 5)
 		var fs []*async.Future[int]
 		for i := range 5 {
-			fs = append(fs, workers.Spawn(context.Background(), seedBlock(started, i)))
+			fs = append(fs, workers.Spawn(context.Background(), blocks(started, i)))
 		}
 		synctest.Wait()
 		if a, q := p.ActiveCount(), p.QueuedCount(); a != 3 || q != 2 {
@@ -522,10 +498,10 @@ func TestConfigurePoolAfterUseFails(t *testing.T) {
 		use  func()
 	}{
 		{"Default", func() { workers.Default() }},
-		{"Spawn", func() { _, _ = workers.Spawn(context.Background(), seedValue(1)).Await(context.Background()) }},
+		{"Spawn", func() { _, _ = workers.Spawn(context.Background(), returns(1)).Await(context.Background()) }},
 	} {
 		t.Run(use.name, func(t *testing.T) {
-			seedFreshDefault(t)
+			freshDefault(t)
 			use.use()
 			before := workers.Default().MaxWorkers()
 			err := workers.ConfigurePool(before + 5)
@@ -541,13 +517,13 @@ func TestConfigurePoolAfterUseFails(t *testing.T) {
 
 func TestPoolDefaultMaxWorkers(t *testing.T) {
 	t.Run("Default", func(t *testing.T) {
-		seedFreshDefault(t)
+		freshDefault(t)
 		if got, want := workers.Default().MaxWorkers(), runtime.GOMAXPROCS(0); got != want {
 			t.Errorf("Default().MaxWorkers() = %d, want runtime.GOMAXPROCS(0) = %d", got, want)
 		}
 	})
 	t.Run("ConfigurePool(0)", func(t *testing.T) {
-		seedFreshDefault(t)
+		freshDefault(t)
 		if err := workers.ConfigurePool(0); err != nil {
 			t.Fatal(err)
 		}
@@ -561,7 +537,7 @@ func TestPoolDefaultMaxWorkers(t *testing.T) {
 		want := runtime.GOMAXPROCS(0) + 3
 		prev := runtime.GOMAXPROCS(want)
 		t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
-		seedFreshDefault(t)
+		freshDefault(t)
 		if got := workers.Default().MaxWorkers(); got != want {
 			t.Errorf("Default().MaxWorkers() = %d with GOMAXPROCS %d, want %d", got, want, want)
 		}
@@ -577,7 +553,7 @@ func TestPoolDefaultMaxWorkers(t *testing.T) {
 
 func TestPoolActiveCount(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := seedPool(t, 2)
+		p := scopedPool(t, 2)
 		if n := p.ActiveCount(); n != 0 {
 			t.Fatalf("ActiveCount() of a new pool = %d, want 0", n)
 		}

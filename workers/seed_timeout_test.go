@@ -22,32 +22,12 @@ import (
 	"github.com/velalang/runtime/async"
 )
 
-// seedWantTimeout fails the test unless err is the *TimeoutError of a task
-// named name with timeout d, reachable as such and as both ErrTimeout and
-// context.DeadlineExceeded.
-func seedWantTimeout(t *testing.T, err error, name string, d time.Duration) {
-	t.Helper()
-	var te *workers.TimeoutError
-	if !errors.As(err, &te) {
-		t.Fatalf("err = %v (%T), want a *TimeoutError", err, err)
-	}
-	if te.Name != name || te.Timeout != d {
-		t.Errorf("TimeoutError{Name: %q, Timeout: %v}, want {Name: %q, Timeout: %v}", te.Name, te.Timeout, name, d)
-	}
-	if !errors.Is(err, workers.ErrTimeout) {
-		t.Errorf("errors.Is(%v, ErrTimeout) = false", err)
-	}
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("errors.Is(%v, context.DeadlineExceeded) = false", err)
-	}
-}
-
 func TestWorkerCompletesWithinTimeout(t *testing.T) {
-	seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, 1)
+	bothWaysInBubble(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, 1)
 		start := time.Now()
-		f := workers.Spawn(context.Background(), seedSleep(100*time.Millisecond, "ok"), workers.WithTimeout(time.Second), workers.OnPool(p))
-		v, err := seedWait(w, f)
+		f := workers.Spawn(context.Background(), sleeps(100*time.Millisecond, "ok"), workers.WithTimeout(time.Second), workers.OnPool(p))
+		v, err := waitFor(w, f)
 		if v != "ok" || err != nil {
 			t.Fatalf("got (%q, %v), want (\"ok\", nil)", v, err)
 		}
@@ -67,8 +47,8 @@ func TestWorkerCompletesWithinTimeout(t *testing.T) {
 
 func TestWorkerExceedsTimeout(t *testing.T) {
 	t.Run("function ignores its context", func(t *testing.T) {
-		seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
-			p := seedPool(t, 1)
+		bothWaysInBubble(t, func(t *testing.T, w waiter) {
+			p := scopedPool(t, 1)
 			var cause, ctxErr error
 			returned := make(chan struct{}) // closed once the function has returned
 			start := time.Now()
@@ -79,7 +59,7 @@ func TestWorkerExceedsTimeout(t *testing.T) {
 				return "too late", nil
 			}, workers.WithTimeout(100*time.Millisecond), workers.OnPool(p))
 
-			v, err := seedWait(w, f)
+			v, err := waitFor(w, f)
 			// The future is rejected at the deadline, not when the
 			// function gives up 900ms later.
 			if d := time.Since(start); d != 100*time.Millisecond {
@@ -88,7 +68,7 @@ func TestWorkerExceedsTimeout(t *testing.T) {
 			if v != "" {
 				t.Errorf("value = %q, want the zero value", v)
 			}
-			seedWantTimeout(t, err, "", 100*time.Millisecond)
+			wantTimeout(t, err, "", 100*time.Millisecond)
 			if s := f.State(); s != async.Rejected {
 				t.Errorf("State() = %v, want rejected", s)
 			}
@@ -117,7 +97,7 @@ func TestWorkerExceedsTimeout(t *testing.T) {
 			if !errors.As(cause, &te) || te.Timeout != 100*time.Millisecond {
 				t.Errorf("context.Cause(ctx) in the function = %v, want the *TimeoutError", cause)
 			}
-			if _, err2 := seedWait(w, f); err2 != err {
+			if _, err2 := waitFor(w, f); err2 != err {
 				t.Errorf("second wait: err = %v, want the same %v (a late value must not replace it)", err2, err)
 			}
 			if s := p.Stats(); s.Late != 1 || s.Abandoned != 0 || s.Active != 0 || s.Completed != 0 {
@@ -127,8 +107,8 @@ func TestWorkerExceedsTimeout(t *testing.T) {
 		})
 	})
 	t.Run("function watches its context", func(t *testing.T) {
-		seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
-			p := seedPool(t, 1)
+		bothWaysInBubble(t, func(t *testing.T, w waiter) {
+			p := scopedPool(t, 1)
 			stopped := make(chan time.Duration, 1)
 			start := time.Now()
 			f := workers.Spawn(context.Background(), func(ctx context.Context) (int, error) {
@@ -143,8 +123,8 @@ func TestWorkerExceedsTimeout(t *testing.T) {
 					return 1, nil
 				}
 			}, workers.WithTimeout(250*time.Millisecond), workers.OnPool(p))
-			_, err := seedWait(w, f)
-			seedWantTimeout(t, err, "", 250*time.Millisecond)
+			_, err := waitFor(w, f)
+			wantTimeout(t, err, "", 250*time.Millisecond)
 			if d := <-stopped; d != 250*time.Millisecond {
 				t.Errorf("the function's context ended after %v, want 250ms", d)
 			}
@@ -154,12 +134,12 @@ func TestWorkerExceedsTimeout(t *testing.T) {
 
 func TestWorkerTimeoutVeryShort(t *testing.T) {
 	t.Run("running", func(t *testing.T) {
-		seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
-			p := seedPool(t, 1)
+		bothWaysInBubble(t, func(t *testing.T, w waiter) {
+			p := scopedPool(t, 1)
 			start := time.Now()
-			f := workers.Spawn(context.Background(), seedSleep(time.Second, 1), workers.WithTimeout(time.Nanosecond), workers.OnPool(p))
-			_, err := seedWait(w, f)
-			seedWantTimeout(t, err, "", time.Nanosecond)
+			f := workers.Spawn(context.Background(), sleeps(time.Second, 1), workers.WithTimeout(time.Nanosecond), workers.OnPool(p))
+			_, err := waitFor(w, f)
+			wantTimeout(t, err, "", time.Nanosecond)
 			if d := time.Since(start); d != time.Nanosecond {
 				t.Errorf("settled after %v, want 1ns", d)
 			}
@@ -168,9 +148,9 @@ func TestWorkerTimeoutVeryShort(t *testing.T) {
 	t.Run("queued", func(t *testing.T) {
 		// A task whose deadline passes while it waits for a worker never
 		// runs, and leaves the queue at the deadline.
-		seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
-			p := seedPool(t, 1)
-			busy := workers.Spawn(context.Background(), seedSleep(time.Second, 0), workers.OnPool(p))
+		bothWaysInBubble(t, func(t *testing.T, w waiter) {
+			p := scopedPool(t, 1)
+			busy := workers.Spawn(context.Background(), sleeps(time.Second, 0), workers.OnPool(p))
 			var ran atomic.Bool
 			start := time.Now()
 			f := workers.Spawn(context.Background(), func(context.Context) (int, error) {
@@ -180,8 +160,8 @@ func TestWorkerTimeoutVeryShort(t *testing.T) {
 			if q := p.QueuedCount(); q != 1 {
 				t.Fatalf("QueuedCount() = %d, want 1", q)
 			}
-			_, err := seedWait(w, f)
-			seedWantTimeout(t, err, "queued", time.Millisecond)
+			_, err := waitFor(w, f)
+			wantTimeout(t, err, "queued", time.Millisecond)
 			if d := time.Since(start); d != time.Millisecond {
 				t.Errorf("settled after %v, want 1ms", d)
 			}
@@ -203,11 +183,11 @@ func TestWorkerTimeoutVeryShort(t *testing.T) {
 }
 
 func TestWorkerTimeoutImmediateReturn(t *testing.T) {
-	seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, 1)
+	bothWaysInBubble(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, 1)
 		start := time.Now()
-		f := workers.Spawn(context.Background(), seedValue(7), workers.WithTimeout(time.Second), workers.OnPool(p))
-		v, err := seedWait(w, f)
+		f := workers.Spawn(context.Background(), returns(7), workers.WithTimeout(time.Second), workers.OnPool(p))
+		v, err := waitFor(w, f)
 		if v != 7 || err != nil {
 			t.Fatalf("got (%v, %v), want (7, nil)", v, err)
 		}
@@ -238,20 +218,20 @@ func TestMultipleWorkersDifferentTimeouts(t *testing.T) {
 		{timeout: 150 * time.Millisecond, work: 10 * time.Millisecond, settle: 10 * time.Millisecond},
 		{timeout: 100 * time.Millisecond, work: 500 * time.Millisecond, timesOut: true, settle: 100 * time.Millisecond},
 	}
-	seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
-		p := seedPool(t, len(cases))
+	bothWaysInBubble(t, func(t *testing.T, w waiter) {
+		p := scopedPool(t, len(cases))
 		start := time.Now()
 		fs := make([]*async.Future[int], len(cases))
 		settled := make([]time.Duration, len(cases))
 		var watchers sync.WaitGroup
 		for i, c := range cases {
-			fs[i] = workers.Spawn(context.Background(), seedSleep(c.work, i), workers.WithTimeout(c.timeout), workers.OnPool(p))
+			fs[i] = workers.Spawn(context.Background(), sleeps(c.work, i), workers.WithTimeout(c.timeout), workers.OnPool(p))
 			watchers.Go(func() {
 				<-fs[i].Done()
 				settled[i] = time.Since(start)
 			})
 		}
-		rs, err := seedWait(w, async.AllSettled(fs...))
+		rs, err := waitFor(w, async.AllSettled(fs...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,7 +241,7 @@ func TestMultipleWorkersDifferentTimeouts(t *testing.T) {
 			r := rs[i]
 			if c.timesOut {
 				timedOut++
-				seedWantTimeout(t, r.Err, "", c.timeout)
+				wantTimeout(t, r.Err, "", c.timeout)
 			} else if r.Err != nil || r.Value != i {
 				t.Errorf("task %d (timeout %v, work %v): got (%v, %v), want (%d, nil)", i, c.timeout, c.work, r.Value, r.Err, i)
 			}
@@ -284,8 +264,8 @@ func TestWorkerNoTimeout(t *testing.T) {
 		{"WithTimeout(0)", []workers.Option{workers.WithTimeout(0)}},
 	} {
 		t.Run(opt.name, func(t *testing.T) {
-			seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
-				p := seedPool(t, 1)
+			bothWaysInBubble(t, func(t *testing.T, w waiter) {
+				p := scopedPool(t, 1)
 				start := time.Now()
 				f := workers.Spawn(context.Background(), func(ctx context.Context) (string, error) {
 					if dl, ok := ctx.Deadline(); ok {
@@ -294,7 +274,7 @@ func TestWorkerNoTimeout(t *testing.T) {
 					time.Sleep(time.Hour)
 					return "slow but fine", ctx.Err()
 				}, append(opt.opts, workers.OnPool(p))...)
-				v, err := seedWait(w, f)
+				v, err := waitFor(w, f)
 				if v != "slow but fine" || err != nil {
 					t.Fatalf("got (%q, %v), want (\"slow but fine\", nil)", v, err)
 				}
@@ -317,21 +297,21 @@ func TestTimeoutErrorMessage(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.want, func(t *testing.T) {
-			seedBothWaysInBubble(t, func(t *testing.T, w seedWaiter) {
-				p := seedPool(t, 1)
+			bothWaysInBubble(t, func(t *testing.T, w waiter) {
+				p := scopedPool(t, 1)
 				opts := []workers.Option{workers.WithTimeout(c.timeout), workers.OnPool(p)}
 				if c.name != "" {
 					opts = append(opts, workers.WithName(c.name))
 				}
-				f := workers.Spawn(context.Background(), seedBlock(nil, 0), opts...)
-				_, err := seedWait(w, f)
+				f := workers.Spawn(context.Background(), blocks(nil, 0), opts...)
+				_, err := waitFor(w, f)
 				if err == nil {
 					t.Fatal("err = nil, want a timeout")
 				}
 				if got := err.Error(); got != c.want {
 					t.Errorf("err.Error() = %q, want %q", got, c.want)
 				}
-				seedWantTimeout(t, err, c.name, c.timeout)
+				wantTimeout(t, err, c.name, c.timeout)
 			})
 		})
 	}

@@ -30,16 +30,16 @@ import (
 )
 
 // errSemBoom is a sentinel error that task functions fail with.
-var errSemBoom = errors.New("sem: boom")
+var errBoom = errors.New("boom")
 
 // semCodeError is a typed error, to check that errors.As reaches it.
-type semCodeError struct{ Code int }
+type codeError struct{ Code int }
 
-func (e *semCodeError) Error() string { return fmt.Sprintf("sem: code %d", e.Code) }
+func (e *codeError) Error() string { return fmt.Sprintf("code %d", e.Code) }
 
 // semPool makes a pool or fails the test. It does not shut it down: each
 // test does that itself, inside its bubble when it has one.
-func semPool(t testing.TB, cfg workers.Config) *workers.Pool {
+func newPool(t testing.TB, cfg workers.Config) *workers.Pool {
 	t.Helper()
 	p, err := workers.NewPool(cfg)
 	if err != nil {
@@ -48,33 +48,33 @@ func semPool(t testing.TB, cfg workers.Config) *workers.Pool {
 	return p
 }
 
-// semShutdown shuts p down with a generous deadline and checks that it is
-// then at rest with statistics that add up.
-func semShutdown(t testing.TB, p *workers.Pool) {
+// shutdown shuts p down, waiting for every function to return however long
+// that takes, and checks that the pool is then at rest with statistics that
+// add up. A function that never returns hangs it: go test -timeout reports
+// that, or, inside a bubble, synctest's deadlock detection.
+func shutdown(t testing.TB, p *workers.Pool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := p.Shutdown(ctx); err != nil {
+	if err := p.Shutdown(context.Background()); err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
-	semAtRest(t, p)
+	wantAtRest(t, p)
 }
 
 // semAtRest checks that p holds no worker and no task, and that every task
 // it accepted ended in exactly one way.
-func semAtRest(t testing.TB, p *workers.Pool) {
+func wantAtRest(t testing.TB, p *workers.Pool) {
 	t.Helper()
 	s := p.Stats()
 	if s.Workers != 0 || s.Active != 0 || s.Queued != 0 || s.Abandoned != 0 {
 		t.Errorf("pool not at rest: Workers=%d Active=%d Queued=%d Abandoned=%d, want all 0",
 			s.Workers, s.Active, s.Queued, s.Abandoned)
 	}
-	semSumsUp(t, s)
+	wantSumsUp(t, s)
 }
 
 // semSumsUp checks Submitted == Completed+Failed+Cancelled+TimedOut and
 // Panicked <= Failed.
-func semSumsUp(t testing.TB, s workers.Stats) {
+func wantSumsUp(t testing.TB, s workers.Stats) {
 	t.Helper()
 	if ended := s.Completed + s.Failed + s.Cancelled + s.TimedOut; ended != s.Submitted {
 		t.Errorf("Completed+Failed+Cancelled+TimedOut = %d, Submitted = %d (%+v)", ended, s.Submitted, s)
@@ -85,7 +85,7 @@ func semSumsUp(t testing.TB, s workers.Stats) {
 }
 
 // semWantCounts compares the counters of s with want; gauges are ignored.
-func semWantCounts(t testing.TB, s workers.Stats, want workers.Stats) {
+func wantCounts(t testing.TB, s workers.Stats, want workers.Stats) {
 	t.Helper()
 	got := workers.Stats{Submitted: s.Submitted, Completed: s.Completed, Failed: s.Failed,
 		Cancelled: s.Cancelled, TimedOut: s.TimedOut, Panicked: s.Panicked, Rejected: s.Rejected, Late: s.Late}
@@ -96,12 +96,12 @@ func semWantCounts(t testing.TB, s workers.Stats, want workers.Stats) {
 
 // semAwait waits for f without a deadline: a hang is left to synctest's
 // deadlock detection or to go test -timeout.
-func semAwait[T any](f *async.Future[T]) (T, error) {
+func await[T any](f *async.Future[T]) (T, error) {
 	return f.Await(context.Background())
 }
 
 // semWantState fails the test unless f is in state want right now.
-func semWantState[T any](t testing.TB, f *async.Future[T], want async.State) {
+func wantState[T any](t testing.TB, f *async.Future[T], want async.State) {
 	t.Helper()
 	if got := f.State(); got != want {
 		t.Fatalf("State() = %v, want %v", got, want)
@@ -110,7 +110,7 @@ func semWantState[T any](t testing.TB, f *async.Future[T], want async.State) {
 
 // semWantTimeout fails the test unless err is a *TimeoutError for name and
 // d, reachable as ErrTimeout and context.DeadlineExceeded, and returns it.
-func semWantTimeout(t testing.TB, err error, name string, d time.Duration) *workers.TimeoutError {
+func wantTimeout(t testing.TB, err error, name string, d time.Duration) *workers.TimeoutError {
 	t.Helper()
 	var te *workers.TimeoutError
 	if !errors.As(err, &te) {
@@ -128,7 +128,7 @@ func semWantTimeout(t testing.TB, err error, name string, d time.Duration) *work
 
 // semWantCancelled fails the test unless err reports a cancellation and
 // reaches every one of causes.
-func semWantCancelled(t testing.TB, err error, causes ...error) {
+func wantCancelled(t testing.TB, err error, causes ...error) {
 	t.Helper()
 	if !errors.Is(err, async.ErrCancelled) {
 		t.Errorf("errors.Is(%v, async.ErrCancelled) = false", err)
@@ -147,7 +147,7 @@ func semWantCancelled(t testing.TB, err error, causes ...error) {
 // the deadline, counted from Spawn, and it leaves the queue at once.
 func TestTimeoutQueuedTaskNeverRuns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		release := make(chan struct{})
 		blocker := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 			<-release
@@ -163,26 +163,26 @@ func TestTimeoutQueuedTaskNeverRuns(t *testing.T) {
 			t.Fatalf("QueuedCount() = %d, want 1", q)
 		}
 
-		_, err := semAwait(f)
+		_, err := await(f)
 		if d := time.Since(start); d != time.Second {
 			t.Errorf("future settled %v after Spawn, want exactly 1s", d)
 		}
-		semWantTimeout(t, err, "", time.Second)
-		semWantState(t, f, async.Rejected)
+		wantTimeout(t, err, "", time.Second)
+		wantState(t, f, async.Rejected)
 		if q := p.QueuedCount(); q != 0 {
 			t.Errorf("QueuedCount() after the timeout = %d, want 0", q)
 		}
 
 		close(release)
-		if v, err := semAwait(blocker); v != 1 || err != nil {
+		if v, err := await(blocker); v != 1 || err != nil {
 			t.Fatalf("blocker = %v, %v", v, err)
 		}
 		synctest.Wait()
 		if ran.Load() {
 			t.Error("the timed-out queued task ran")
 		}
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 2, Completed: 1, TimedOut: 1})
-		semShutdown(t, p)
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 2, Completed: 1, TimedOut: 1})
+		shutdown(t, p)
 	})
 }
 
@@ -190,7 +190,7 @@ func TestTimeoutQueuedTaskNeverRuns(t *testing.T) {
 // spent queued uses it up.
 func TestTimeoutCountsFromSpawnNotStart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		first := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 			time.Sleep(2 * time.Second)
 			return 1, nil
@@ -205,23 +205,23 @@ func TestTimeoutCountsFromSpawnNotStart(t *testing.T) {
 			return 2, nil
 		}, workers.OnPool(p), workers.WithTimeout(3*time.Second))
 
-		_, err := semAwait(second)
+		_, err := await(second)
 		if d := time.Since(start); d != 3*time.Second {
 			t.Errorf("second task's future settled %v after Spawn, want 3s (queued 2s + ran 1s)", d)
 		}
-		semWantTimeout(t, err, "", 3*time.Second)
+		wantTimeout(t, err, "", 3*time.Second)
 		if d := <-startedAt; d != 2*time.Second {
 			t.Errorf("second task started at %v, want 2s", d)
 		}
 		if d := <-endedAt; d != 3*time.Second {
 			t.Errorf("second task's context ended at %v, want 3s", d)
 		}
-		if v, err := semAwait(first); v != 1 || err != nil {
+		if v, err := await(first); v != 1 || err != nil {
 			t.Errorf("first = %v, %v", v, err)
 		}
 		synctest.Wait()
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 2, Completed: 1, TimedOut: 1, Late: 1})
-		semShutdown(t, p)
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 2, Completed: 1, TimedOut: 1, Late: 1})
+		shutdown(t, p)
 	})
 }
 
@@ -231,7 +231,7 @@ func TestTimeoutCountsFromSpawnNotStart(t *testing.T) {
 // meanwhile.
 func TestTimeoutRunningTaskRejectedAtDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		release := make(chan struct{})
 		start := time.Now()
 		f := workers.Spawn(context.Background(), func(context.Context) (string, error) {
@@ -239,11 +239,11 @@ func TestTimeoutRunningTaskRejectedAtDeadline(t *testing.T) {
 			return "late", nil
 		}, workers.OnPool(p), workers.WithTimeout(2*time.Second), workers.WithName("resize"))
 
-		_, err := semAwait(f)
+		_, err := await(f)
 		if d := time.Since(start); d != 2*time.Second {
 			t.Errorf("future settled %v after Spawn, want exactly 2s", d)
 		}
-		te := semWantTimeout(t, err, "resize", 2*time.Second)
+		te := wantTimeout(t, err, "resize", 2*time.Second)
 		if got, want := err.Error(), `task "resize" timed out after 2s`; got != want {
 			t.Errorf("Error() = %q, want %q", got, want)
 		}
@@ -268,29 +268,29 @@ func TestTimeoutRunningTaskRejectedAtDeadline(t *testing.T) {
 		if !ok || r.Err != error(te) || r.Value != "" {
 			t.Errorf("after the late return, Result() = %+v, %v; want the same *TimeoutError", r, ok)
 		}
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 1, TimedOut: 1, Late: 1})
-		semAtRest(t, p)
-		semShutdown(t, p)
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 1, TimedOut: 1, Late: 1})
+		wantAtRest(t, p)
+		shutdown(t, p)
 	})
 }
 
 // A late error is dropped too: it counts as Late, not Failed.
 func TestTimeoutLateErrorIsDropped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		f := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 			time.Sleep(5 * time.Second)
-			return 0, errSemBoom
+			return 0, errBoom
 		}, workers.OnPool(p), workers.WithTimeout(time.Second))
-		_, err := semAwait(f)
-		semWantTimeout(t, err, "", time.Second)
-		if errors.Is(err, errSemBoom) {
+		_, err := await(f)
+		wantTimeout(t, err, "", time.Second)
+		if errors.Is(err, errBoom) {
 			t.Error("the timeout error reaches the function's late error")
 		}
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 1, TimedOut: 1, Late: 1})
-		semShutdown(t, p)
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 1, TimedOut: 1, Late: 1})
+		shutdown(t, p)
 	})
 }
 
@@ -299,7 +299,7 @@ func TestTimeoutLateErrorIsDropped(t *testing.T) {
 // Deadline reports it from the start.
 func TestTimeoutTaskContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		type seen struct {
 			deadline time.Time
 			hasDL    bool
@@ -318,8 +318,8 @@ func TestTimeoutTaskContext(t *testing.T) {
 			return 0, nil
 		}, workers.OnPool(p), workers.WithTimeout(3*time.Second), workers.WithName("ctx"))
 
-		_, err := semAwait(f)
-		te := semWantTimeout(t, err, "ctx", 3*time.Second)
+		_, err := await(f)
+		te := wantTimeout(t, err, "ctx", 3*time.Second)
 		s := <-out
 		if !s.hasDL || !s.deadline.Equal(start.Add(3*time.Second)) {
 			t.Errorf("ctx.Deadline() = %v, %v; want %v, true", s.deadline, s.hasDL, start.Add(3*time.Second))
@@ -335,7 +335,7 @@ func TestTimeoutTaskContext(t *testing.T) {
 			t.Errorf("context.Cause(ctx) = %v (%T), want the future's *TimeoutError %p", s.cause, s.cause, te)
 		}
 		synctest.Wait()
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -343,38 +343,38 @@ func TestTimeoutTaskContext(t *testing.T) {
 // likes, and its context has no deadline.
 func TestTimeoutZeroMeansNone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		f := workers.Spawn(context.Background(), func(ctx context.Context) (bool, error) {
 			_, has := ctx.Deadline()
 			time.Sleep(24 * time.Hour)
 			return has, ctx.Err()
 		}, workers.OnPool(p), workers.WithTimeout(0))
-		has, err := semAwait(f)
+		has, err := await(f)
 		if err != nil || has {
 			t.Errorf("WithTimeout(0): err = %v, context had a deadline = %v; want nil, false", err, has)
 		}
 		synctest.Wait()
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 1, Completed: 1})
-		semShutdown(t, p)
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 1, Completed: 1})
+		shutdown(t, p)
 	})
 }
 
 // The last WithTimeout wins.
 func TestTimeoutLastOptionWins(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		start := time.Now()
 		f := workers.Spawn(context.Background(), func(ctx context.Context) (int, error) {
 			<-ctx.Done()
 			return 0, nil
 		}, workers.OnPool(p), workers.WithTimeout(time.Hour), workers.WithTimeout(time.Second))
-		_, err := semAwait(f)
-		semWantTimeout(t, err, "", time.Second)
+		_, err := await(f)
+		wantTimeout(t, err, "", time.Second)
 		if d := time.Since(start); d != time.Second {
 			t.Errorf("timed out after %v, want 1s", d)
 		}
 		synctest.Wait()
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -386,7 +386,7 @@ func TestTimeoutLastOptionWins(t *testing.T) {
 // that wraps async.ErrCancelled, and the function's late result is dropped.
 func TestCancelRunningSettlesAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		started := make(chan struct{})
 		release := make(chan struct{})
 		type seen struct{ err, cause error }
@@ -403,12 +403,12 @@ func TestCancelRunningSettlesAtOnce(t *testing.T) {
 			t.Fatal("Cancel() of a running task = false")
 		}
 		// No waiting: the future is settled when Cancel returns.
-		semWantState(t, f, async.Cancelled)
+		wantState(t, f, async.Cancelled)
 		r, ok := f.Result()
 		if !ok {
 			t.Fatal("Result() not ready right after Cancel")
 		}
-		semWantCancelled(t, r.Err)
+		wantCancelled(t, r.Err)
 		if f.Cancel() {
 			t.Error("second Cancel() = true")
 		}
@@ -422,13 +422,13 @@ func TestCancelRunningSettlesAtOnce(t *testing.T) {
 		if got.err != context.Canceled {
 			t.Errorf("ctx.Err() = %v, want context.Canceled", got.err)
 		}
-		semWantCancelled(t, got.cause)
+		wantCancelled(t, got.cause)
 		synctest.Wait()
 		if r2, _ := f.Result(); r2 != r {
 			t.Errorf("Result() changed after the late return: %+v, was %+v", r2, r)
 		}
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 1, Cancelled: 1, Late: 1})
-		semShutdown(t, p)
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 1, Cancelled: 1, Late: 1})
+		shutdown(t, p)
 	})
 }
 
@@ -436,7 +436,7 @@ func TestCancelRunningSettlesAtOnce(t *testing.T) {
 // cancelled.
 func TestCancelRunningCooperativeFunction(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		ended := make(chan time.Duration, 1)
 		var start time.Time
 		started := make(chan struct{})
@@ -454,7 +454,7 @@ func TestCancelRunningCooperativeFunction(t *testing.T) {
 			t.Errorf("function saw its context end %v after Cancel, want 0", d)
 		}
 		synctest.Wait()
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -462,7 +462,7 @@ func TestCancelRunningCooperativeFunction(t *testing.T) {
 // runs.
 func TestCancelQueuedTaskNeverRuns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		release := make(chan struct{})
 		blocker := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 			<-release
@@ -479,7 +479,7 @@ func TestCancelQueuedTaskNeverRuns(t *testing.T) {
 		if !queued.Cancel() {
 			t.Fatal("Cancel() of a queued task = false")
 		}
-		semWantState(t, queued, async.Cancelled)
+		wantState(t, queued, async.Cancelled)
 		if q := p.QueuedCount(); q != 0 {
 			t.Errorf("QueuedCount() right after Cancel = %d, want 0", q)
 		}
@@ -489,13 +489,13 @@ func TestCancelQueuedTaskNeverRuns(t *testing.T) {
 			}
 		}
 		close(release)
-		semAwait(blocker)
+		await(blocker)
 		synctest.Wait()
 		if ran.Load() {
 			t.Error("the cancelled queued task ran")
 		}
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 2, Completed: 1, Cancelled: 1})
-		semShutdown(t, p)
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 2, Completed: 1, Cancelled: 1})
+		shutdown(t, p)
 	})
 }
 
@@ -506,7 +506,7 @@ func TestCancelQueuedTaskNeverRuns(t *testing.T) {
 func TestCancelFromSettleCallbackQueuedNeverRuns(t *testing.T) {
 	var bug string // set inside the bubble, reported outside it
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		first := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 			time.Sleep(time.Second)
 			return 1, nil
@@ -522,11 +522,11 @@ func TestCancelFromSettleCallbackQueuedNeverRuns(t *testing.T) {
 		if first.Poll(async.WakerFunc(func() { second.Cancel() })).IsReady() {
 			t.Fatal("first settled too early")
 		}
-		semAwait(first)
-		_, err := semAwait(second)
-		semWantCancelled(t, err)
+		await(first)
+		_, err := await(second)
+		wantCancelled(t, err)
 		synctest.Wait()
-		semShutdown(t, p)
+		shutdown(t, p)
 		if ran.Load() {
 			bug = "a task that was queued when another task's future settled ran although a waker of that " +
 				"future cancelled it (task.run pops and marks the next task running before it settles the " +
@@ -534,7 +534,7 @@ func TestCancelFromSettleCallbackQueuedNeverRuns(t *testing.T) {
 		}
 	})
 	if bug != "" {
-		semBug(t, "%s", bug)
+		libraryBug(t, "%s", bug)
 	}
 }
 
@@ -543,8 +543,8 @@ func TestCancelFromSettleCallbackQueuedNeverRuns(t *testing.T) {
 // context.Cause(parent), and the function's context ends with the same.
 func TestCancelParentContextRunningTask(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
-		errStop := errors.New("sem: stop requested")
+		p := newPool(t, workers.Config{MaxWorkers: 1})
+		errStop := errors.New("stop requested")
 		parent, cancel := context.WithCancelCause(context.Background())
 		started := make(chan struct{})
 		causes := make(chan error, 1)
@@ -556,9 +556,9 @@ func TestCancelParentContextRunningTask(t *testing.T) {
 		}, workers.OnPool(p))
 		<-started
 		cancel(errStop)
-		_, err := semAwait(f)
-		semWantState(t, f, async.Cancelled)
-		semWantCancelled(t, err, errStop)
+		_, err := await(f)
+		wantState(t, f, async.Cancelled)
+		wantCancelled(t, err, errStop)
 		// The function's context ends with a cause that reaches the
 		// parent's; whether it also reaches async.ErrCancelled is checked
 		// by TestContextParentCancelCause.
@@ -566,21 +566,21 @@ func TestCancelParentContextRunningTask(t *testing.T) {
 			t.Errorf("context.Cause(ctx) = %v, want it to reach %v", cause, errStop)
 		}
 		synctest.Wait()
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 1, Cancelled: 1, Late: 1})
-		semShutdown(t, p)
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 1, Cancelled: 1, Late: 1})
+		shutdown(t, p)
 	})
 }
 
 // Cancelling the parent context of a queued task removes it; it never runs.
 func TestCancelParentContextQueuedTask(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		release := make(chan struct{})
 		blocker := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 			<-release
 			return 1, nil
 		}, workers.OnPool(p))
-		errStop := errors.New("sem: stop requested")
+		errStop := errors.New("stop requested")
 		parent, cancel := context.WithCancelCause(context.Background())
 		var ran atomic.Bool
 		f := workers.Spawn(parent, func(context.Context) (int, error) {
@@ -588,19 +588,19 @@ func TestCancelParentContextQueuedTask(t *testing.T) {
 			return 2, nil
 		}, workers.OnPool(p))
 		cancel(errStop)
-		_, err := semAwait(f)
-		semWantCancelled(t, err, errStop)
+		_, err := await(f)
+		wantCancelled(t, err, errStop)
 		if q := p.QueuedCount(); q != 0 {
 			t.Errorf("QueuedCount() = %d after the parent was cancelled, want 0", q)
 		}
 		close(release)
-		semAwait(blocker)
+		await(blocker)
 		synctest.Wait()
 		if ran.Load() {
 			t.Error("a queued task whose parent was cancelled ran")
 		}
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 2, Completed: 1, Cancelled: 1})
-		semShutdown(t, p)
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 2, Completed: 1, Cancelled: 1})
+		shutdown(t, p)
 	})
 }
 
@@ -608,8 +608,8 @@ func TestCancelParentContextQueuedTask(t *testing.T) {
 // the cancel comes from the function running just before it on the same
 // worker, which then returns at once and frees the worker.
 func TestCancelParentWhileQueuedRacesWithWorker(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 1})
-	defer semShutdown(t, p)
+	p := newPool(t, workers.Config{MaxWorkers: 1})
+	defer shutdown(t, p)
 	const rounds = 1000
 	ranAfterCancel, fulfilled := 0, 0
 	for range rounds {
@@ -618,7 +618,7 @@ func TestCancelParentWhileQueuedRacesWithWorker(t *testing.T) {
 		first := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 			close(started)
 			<-gate
-			cancel(errSemBoom) // the second task is queued now
+			cancel(errBoom) // the second task is queued now
 			return 1, nil
 		}, workers.OnPool(p))
 		<-started
@@ -632,19 +632,19 @@ func TestCancelParentWhileQueuedRacesWithWorker(t *testing.T) {
 		if queued != 1 {
 			t.Fatalf("QueuedCount() = %d, want 1", queued)
 		}
-		semAwait(first)
-		_, err := semAwait(second)
+		await(first)
+		_, err := await(second)
 		if ran.Load() {
 			ranAfterCancel++
 		}
 		if err == nil {
 			fulfilled++
 		} else {
-			semWantCancelled(t, err, errSemBoom)
+			wantCancelled(t, err, errBoom)
 		}
 	}
 	if ranAfterCancel > 0 {
-		semBug(t, "in %d of %d rounds a queued task ran after its parent context was cancelled (and %d "+
+		libraryBug(t, "in %d of %d rounds a queued task ran after its parent context was cancelled (and %d "+
 			"were fulfilled instead of cancelled): the parent's end reaches the task through "+
 			"context.AfterFunc, whose function runs in a new goroutine, so the worker can pop the task "+
 			"and call its function first; run does not check the parent before calling the function",
@@ -656,8 +656,8 @@ func TestCancelParentWhileQueuedRacesWithWorker(t *testing.T) {
 // returns a future already cancelled with the context's cause.
 func TestCancelParentAlreadyCancelled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
-		errStop := errors.New("sem: stopped before")
+		p := newPool(t, workers.Config{MaxWorkers: 1})
+		errStop := errors.New("stopped before")
 		parent, cancel := context.WithCancelCause(context.Background())
 		cancel(errStop)
 		var ran atomic.Bool
@@ -665,9 +665,9 @@ func TestCancelParentAlreadyCancelled(t *testing.T) {
 			ran.Store(true)
 			return 1, nil
 		}, workers.OnPool(p))
-		semWantState(t, f, async.Cancelled)
+		wantState(t, f, async.Cancelled)
 		r, _ := f.Result()
-		semWantCancelled(t, r.Err, errStop)
+		wantCancelled(t, r.Err, errStop)
 		synctest.Wait()
 		if ran.Load() {
 			t.Error("the function ran although its context had ended before Spawn")
@@ -676,8 +676,8 @@ func TestCancelParentAlreadyCancelled(t *testing.T) {
 		if s.Workers != 0 {
 			t.Errorf("Workers = %d, want 0: no goroutine should start for a dead task", s.Workers)
 		}
-		semSumsUp(t, s)
-		semShutdown(t, p)
+		wantSumsUp(t, s)
+		shutdown(t, p)
 	})
 }
 
@@ -685,11 +685,11 @@ func TestCancelParentAlreadyCancelled(t *testing.T) {
 // state, its value or error, nor the pool's statistics.
 func TestCancelSettledFutureReturnsFalse(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		ok := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 5, nil }, workers.OnPool(p))
-		bad := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 0, errSemBoom }, workers.OnPool(p))
-		semAwait(ok)
-		semAwait(bad)
+		bad := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 0, errBoom }, workers.OnPool(p))
+		await(ok)
+		await(bad)
 		synctest.Wait()
 		before := p.Stats()
 		for _, f := range []*async.Future[int]{ok, bad} {
@@ -698,7 +698,7 @@ func TestCancelSettledFutureReturnsFalse(t *testing.T) {
 			if f.Cancel() {
 				t.Errorf("Cancel() of a %v future = true", state)
 			}
-			if f.CancelWithCause(errSemBoom) {
+			if f.CancelWithCause(errBoom) {
 				t.Errorf("CancelWithCause() of a %v future = true", state)
 			}
 			if f.State() != state {
@@ -711,7 +711,7 @@ func TestCancelSettledFutureReturnsFalse(t *testing.T) {
 		if after := p.Stats(); after != before {
 			t.Errorf("Stats changed by cancelling settled futures:\n%+v\n%+v", before, after)
 		}
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -720,35 +720,35 @@ func TestCancelSettledFutureReturnsFalse(t *testing.T) {
 
 // The function's own error keeps its identity through the future.
 func TestErrorsKeepIdentity(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 2})
-	defer semShutdown(t, p)
-	other := errors.New("sem: other")
-	code := &semCodeError{Code: 7}
+	p := newPool(t, workers.Config{MaxWorkers: 2})
+	defer shutdown(t, p)
+	other := errors.New("other")
+	code := &codeError{Code: 7}
 	cases := []struct {
 		name string
 		err  error
 		is   []error
 	}{
-		{"sentinel", errSemBoom, []error{errSemBoom}},
-		{"wrapped", fmt.Errorf("reading config: %w", errSemBoom), []error{errSemBoom}},
+		{"sentinel", errBoom, []error{errBoom}},
+		{"wrapped", fmt.Errorf("reading config: %w", errBoom), []error{errBoom}},
 		{"typed", code, []error{code}},
 		{"wrapped typed", fmt.Errorf("layer 1: %w", fmt.Errorf("layer 2: %w", code)), []error{code}},
-		{"joined", errors.Join(errSemBoom, other), []error{errSemBoom, other}},
+		{"joined", errors.Join(errBoom, other), []error{errBoom, other}},
 		{"two %w", fmt.Errorf("%w and %w", other, code), []error{other, code}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			f := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 0, c.err }, workers.OnPool(p))
-			_, err := semAwait(f)
-			semWantState(t, f, async.Rejected)
+			_, err := await(f)
+			wantState(t, f, async.Rejected)
 			for _, target := range c.is {
 				if !errors.Is(err, target) {
 					t.Errorf("errors.Is(%v, %v) = false", err, target)
 				}
 			}
-			var ce *semCodeError
+			var ce *codeError
 			if errors.As(c.err, &ce) {
-				var got *semCodeError
+				var got *codeError
 				if !errors.As(err, &got) || got != ce {
 					t.Errorf("errors.As(%v, *semCodeError) = %v, want %p", err, got, ce)
 				}
@@ -758,27 +758,27 @@ func TestErrorsKeepIdentity(t *testing.T) {
 			}
 		})
 	}
-	semWantCounts(t, p.Stats(), workers.Stats{Submitted: uint64(len(cases)), Failed: uint64(len(cases))})
+	wantCounts(t, p.Stats(), workers.Stats{Submitted: uint64(len(cases)), Failed: uint64(len(cases))})
 }
 
 //go:noinline
-func semDivide(a, b int) int { return a / b }
+func divide(a, b int) int { return a / b }
 
 //go:noinline
-func semIndex(s []int, i int) int { return s[i] }
+func index(s []int, i int) int { return s[i] }
 
 //go:noinline
-func semPanicValue(v any) { panic(v) }
+func panicWith(v any) { panic(v) }
 
 //go:noinline
-func semStore(m map[string]int, k string, v int) { m[k] = v }
+func store(m map[string]int, k string, v int) { m[k] = v }
 
 // Panics, runtime errors included, become *PanicError with the value and
 // the stack of the panicking goroutine, which names the function that
 // panicked; errors.As reaches a runtime.Error, errors.Is an error value.
 func TestPanicBecomesPanicError(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 2})
-	defer semShutdown(t, p)
+	p := newPool(t, workers.Config{MaxWorkers: 2})
+	defer shutdown(t, p)
 	zero, five := 0, 5
 	cases := []struct {
 		name      string
@@ -788,24 +788,24 @@ func TestPanicBecomesPanicError(t *testing.T) {
 		runtime   bool  // Value is a runtime.Error
 		is        error // errors.Is must reach it
 	}{
-		{"string", func(context.Context) (int, error) { semPanicValue("sem: kaboom"); return 0, nil },
-			"semPanicValue", "sem: kaboom", false, nil},
-		{"error value", func(context.Context) (int, error) { semPanicValue(errSemBoom); return 0, nil },
-			"semPanicValue", errSemBoom.Error(), false, errSemBoom},
-		{"integer divide by zero", func(context.Context) (int, error) { return semDivide(five, zero), nil },
-			"semDivide", "integer divide by zero", true, nil},
-		{"index out of range", func(context.Context) (int, error) { return semIndex([]int{1, 2, 3}, five), nil },
-			"semIndex", "index out of range", true, nil},
-		{"nil map write", func(context.Context) (int, error) { semStore(nil, "key", five); return 0, nil },
-			"semStore", "nil map", true, nil},
-		{"panic(nil)", func(context.Context) (int, error) { semPanicValue(nil); return 0, nil },
-			"semPanicValue", "nil", true, nil},
+		{"string", func(context.Context) (int, error) { panicWith("kaboom"); return 0, nil },
+			"workers_test.panicWith(", "kaboom", false, nil},
+		{"error value", func(context.Context) (int, error) { panicWith(errBoom); return 0, nil },
+			"workers_test.panicWith(", errBoom.Error(), false, errBoom},
+		{"integer divide by zero", func(context.Context) (int, error) { return divide(five, zero), nil },
+			"workers_test.divide(", "integer divide by zero", true, nil},
+		{"index out of range", func(context.Context) (int, error) { return index([]int{1, 2, 3}, five), nil },
+			"workers_test.index(", "index out of range", true, nil},
+		{"nil map write", func(context.Context) (int, error) { store(nil, "key", five); return 0, nil },
+			"workers_test.store(", "nil map", true, nil},
+		{"panic(nil)", func(context.Context) (int, error) { panicWith(nil); return 0, nil },
+			"workers_test.panicWith(", "nil", true, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			f := workers.Spawn(context.Background(), c.fn, workers.OnPool(p))
-			_, err := semAwait(f)
-			semWantState(t, f, async.Rejected)
+			_, err := await(f)
+			wantState(t, f, async.Rejected)
 			var pe *workers.PanicError
 			if !errors.As(err, &pe) {
 				t.Fatalf("err = %v (%T), want a *PanicError", err, err)
@@ -826,7 +826,7 @@ func TestPanicBecomesPanicError(t *testing.T) {
 		})
 	}
 	n := uint64(len(cases))
-	semWantCounts(t, p.Stats(), workers.Stats{Submitted: n, Failed: n, Panicked: n})
+	wantCounts(t, p.Stats(), workers.Stats{Submitted: n, Failed: n, Panicked: n})
 }
 
 // runtime.Goexit in a task rejects its future with async.ErrGoexit after
@@ -834,15 +834,15 @@ func TestPanicBecomesPanicError(t *testing.T) {
 // one-worker pool still runs the next task and ends at rest.
 func TestGoexitRejectsAndPoolKeepsWorking(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		var deferred atomic.Bool
 		f := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 			defer deferred.Store(true)
 			runtime.Goexit()
 			return 1, nil
 		}, workers.OnPool(p))
-		_, err := semAwait(f)
-		semWantState(t, f, async.Rejected)
+		_, err := await(f)
+		wantState(t, f, async.Rejected)
 		if !errors.Is(err, async.ErrGoexit) {
 			t.Errorf("err = %v, want async.ErrGoexit", err)
 		}
@@ -857,13 +857,13 @@ func TestGoexitRejectsAndPoolKeepsWorking(t *testing.T) {
 			w, _ := pprof.Label(ctx, "worker")
 			return w, nil
 		}, workers.OnPool(p))
-		if w, err := semAwait(next); err != nil || w != "vela-worker-1" {
+		if w, err := await(next); err != nil || w != "vela-worker-1" {
 			t.Errorf("task after a Goexit = %q, %v; want vela-worker-1, nil", w, err)
 		}
 		synctest.Wait()
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 2, Completed: 1, Failed: 1})
-		semAtRest(t, p)
-		semShutdown(t, p)
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 2, Completed: 1, Failed: 1})
+		wantAtRest(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -871,7 +871,7 @@ func TestGoexitRejectsAndPoolKeepsWorking(t *testing.T) {
 // same worker slot.
 func TestGoexitQueuedTasksStillRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		gate := make(chan struct{})
 		first := workers.Spawn(context.Background(), func(context.Context) (string, error) {
 			<-gate
@@ -889,17 +889,17 @@ func TestGoexitQueuedTasksStillRun(t *testing.T) {
 			t.Fatalf("QueuedCount() = %d, want 5", q)
 		}
 		close(gate)
-		if _, err := semAwait(first); !errors.Is(err, async.ErrGoexit) {
+		if _, err := await(first); !errors.Is(err, async.ErrGoexit) {
 			t.Errorf("first: err = %v, want ErrGoexit", err)
 		}
 		for i, f := range fs {
-			if v, err := semAwait(f); err != nil || v != fmt.Sprint(i, "vela-worker-1") {
+			if v, err := await(f); err != nil || v != fmt.Sprint(i, "vela-worker-1") {
 				t.Errorf("task %d = %q, %v", i, v, err)
 			}
 		}
 		synctest.Wait()
-		semAtRest(t, p)
-		semShutdown(t, p)
+		wantAtRest(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -907,14 +907,14 @@ func TestGoexitQueuedTasksStillRun(t *testing.T) {
 // nor hang the pool; the pool ends at rest.
 func TestPanicsAndGoexitsNeverLoseWorkers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 2})
+		p := newPool(t, workers.Config{MaxWorkers: 2})
 		zero := 0
 		var bad []*async.Future[int]
 		for i := range 30 {
 			var fn func(context.Context) (int, error)
 			switch i % 3 {
 			case 0:
-				fn = func(context.Context) (int, error) { panic("sem: panic") }
+				fn = func(context.Context) (int, error) { panic("panic") }
 			case 1:
 				fn = func(context.Context) (int, error) { return 1 / zero, nil }
 			default:
@@ -930,19 +930,19 @@ func TestPanicsAndGoexitsNeverLoseWorkers(t *testing.T) {
 			}, workers.OnPool(p)))
 		}
 		for _, f := range bad {
-			if _, err := semAwait(f); err == nil {
+			if _, err := await(f); err == nil {
 				t.Error("a panicking task succeeded")
 			}
 		}
 		for i, f := range good {
-			if v, err := semAwait(f); v != i || err != nil {
+			if v, err := await(f); v != i || err != nil {
 				t.Errorf("good task %d = %v, %v", i, v, err)
 			}
 		}
 		synctest.Wait()
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 40, Completed: 10, Failed: 30, Panicked: 20})
-		semAtRest(t, p)
-		semShutdown(t, p)
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 40, Completed: 10, Failed: 30, Panicked: 20})
+		wantAtRest(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -954,7 +954,7 @@ func TestSpawnAllKeepsInputOrder(t *testing.T) {
 	for _, max := range []int{1, 3, 10} {
 		t.Run(fmt.Sprint("MaxWorkers=", max), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				p := semPool(t, workers.Config{MaxWorkers: max})
+				p := newPool(t, workers.Config{MaxWorkers: max})
 				const n = 10
 				var fns []func(context.Context) (int, error)
 				for i := range n {
@@ -963,7 +963,7 @@ func TestSpawnAllKeepsInputOrder(t *testing.T) {
 						return i * i, nil
 					})
 				}
-				vs, err := semAwait(workers.SpawnAll(context.Background(), fns, workers.OnPool(p)))
+				vs, err := await(workers.SpawnAll(context.Background(), fns, workers.OnPool(p)))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -972,8 +972,8 @@ func TestSpawnAllKeepsInputOrder(t *testing.T) {
 					t.Errorf("SpawnAll = %v, want %v", vs, want)
 				}
 				synctest.Wait()
-				semWantCounts(t, p.Stats(), workers.Stats{Submitted: n, Completed: n})
-				semShutdown(t, p)
+				wantCounts(t, p.Stats(), workers.Stats{Submitted: n, Completed: n})
+				shutdown(t, p)
 			})
 		})
 	}
@@ -982,17 +982,17 @@ func TestSpawnAllKeepsInputOrder(t *testing.T) {
 // An empty list resolves at once to an empty, non-nil slice and submits
 // nothing.
 func TestSpawnAllEmptyResolvesAtOnce(t *testing.T) {
-	p := semPool(t, workers.Config{MaxWorkers: 1})
-	defer semShutdown(t, p)
+	p := newPool(t, workers.Config{MaxWorkers: 1})
+	defer shutdown(t, p)
 	for _, fns := range [][]func(context.Context) (int, error){nil, {}} {
 		f := workers.SpawnAll(context.Background(), fns, workers.OnPool(p))
-		semWantState(t, f, async.Fulfilled)
+		wantState(t, f, async.Fulfilled)
 		r, _ := f.Result()
 		if r.Err != nil || r.Value == nil || len(r.Value) != 0 {
 			t.Errorf("SpawnAll(%#v) = %#v, %v; want an empty non-nil slice", fns, r.Value, r.Err)
 		}
 	}
-	semWantCounts(t, p.Stats(), workers.Stats{})
+	wantCounts(t, p.Stats(), workers.Stats{})
 }
 
 // The first failure rejects the combined future at once with that error and
@@ -1001,7 +1001,7 @@ func TestSpawnAllEmptyResolvesAtOnce(t *testing.T) {
 func TestSpawnAllFirstFailureCancelsSiblings(t *testing.T) {
 	var bug string // set inside the bubble, reported outside it
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 2})
+		p := newPool(t, workers.Config{MaxWorkers: 2})
 		release := make(chan struct{})
 		type seen struct{ err, cause error }
 		sibling := make(chan seen, 1)
@@ -1014,7 +1014,7 @@ func TestSpawnAllFirstFailureCancelsSiblings(t *testing.T) {
 			},
 			func(context.Context) (int, error) {
 				time.Sleep(time.Second)
-				return 0, fmt.Errorf("task 1: %w", errSemBoom)
+				return 0, fmt.Errorf("task 1: %w", errBoom)
 			},
 			func(context.Context) (int, error) { queuedRan.Add(1); return 2, nil },
 			func(context.Context) (int, error) { queuedRan.Add(1); return 3, nil },
@@ -1022,12 +1022,12 @@ func TestSpawnAllFirstFailureCancelsSiblings(t *testing.T) {
 		}
 		start := time.Now()
 		f := workers.SpawnAll(context.Background(), fns, workers.OnPool(p))
-		_, err := semAwait(f)
+		_, err := await(f)
 		if d := time.Since(start); d != time.Second {
 			t.Errorf("SpawnAll settled after %v, want 1s (at the first failure)", d)
 		}
-		semWantState(t, f, async.Rejected)
-		if !errors.Is(err, errSemBoom) {
+		wantState(t, f, async.Rejected)
+		if !errors.Is(err, errBoom) {
 			t.Errorf("err = %v, want it to reach errSemBoom", err)
 		}
 		if q := p.QueuedCount(); q != 0 {
@@ -1039,11 +1039,11 @@ func TestSpawnAllFirstFailureCancelsSiblings(t *testing.T) {
 		if got.err != context.Canceled {
 			t.Errorf("running sibling's ctx.Err() = %v, want context.Canceled", got.err)
 		}
-		semWantCancelled(t, got.cause, errSemBoom)
+		wantCancelled(t, got.cause, errBoom)
 		synctest.Wait()
 		ranAfter := queuedRan.Load()
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 5, Failed: 1, Cancelled: 4, Late: 1 + uint64(ranAfter)})
-		semShutdown(t, p)
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 5, Failed: 1, Cancelled: 4, Late: 1 + uint64(ranAfter)})
+		shutdown(t, p)
 		if ranAfter != 0 {
 			bug = fmt.Sprintf("%d sibling(s) that were queued when the first failure settled the combined "+
 				"future ran anyway, with an already-cancelled context (task.run pops the next queued task "+
@@ -1052,7 +1052,7 @@ func TestSpawnAllFirstFailureCancelsSiblings(t *testing.T) {
 		}
 	})
 	if bug != "" {
-		semBug(t, "%s", bug)
+		libraryBug(t, "%s", bug)
 	}
 }
 
@@ -1060,7 +1060,7 @@ func TestSpawnAllFirstFailureCancelsSiblings(t *testing.T) {
 // their context end, queued ones never run.
 func TestSpawnAllCancelCancelsAll(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 2})
+		p := newPool(t, workers.Config{MaxWorkers: 2})
 		var started sync.WaitGroup
 		started.Add(2)
 		causes := make(chan error, 2)
@@ -1082,19 +1082,19 @@ func TestSpawnAllCancelCancelsAll(t *testing.T) {
 		if !f.Cancel() {
 			t.Fatal("Cancel() of the combined future = false")
 		}
-		semWantState(t, f, async.Cancelled)
+		wantState(t, f, async.Cancelled)
 		if q := p.QueuedCount(); q != 0 {
 			t.Errorf("QueuedCount() right after Cancel = %d, want 0", q)
 		}
 		for range 2 {
-			semWantCancelled(t, <-causes)
+			wantCancelled(t, <-causes)
 		}
 		synctest.Wait()
 		if n := queuedRan.Load(); n != 0 {
 			t.Errorf("%d queued tasks ran after the combined future was cancelled", n)
 		}
-		semWantCounts(t, p.Stats(), workers.Stats{Submitted: 5, Cancelled: 5, Late: 2})
-		semShutdown(t, p)
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 5, Cancelled: 5, Late: 2})
+		shutdown(t, p)
 	})
 }
 
@@ -1102,7 +1102,7 @@ func TestSpawnAllCancelCancelsAll(t *testing.T) {
 // and the timeout, counted from SpawnAll.
 func TestSpawnAllOptionsApplyToEach(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 3, Name: "batch-worker"})
+		p := newPool(t, workers.Config{MaxWorkers: 3, Name: "batch-worker"})
 		type seen struct {
 			task, worker string
 			deadline     time.Time
@@ -1123,11 +1123,11 @@ func TestSpawnAllOptionsApplyToEach(t *testing.T) {
 		start := time.Now()
 		f := workers.SpawnAll(context.Background(), fns, workers.OnPool(p),
 			workers.WithName("batch"), workers.WithTimeout(time.Second))
-		_, err := semAwait(f)
+		_, err := await(f)
 		if d := time.Since(start); d != time.Second {
 			t.Errorf("settled after %v, want 1s", d)
 		}
-		semWantTimeout(t, err, "batch", time.Second)
+		wantTimeout(t, err, "batch", time.Second)
 		var workersSeen []string
 		for range 3 {
 			s := <-out
@@ -1148,7 +1148,7 @@ func TestSpawnAllOptionsApplyToEach(t *testing.T) {
 		if s.Submitted != 3 || s.TimedOut < 1 || s.TimedOut+s.Cancelled != 3 {
 			t.Errorf("Stats = %+v, want 3 submitted, at least one timed out, the rest cancelled", s)
 		}
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -1157,22 +1157,22 @@ func TestSpawnAllOptionsApplyToEach(t *testing.T) {
 // error.
 func TestSpawnAllFirstFailureWins(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 3})
-		errLate := errors.New("sem: second failure")
+		p := newPool(t, workers.Config{MaxWorkers: 3})
+		errLate := errors.New("second failure")
 		fns := []func(context.Context) (int, error){
 			func(context.Context) (int, error) { time.Sleep(2 * time.Second); return 0, errLate },
-			func(context.Context) (int, error) { time.Sleep(time.Second); return 0, errSemBoom },
+			func(context.Context) (int, error) { time.Sleep(time.Second); return 0, errBoom },
 			func(context.Context) (int, error) { time.Sleep(3 * time.Second); return 1, nil },
 		}
 		f := workers.SpawnAll(context.Background(), fns, workers.OnPool(p))
-		_, err := semAwait(f)
+		_, err := await(f)
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
 		r, _ := f.Result()
-		if r.Err != err || !errors.Is(err, errSemBoom) || errors.Is(err, errLate) {
+		if r.Err != err || !errors.Is(err, errBoom) || errors.Is(err, errLate) {
 			t.Errorf("combined error = %v then %v, want the first failure only", err, r.Err)
 		}
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -1192,7 +1192,7 @@ func TestDefaultPoolMadeByFirstSpawn(t *testing.T) {
 		w, _ := pprof.Label(ctx, "worker")
 		return w, nil
 	})
-	if w, err := semAwait(f); err != nil || w != "vela-worker-1" {
+	if w, err := await(f); err != nil || w != "vela-worker-1" {
 		t.Errorf("task on the default pool = %q, %v", w, err)
 	}
 	if err := workers.ConfigurePool(2); !errors.Is(err, workers.ErrPoolInUse) {
@@ -1252,13 +1252,13 @@ func TestDefaultPoolClosed(t *testing.T) {
 	t.Cleanup(workers.ResetDefaultForTest)
 	workers.Default().Close()
 	f := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 1, nil })
-	semWantState(t, f, async.Rejected)
-	if _, err := semAwait(f); !errors.Is(err, workers.ErrPoolClosed) {
+	wantState(t, f, async.Rejected)
+	if _, err := await(f); !errors.Is(err, workers.ErrPoolClosed) {
 		t.Errorf("Spawn on the closed default pool: %v, want ErrPoolClosed", err)
 	}
-	p := semPool(t, workers.Config{MaxWorkers: 1})
-	defer semShutdown(t, p)
-	if v, err := semAwait(workers.Spawn(context.Background(), func(context.Context) (int, error) { return 2, nil }, workers.OnPool(p))); v != 2 || err != nil {
+	p := newPool(t, workers.Config{MaxWorkers: 1})
+	defer shutdown(t, p)
+	if v, err := await(workers.Spawn(context.Background(), func(context.Context) (int, error) { return 2, nil }, workers.OnPool(p))); v != 2 || err != nil {
 		t.Errorf("Spawn on another pool = %v, %v", v, err)
 	}
 }
@@ -1272,7 +1272,7 @@ func TestDefaultPoolClosed(t *testing.T) {
 // never blocks the loop.
 func TestLoopOnReceivesWorkerResult(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		l := async.NewLoop()
 		defer l.Close()
 		var got []string // touched only on the loop goroutine
@@ -1286,13 +1286,13 @@ func TestLoopOnReceivesWorkerResult(t *testing.T) {
 			// still returns at once.
 			g := workers.Spawn(context.Background(), func(context.Context) (int, error) {
 				time.Sleep(time.Second)
-				return 0, errSemBoom
+				return 0, errBoom
 			}, workers.OnPool(p))
 			async.On(l, f, func(v int, err error) {
 				got = append(got, fmt.Sprintf("f=%d,%v@%v", v, err, time.Since(start)))
 			})
 			async.On(l, g, func(_ int, err error) {
-				got = append(got, fmt.Sprintf("g=%v@%v", errors.Is(err, errSemBoom), time.Since(start)))
+				got = append(got, fmt.Sprintf("g=%v@%v", errors.Is(err, errBoom), time.Since(start)))
 				h := workers.Spawn(context.Background(), func(context.Context) (string, error) {
 					time.Sleep(time.Second)
 					return "h", nil
@@ -1313,7 +1313,7 @@ func TestLoopOnReceivesWorkerResult(t *testing.T) {
 			t.Errorf("continuations ran as %q, want %q", got, want)
 		}
 		synctest.Wait()
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -1321,7 +1321,7 @@ func TestLoopOnReceivesWorkerResult(t *testing.T) {
 // and returns only once the continuation ran.
 func TestLoopRunWaitsForBlockedWorker(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		l := async.NewLoop()
 		defer l.Close()
 		release := make(chan struct{})
@@ -1346,7 +1346,7 @@ func TestLoopRunWaitsForBlockedWorker(t *testing.T) {
 			t.Errorf("Run returned after %v, want 1h", d)
 		}
 		synctest.Wait()
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }
 
@@ -1354,7 +1354,7 @@ func TestLoopRunWaitsForBlockedWorker(t *testing.T) {
 // deadline.
 func TestLoopRunUntilCompleteTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := semPool(t, workers.Config{MaxWorkers: 1})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
 		l := async.NewLoop()
 		defer l.Close()
 		release := make(chan struct{})
@@ -1364,12 +1364,12 @@ func TestLoopRunUntilCompleteTimeout(t *testing.T) {
 			return 0, nil
 		}, workers.OnPool(p), workers.WithTimeout(time.Second))
 		_, err := async.RunUntilComplete(l, f)
-		semWantTimeout(t, err, "", time.Second)
+		wantTimeout(t, err, "", time.Second)
 		if d := time.Since(start); d != time.Second {
 			t.Errorf("RunUntilComplete returned after %v, want 1s", d)
 		}
 		close(release)
 		synctest.Wait()
-		semShutdown(t, p)
+		shutdown(t, p)
 	})
 }

@@ -21,30 +21,30 @@ import (
 )
 
 var (
-	errSemStress       = errors.New("sem: stress failure")
-	errSemStressParent = errors.New("sem: stress parent cancelled")
+	errStress       = errors.New("stress failure")
+	errStressParent = errors.New("stress parent cancelled")
 )
 
 // semKind is what a stress task does, and what is done to it.
-type semKind uint8
+type stressKind uint8
 
 const (
-	semOK           semKind = iota // returns its index
-	semFail                        // returns a wrapped errSemStress
-	semPanic                       // panics with errSemStress
-	semGoexit                      // calls runtime.Goexit
-	semTimeoutWait                 // tiny timeout; waits for its context
-	semTimeoutRace                 // tiny timeout; returns at once (either may win)
-	semCancelWait                  // cancelled by the spawner; waits for its context
-	semCancelRace                  // cancelled by the spawner; returns at once (either may win)
-	semParentCancel                // its parent is cancelled by the spawner; waits for its context
-	semKinds
+	kindOK           stressKind = iota // returns its index
+	kindFail                        // returns a wrapped errSemStress
+	kindPanic                       // panics with errSemStress
+	kindGoexit                      // calls runtime.Goexit
+	kindTimeoutWait                 // tiny timeout; waits for its context
+	kindTimeoutRace                 // tiny timeout; returns at once (either may win)
+	kindCancelWait                  // cancelled by the spawner; waits for its context
+	kindCancelRace                  // cancelled by the spawner; returns at once (either may win)
+	kindParentCancel                // its parent is cancelled by the spawner; waits for its context
+	numKinds
 )
 
 // semStressRec is one stress task and how often its future woke a waker.
-type semStressRec struct {
+type stressTask struct {
 	f     *async.Future[int]
-	kind  semKind
+	kind  stressKind
 	wakes atomic.Int32
 }
 
@@ -53,7 +53,7 @@ func TestStressRandomMix(t *testing.T) {
 	if testing.Short() {
 		total = 10_000
 	}
-	semStressMix(t, workers.Config{MaxWorkers: 4}, total)
+	stressMix(t, workers.Config{MaxWorkers: 4}, total)
 }
 
 // TestStressRandomMixIdleWorkers runs the mix on a pool whose workers wait
@@ -64,19 +64,19 @@ func TestStressRandomMixIdleWorkers(t *testing.T) {
 	if testing.Short() {
 		total = 5_000
 	}
-	semStressMix(t, workers.Config{MaxWorkers: 4, IdleTimeout: 50 * time.Microsecond}, total)
+	stressMix(t, workers.Config{MaxWorkers: 4, IdleTimeout: 50 * time.Microsecond}, total)
 }
 
-func semStressMix(t *testing.T, cfg workers.Config, total int) {
+func stressMix(t *testing.T, cfg workers.Config, total int) {
 	const spawners = 8
 	maxWorkers := cfg.MaxWorkers
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d, %d tasks", seed, total)
 
-	p := semPool(t, cfg)
-	recs := make([]semStressRec, total)
+	p := newPool(t, cfg)
+	recs := make([]stressTask, total)
 	var woken sync.WaitGroup // one Done per future, at its first wake
-	wake := func(r *semStressRec) {
+	wake := func(r *stressTask) {
 		if r.wakes.Add(1) == 1 {
 			woken.Done()
 		}
@@ -118,7 +118,7 @@ func semStressMix(t *testing.T, cfg workers.Config, total int) {
 			}
 			for i := lo; i < hi; i++ {
 				r := &recs[i]
-				r.kind = semKind(rng.IntN(int(semKinds)))
+				r.kind = stressKind(rng.IntN(int(numKinds)))
 				ctx := context.Background()
 				var cancelParent func(error)
 				opts := []workers.Option{workers.OnPool(p)}
@@ -126,23 +126,23 @@ func semStressMix(t *testing.T, cfg workers.Config, total int) {
 				ret := func(context.Context) (int, error) { return i, nil }
 				var fn func(context.Context) (int, error)
 				switch r.kind {
-				case semOK, semCancelRace:
+				case kindOK, kindCancelRace:
 					fn = ret
-				case semFail:
-					fn = func(context.Context) (int, error) { return 0, fmt.Errorf("task %d: %w", i, errSemStress) }
-				case semPanic:
-					fn = func(context.Context) (int, error) { panic(errSemStress) }
-				case semGoexit:
+				case kindFail:
+					fn = func(context.Context) (int, error) { return 0, fmt.Errorf("task %d: %w", i, errStress) }
+				case kindPanic:
+					fn = func(context.Context) (int, error) { panic(errStress) }
+				case kindGoexit:
 					fn = func(context.Context) (int, error) { runtime.Goexit(); return 0, nil }
-				case semTimeoutWait:
+				case kindTimeoutWait:
 					fn = wait
 					opts = append(opts, workers.WithTimeout(time.Duration(1+rng.IntN(50))*time.Microsecond))
-				case semTimeoutRace:
+				case kindTimeoutRace:
 					fn = ret
 					opts = append(opts, workers.WithTimeout(time.Duration(1+rng.IntN(20))*time.Microsecond))
-				case semCancelWait:
+				case kindCancelWait:
 					fn = wait
-				case semParentCancel:
+				case kindParentCancel:
 					fn = wait
 					pctx, cancel := context.WithCancelCause(context.Background())
 					ctx, cancelParent = pctx, cancel
@@ -156,12 +156,12 @@ func semStressMix(t *testing.T, cfg workers.Config, total int) {
 					wake(r) // already settled: the waker was not registered
 				}
 				switch r.kind {
-				case semCancelWait, semCancelRace, semParentCancel:
+				case kindCancelWait, kindCancelRace, kindParentCancel:
 					if rng.IntN(2) == 0 {
 						runtime.Gosched()
 					}
 					if cancelParent != nil {
-						cancelParent(errSemStressParent)
+						cancelParent(errStressParent)
 					} else {
 						r.f.Cancel()
 					}
@@ -182,7 +182,7 @@ func semStressMix(t *testing.T, cfg workers.Config, total int) {
 	}
 	for i := range recs {
 		r := &recs[i]
-		v, err := semAwait(r.f)
+		v, err := await(r.f)
 		res, ok := r.f.Result()
 		if !ok || res.Value != v || res.Err != err {
 			report(i, "Result() = %+v, %v; Await = %v, %v", res, ok, v, err)
@@ -201,7 +201,7 @@ func semStressMix(t *testing.T, cfg workers.Config, total int) {
 			if err != nil || v != i {
 				report(i, "fulfilled with %v, %v", v, err)
 			}
-			if k := r.kind; k != semOK && k != semTimeoutRace && k != semCancelRace {
+			if k := r.kind; k != kindOK && k != kindTimeoutRace && k != kindCancelRace {
 				report(i, "fulfilled")
 			}
 		case st == async.Cancelled:
@@ -209,33 +209,33 @@ func semStressMix(t *testing.T, cfg workers.Config, total int) {
 			if !errors.Is(err, async.ErrCancelled) {
 				report(i, "cancelled with %v", err)
 			}
-			if k := r.kind; k != semCancelWait && k != semCancelRace && k != semParentCancel {
+			if k := r.kind; k != kindCancelWait && k != kindCancelRace && k != kindParentCancel {
 				report(i, "cancelled: %v", err)
 			}
-			if r.kind == semParentCancel && !errors.Is(err, errSemStressParent) {
+			if r.kind == kindParentCancel && !errors.Is(err, errStressParent) {
 				report(i, "cancelled by its parent with %v, want the parent's cause", err)
 			}
 		case st != async.Rejected:
 			report(i, "State() = %v after Await", st)
 		case errors.As(err, &te):
 			timedOut++
-			if k := r.kind; k != semTimeoutWait && k != semTimeoutRace {
+			if k := r.kind; k != kindTimeoutWait && k != kindTimeoutRace {
 				report(i, "timed out: %v", err)
 			}
 		case errors.As(err, &pe):
 			failed++
 			panicked++
-			if r.kind != semPanic || !errors.Is(err, errSemStress) {
+			if r.kind != kindPanic || !errors.Is(err, errStress) {
 				report(i, "panicked: %v", err)
 			}
 		case errors.Is(err, async.ErrGoexit):
 			failed++
-			if r.kind != semGoexit {
+			if r.kind != kindGoexit {
 				report(i, "Goexit: %v", err)
 			}
-		case errors.Is(err, errSemStress):
+		case errors.Is(err, errStress):
 			failed++
-			if r.kind != semFail {
+			if r.kind != kindFail {
 				report(i, "failed: %v", err)
 			}
 		default:
@@ -260,9 +260,9 @@ func semStressMix(t *testing.T, cfg workers.Config, total int) {
 	t.Logf("stats %+v", s)
 	want := workers.Stats{Submitted: uint64(total), Completed: completed, Failed: failed, Cancelled: cancelled,
 		TimedOut: timedOut, Panicked: panicked, Late: s.Late}
-	semWantCounts(t, s, want)
-	semSumsUp(t, s)
-	semAtRest(t, p)
+	wantCounts(t, s, want)
+	wantSumsUp(t, s)
+	wantAtRest(t, p)
 	if s.Late > s.Cancelled+s.TimedOut {
 		t.Errorf("Late = %d > Cancelled+TimedOut = %d", s.Late, s.Cancelled+s.TimedOut)
 	}
