@@ -16,53 +16,6 @@ import (
 	"github.com/velalang/runtime/workers"
 )
 
-// semNilCtx is a nil context.Context, passed where a caller forgot one.
-var nilCtx context.Context
-
-// semBusy fills p's workers with functions that wait for the returned
-// release function, and returns it with their futures. It waits until every
-// function has started.
-func fillPool(t testing.TB, p *workers.Pool) (release func(), futs []*async.Future[int]) {
-	t.Helper()
-	ch := make(chan struct{})
-	started := make(chan struct{})
-	for range p.MaxWorkers() {
-		futs = append(futs, workers.Spawn(context.Background(), func(context.Context) (int, error) {
-			started <- struct{}{}
-			<-ch
-			return 0, nil
-		}, workers.OnPool(p)))
-	}
-	for range p.MaxWorkers() {
-		<-started
-	}
-	return func() { close(ch) }, futs
-}
-
-// semWantRejectedAtOnce checks that f is already rejected, without waiting,
-// with an error that reaches sentinel, and that Cancel cannot change it.
-func wantRejectedAtOnce[T any](t testing.TB, f *async.Future[T], sentinel error) {
-	t.Helper()
-	if f == nil {
-		t.Fatal("got a nil future")
-	}
-	r, ok := f.Result()
-	if !ok || f.State() != async.Rejected {
-		t.Fatalf("State() = %v right after the call, want rejected", f.State())
-	}
-	if !errors.Is(r.Err, sentinel) {
-		t.Errorf("err = %v, want errors.Is(err, %v)", r.Err, sentinel)
-	}
-	if f.Cancel() {
-		t.Error("Cancel() of a rejected future = true")
-	}
-	select {
-	case <-f.Done():
-	default:
-		t.Error("Done() of a rejected future is not closed")
-	}
-}
-
 // Every kind of bad input to Spawn gives a future rejected at once, on a
 // pool that is idle, busy with a full queue, or closed; the pool's gauges
 // and counters stay as they were, but for Rejected.

@@ -1,14 +1,16 @@
 package workers_test
 
 // The context a task function receives: its deadline, its error and cause,
-// the parent's values, contexts derived from it, and the pprof labels that
-// name the worker and the task.
+// the parent's values, contexts derived from it, nothing beyond
+// context.Context that a type assertion could reach, and the pprof labels
+// that name the worker and the task.
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -22,18 +24,6 @@ import (
 	"github.com/velalang/runtime/async"
 	"github.com/velalang/runtime/workers"
 )
-
-// semKey is a context key for parent values.
-type ctxKey struct{}
-
-// semBug fails the test for a library bug that these tests found. The
-// message starts with "BUG:" and names the suspected cause, so a
-// regression reads as a diagnosis. (While the bugs were open this skipped
-// instead; they are fixed, so a recurrence must fail.)
-func libraryBug(t testing.TB, format string, args ...any) {
-	t.Helper()
-	t.Errorf("BUG: "+format, args...)
-}
 
 // Deadline reports the earlier of the task's own deadline (Spawn plus its
 // timeout) and the parent's, and nothing when there is neither.
@@ -241,7 +231,7 @@ func TestContextErrImpliesDone(t *testing.T) {
 	}
 }
 
-// semErrDoneViolation runs one task whose parent is cancelled while it
+// errDoneViolation runs one task whose parent is cancelled while it
 // polls Err, and reports 1 if it saw Err non-nil with Done open.
 func errDoneViolation(t testing.TB, p *workers.Pool) int {
 	t.Helper()
@@ -392,14 +382,31 @@ func TestContextValueRacesWithCancel(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------------
-// pprof labels
-
-// semLabels returns the task's "worker" and "task" labels.
-func pprofLabels(ctx context.Context) (worker, task string) {
-	worker, _ = pprof.Label(ctx, "worker")
-	task, _ = pprof.Label(ctx, "task")
-	return worker, task
+// The context a function receives offers nothing beyond context.Context
+// (and AfterFunc, which package context looks for, and String): no type
+// assertion reaches the pool's machinery through it.
+func TestTaskContextHasNoExtraMethods(t *testing.T) {
+	allowed := map[string]bool{"Deadline": true, "Done": true, "Err": true, "Value": true, "AfterFunc": true, "String": true}
+	check := func(ctx context.Context) (int, error) {
+		ty := reflect.TypeOf(ctx)
+		for i := range ty.NumMethod() {
+			if m := ty.Method(i).Name; !allowed[m] {
+				t.Errorf("the task context (%v) has method %s", ty, m)
+			}
+		}
+		return 0, nil
+	}
+	p := newPool(t, workers.Config{})
+	defer shutdown(t, p)
+	opts := [][]workers.Option{{workers.OnPool(p)}, {workers.OnPool(p), workers.WithTimeout(time.Hour), workers.WithName("n")}}
+	for _, o := range opts {
+		if _, err := await(workers.Spawn(context.Background(), check, o...)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := await(workers.SpawnAll(context.Background(), []func(context.Context) (int, error){check}, o...)); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // A task reads its worker's name and its own from pprof labels on its

@@ -1,5 +1,9 @@
 package workers_test
 
+// Config.IdleTimeout: a worker that has no task waits that long for one
+// before it exits, counts as room in a bounded queue, and is retired by
+// Shutdown, Resize and Close.
+
 import (
 	"context"
 	"errors"
@@ -9,19 +13,6 @@ import (
 
 	"github.com/velalang/runtime/workers"
 )
-
-// workerOf returns the worker name a task ran on.
-func workerOf(t *testing.T, p *workers.Pool) string {
-	t.Helper()
-	name, err := workers.Spawn(context.Background(), func(ctx context.Context) (string, error) {
-		w, _ := pprofLabels(ctx)
-		return w, nil
-	}, workers.OnPool(p)).Await(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return name
-}
 
 func TestIdleWorkerWaitsThenExits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -131,29 +122,5 @@ func TestIdleWorkerCountsAsRoomInABoundedQueue(t *testing.T) {
 func TestNegativeIdleTimeout(t *testing.T) {
 	if _, err := workers.NewPool(workers.Config{IdleTimeout: -time.Second}); !errors.Is(err, workers.ErrInvalidArgument) {
 		t.Fatalf("NewPool with a negative IdleTimeout: %v, want ErrInvalidArgument", err)
-	}
-}
-
-func TestConfigureDefault(t *testing.T) {
-	workers.ResetDefaultForTest()
-	t.Cleanup(workers.ResetDefaultForTest)
-	if err := workers.ConfigureDefault(workers.Config{IdleTimeout: -1}); !errors.Is(err, workers.ErrInvalidArgument) {
-		t.Errorf("ConfigureDefault with a negative IdleTimeout: %v, want ErrInvalidArgument", err)
-	}
-	if err := workers.ConfigureDefault(workers.Config{MaxWorkers: 3, Name: "loop", IdleTimeout: time.Hour}); err != nil {
-		t.Fatal(err)
-	}
-	name, err := workers.Spawn(context.Background(), func(ctx context.Context) (string, error) {
-		w, _ := pprofLabels(ctx)
-		return w, nil
-	}).Await(context.Background())
-	if err != nil || name != "loop-1" {
-		t.Errorf("a task on the configured default pool ran on %q (%v), want loop-1", name, err)
-	}
-	if s := workers.Default().Stats(); s.MaxWorkers != 3 || s.Workers != 1 {
-		t.Errorf("default pool: MaxWorkers=%d Workers=%d, want 3 and 1 (its worker waits for work)", s.MaxWorkers, s.Workers)
-	}
-	if err := workers.ConfigureDefault(workers.Config{}); !errors.Is(err, workers.ErrPoolInUse) {
-		t.Errorf("ConfigureDefault after first use: %v, want ErrPoolInUse", err)
 	}
 }

@@ -25,23 +25,23 @@ var (
 	errStressParent = errors.New("stress parent cancelled")
 )
 
-// semKind is what a stress task does, and what is done to it.
+// stressKind is what a stress task does, and what is done to it.
 type stressKind uint8
 
 const (
 	kindOK           stressKind = iota // returns its index
-	kindFail                        // returns a wrapped errSemStress
-	kindPanic                       // panics with errSemStress
-	kindGoexit                      // calls runtime.Goexit
-	kindTimeoutWait                 // tiny timeout; waits for its context
-	kindTimeoutRace                 // tiny timeout; returns at once (either may win)
-	kindCancelWait                  // cancelled by the spawner; waits for its context
-	kindCancelRace                  // cancelled by the spawner; returns at once (either may win)
-	kindParentCancel                // its parent is cancelled by the spawner; waits for its context
+	kindFail                           // returns a wrapped errStress
+	kindPanic                          // panics with errStress
+	kindGoexit                         // calls runtime.Goexit
+	kindTimeoutWait                    // tiny timeout; waits for its context
+	kindTimeoutRace                    // tiny timeout; returns at once (either may win)
+	kindCancelWait                     // cancelled by the spawner; waits for its context
+	kindCancelRace                     // cancelled by the spawner; returns at once (either may win)
+	kindParentCancel                   // its parent is cancelled by the spawner; waits for its context
 	numKinds
 )
 
-// semStressRec is one stress task and how often its future woke a waker.
+// stressTask is one stress task and how often its future woke a waker.
 type stressTask struct {
 	f     *async.Future[int]
 	kind  stressKind

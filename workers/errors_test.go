@@ -1,78 +1,28 @@
 package workers_test
 
-// The seed's test_worker_errors.py (10 tests), ported. Python's exceptions
-// map to Go in two ways: an error the function returns keeps its identity
-// (errors.Is and errors.As reach it), and a panic, including a runtime
-// error such as an integer division by zero or an index out of range,
-// becomes a *PanicError that carries the panic value and the panicking
-// goroutine's stack, and unwraps to the value when it is an error.
+// A function's failure: an error it returns keeps its identity (errors.Is
+// and errors.As reach it); a panic, including a runtime error such as an
+// integer division by zero or an index out of range, becomes a *PanicError
+// that carries the panic value and the panicking goroutine's stack, and
+// unwraps to the value when it is an error; runtime.Goexit rejects with
+// async.ErrGoexit. None of them costs the pool a worker.
 
 import (
-	"github.com/velalang/runtime/workers"
-
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/velalang/runtime/async"
+	"github.com/velalang/runtime/workers"
 )
-
-// seedKeyError is what a function returns for a missing map key: the
-// nearest Go equivalent of Python's KeyError.
-type keyError struct{ Key string }
-
-func (e *keyError) Error() string { return fmt.Sprintf("key %q not found", e.Key) }
-
-// seedLookup looks key up in m, turning a missing key into a *seedKeyError.
-func lookup(m map[string]int, key string) (int, error) {
-	v, ok := m[key]
-	if !ok {
-		return 0, &keyError{Key: key}
-	}
-	return v, nil
-}
-
-// seedValidationError is a user-defined error type that carries data, like
-// the seed's custom exception class.
-type validationError struct {
-	Field string
-	Value int
-}
-
-func (e *validationError) Error() string {
-	return fmt.Sprintf("invalid %s: %d", e.Field, e.Value)
-}
-
-// seedWantRuntimePanic fails the test unless err is a *PanicError whose
-// value is a runtime.Error with msg in its message, and whose stack is that
-// of the goroutine that panicked, in function fn.
-func wantRuntimePanic(t *testing.T, err error, msg, fn string) {
-	t.Helper()
-	var pe *workers.PanicError
-	if !errors.As(err, &pe) {
-		t.Fatalf("err = %v (%T), want a *PanicError", err, err)
-	}
-	var re runtime.Error
-	if !errors.As(err, &re) {
-		t.Fatalf("errors.As(%v, *runtime.Error) = false, want the runtime.Error reachable", err)
-	}
-	if !strings.Contains(re.Error(), msg) {
-		t.Errorf("runtime.Error = %q, want it to contain %q", re.Error(), msg)
-	}
-	if !strings.Contains(err.Error(), msg) {
-		t.Errorf("err.Error() = %q, want it to contain %q", err.Error(), msg)
-	}
-	if !bytes.Contains(pe.Stack, []byte(fn)) {
-		t.Errorf("PanicError.Stack does not show %s, where the panic happened:\n%s", fn, pe.Stack)
-	}
-}
 
 func TestWorkerRaisesException(t *testing.T) {
 	errBoom := errors.New("boom")
@@ -195,7 +145,7 @@ func TestWorkerRaisesKeyError(t *testing.T) {
 		_, err := waitFor(w, f)
 		var ke *keyError
 		if !errors.As(err, &ke) {
-			t.Fatalf("err = %v (%T), want a *seedKeyError reachable with errors.As", err, err)
+			t.Fatalf("err = %v (%T), want a *keyError reachable with errors.As", err, err)
 		}
 		if ke.Key != "banana" {
 			t.Errorf("KeyError.Key = %q, want \"banana\"", ke.Key)
@@ -227,7 +177,7 @@ func TestWorkerRaisesCustomException(t *testing.T) {
 		_, err := waitFor(w, f)
 		var ve *validationError
 		if !errors.As(err, &ve) {
-			t.Fatalf("err = %v (%T), want a *seedValidationError reachable with errors.As", err, err)
+			t.Fatalf("err = %v (%T), want a *validationError reachable with errors.As", err, err)
 		}
 		if ve != custom || ve.Field != "age" || ve.Value != -1 {
 			t.Errorf("errors.As gave %+v, want the function's own error %+v", ve, custom)
@@ -349,55 +299,218 @@ func TestWorkerErrorMessagePreserved(t *testing.T) {
 	})
 }
 
-func TestWorkerSpawnAllFirstErrorFailsFast(t *testing.T) {
-	errFirst := errors.New("first failure")
-	bothWaysInBubble(t, func(t *testing.T, w waiter) {
-		// Two workers: the failing task and a slow one run, two more wait.
-		p := scopedPool(t, 2)
-		var slowCause error
-		var slowStoppedAt time.Duration
-		var queuedRan atomic.Int32
-		start := time.Now()
-		fns := []func(context.Context) (int, error){
-			func(context.Context) (int, error) {
-				time.Sleep(10 * time.Millisecond)
-				return 0, errFirst
-			},
-			func(ctx context.Context) (int, error) {
-				select {
-				case <-ctx.Done():
-					slowCause, slowStoppedAt = context.Cause(ctx), time.Since(start)
-					return 0, ctx.Err()
-				case <-time.After(time.Hour):
-					return 1, nil
+// The function's own error keeps its identity through the future.
+func TestErrorsKeepIdentity(t *testing.T) {
+	p := newPool(t, workers.Config{MaxWorkers: 2})
+	defer shutdown(t, p)
+	other := errors.New("other")
+	code := &codeError{Code: 7}
+	cases := []struct {
+		name string
+		err  error
+		is   []error
+	}{
+		{"sentinel", errBoom, []error{errBoom}},
+		{"wrapped", fmt.Errorf("reading config: %w", errBoom), []error{errBoom}},
+		{"typed", code, []error{code}},
+		{"wrapped typed", fmt.Errorf("layer 1: %w", fmt.Errorf("layer 2: %w", code)), []error{code}},
+		{"joined", errors.Join(errBoom, other), []error{errBoom, other}},
+		{"two %w", fmt.Errorf("%w and %w", other, code), []error{other, code}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 0, c.err }, workers.OnPool(p))
+			_, err := await(f)
+			wantState(t, f, async.Rejected)
+			for _, target := range c.is {
+				if !errors.Is(err, target) {
+					t.Errorf("errors.Is(%v, %v) = false", err, target)
 				}
-			},
-			func(context.Context) (int, error) { queuedRan.Add(1); return 2, nil },
-			func(context.Context) (int, error) { queuedRan.Add(1); return 3, nil },
+			}
+			var ce *codeError
+			if errors.As(c.err, &ce) {
+				var got *codeError
+				if !errors.As(err, &got) || got != ce {
+					t.Errorf("errors.As(%v, *codeError) = %v, want %p", err, got, ce)
+				}
+			}
+			if errors.Is(err, async.ErrCancelled) || errors.Is(err, workers.ErrTimeout) {
+				t.Errorf("a plain failure reads as a cancellation or a timeout: %v", err)
+			}
+		})
+	}
+	wantCounts(t, p.Stats(), workers.Stats{Submitted: uint64(len(cases)), Failed: uint64(len(cases))})
+}
+
+// Panics, runtime errors included, become *PanicError with the value and
+// the stack of the panicking goroutine, which names the function that
+// panicked; errors.As reaches a runtime.Error, errors.Is an error value.
+func TestPanicBecomesPanicError(t *testing.T) {
+	p := newPool(t, workers.Config{MaxWorkers: 2})
+	defer shutdown(t, p)
+	zero, five := 0, 5
+	cases := []struct {
+		name      string
+		fn        func(context.Context) (int, error)
+		inStack   string // a function the stack must name
+		inMessage string
+		runtime   bool  // Value is a runtime.Error
+		is        error // errors.Is must reach it
+	}{
+		{"string", func(context.Context) (int, error) { panicWith("kaboom"); return 0, nil },
+			"workers_test.panicWith(", "kaboom", false, nil},
+		{"error value", func(context.Context) (int, error) { panicWith(errBoom); return 0, nil },
+			"workers_test.panicWith(", errBoom.Error(), false, errBoom},
+		{"integer divide by zero", func(context.Context) (int, error) { return divide(five, zero), nil },
+			"workers_test.divide(", "integer divide by zero", true, nil},
+		{"index out of range", func(context.Context) (int, error) { return index([]int{1, 2, 3}, five), nil },
+			"workers_test.index(", "index out of range", true, nil},
+		{"nil map write", func(context.Context) (int, error) { store(nil, "key", five); return 0, nil },
+			"workers_test.store(", "nil map", true, nil},
+		{"panic(nil)", func(context.Context) (int, error) { panicWith(nil); return 0, nil },
+			"workers_test.panicWith(", "nil", true, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := workers.Spawn(context.Background(), c.fn, workers.OnPool(p))
+			_, err := await(f)
+			wantState(t, f, async.Rejected)
+			var pe *workers.PanicError
+			if !errors.As(err, &pe) {
+				t.Fatalf("err = %v (%T), want a *PanicError", err, err)
+			}
+			if !strings.Contains(pe.Error(), c.inMessage) {
+				t.Errorf("Error() = %q, want it to contain %q", pe.Error(), c.inMessage)
+			}
+			if !strings.Contains(string(pe.Stack), c.inStack) {
+				t.Errorf("Stack does not name %s:\n%s", c.inStack, pe.Stack)
+			}
+			var re runtime.Error
+			if got := errors.As(err, &re); got != c.runtime {
+				t.Errorf("errors.As(err, runtime.Error) = %v, want %v", got, c.runtime)
+			}
+			if c.is != nil && !errors.Is(err, c.is) {
+				t.Errorf("errors.Is(%v, %v) = false", err, c.is)
+			}
+		})
+	}
+	n := uint64(len(cases))
+	wantCounts(t, p.Stats(), workers.Stats{Submitted: n, Failed: n, Panicked: n})
+}
+
+// runtime.Goexit in a task rejects its future with async.ErrGoexit after
+// running the function's deferred calls; the worker is replaced, so a
+// one-worker pool still runs the next task and ends at rest.
+func TestGoexitRejectsAndPoolKeepsWorking(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPool(t, workers.Config{MaxWorkers: 1})
+		var deferred atomic.Bool
+		f := workers.Spawn(context.Background(), func(context.Context) (int, error) {
+			defer deferred.Store(true)
+			runtime.Goexit()
+			return 1, nil
+		}, workers.OnPool(p))
+		_, err := await(f)
+		wantState(t, f, async.Rejected)
+		if !errors.Is(err, async.ErrGoexit) {
+			t.Errorf("err = %v, want async.ErrGoexit", err)
 		}
-		v, err := waitFor(w, workers.SpawnAll(context.Background(), fns, workers.OnPool(p)))
-		if d := time.Since(start); d != 10*time.Millisecond {
-			t.Errorf("SpawnAll failed after %v, want 10ms: it must not wait for the slow sibling", d)
+		var pe *workers.PanicError
+		if errors.As(err, &pe) {
+			t.Errorf("a Goexit reads as a panic: %v", err)
 		}
-		if v != nil || !errors.Is(err, errFirst) {
-			t.Fatalf("got (%v, %v), want (nil, the first failure)", v, err)
+		if !deferred.Load() {
+			t.Error("the function's deferred call did not run")
 		}
-		shutdown(t, p) // every function has returned
-		if !errors.Is(slowCause, async.ErrCancelled) || !errors.Is(slowCause, errFirst) {
-			t.Errorf("the running sibling's context.Cause = %v, want a cancellation that wraps the first failure", slowCause)
+		next := workers.Spawn(context.Background(), func(ctx context.Context) (string, error) {
+			w, _ := pprof.Label(ctx, "worker")
+			return w, nil
+		}, workers.OnPool(p))
+		if w, err := await(next); err != nil || w != "vela-worker-1" {
+			t.Errorf("task after a Goexit = %q, %v; want vela-worker-1, nil", w, err)
 		}
-		if slowStoppedAt != 10*time.Millisecond {
-			t.Errorf("the running sibling's context ended after %v, want 10ms", slowStoppedAt)
-		}
-		if n := queuedRan.Load(); n != 0 {
-			t.Errorf("%d queued siblings ran after the first failure, want 0: they must be cancelled before a worker takes them", n)
-		}
-		if s := p.Stats(); s.Failed != 1 || s.Cancelled != 3 || s.Completed != 0 {
-			t.Errorf("Failed=%d Cancelled=%d Completed=%d, want 1, 3, 0", s.Failed, s.Cancelled, s.Completed)
-		}
+		synctest.Wait()
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 2, Completed: 1, Failed: 1})
+		wantAtRest(t, p)
+		shutdown(t, p)
 	})
 }
 
-// seedNilMapWrite writes to m, which the caller passes nil to provoke a
-// runtime panic.
-func nilMapWrite(m map[string]int, v int) { m["boom"] = v }
+// Tasks queued behind a task that calls runtime.Goexit still run, on the
+// same worker slot.
+func TestGoexitQueuedTasksStillRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPool(t, workers.Config{MaxWorkers: 1})
+		gate := make(chan struct{})
+		first := workers.Spawn(context.Background(), func(context.Context) (string, error) {
+			<-gate
+			runtime.Goexit()
+			return "", nil
+		}, workers.OnPool(p))
+		var fs []*async.Future[string]
+		for i := range 5 {
+			fs = append(fs, workers.Spawn(context.Background(), func(ctx context.Context) (string, error) {
+				w, _ := pprof.Label(ctx, "worker")
+				return fmt.Sprint(i, w), nil
+			}, workers.OnPool(p)))
+		}
+		if q := p.QueuedCount(); q != 5 {
+			t.Fatalf("QueuedCount() = %d, want 5", q)
+		}
+		close(gate)
+		if _, err := await(first); !errors.Is(err, async.ErrGoexit) {
+			t.Errorf("first: err = %v, want ErrGoexit", err)
+		}
+		for i, f := range fs {
+			if v, err := await(f); err != nil || v != fmt.Sprint(i, "vela-worker-1") {
+				t.Errorf("task %d = %q, %v", i, v, err)
+			}
+		}
+		synctest.Wait()
+		wantAtRest(t, p)
+		shutdown(t, p)
+	})
+}
+
+// Many panics and Goexits, more than there are workers, never lose a worker
+// nor hang the pool; the pool ends at rest.
+func TestPanicsAndGoexitsNeverLoseWorkers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPool(t, workers.Config{MaxWorkers: 2})
+		zero := 0
+		var bad []*async.Future[int]
+		for i := range 30 {
+			var fn func(context.Context) (int, error)
+			switch i % 3 {
+			case 0:
+				fn = func(context.Context) (int, error) { panic("panic") }
+			case 1:
+				fn = func(context.Context) (int, error) { return 1 / zero, nil }
+			default:
+				fn = func(context.Context) (int, error) { runtime.Goexit(); return 0, nil }
+			}
+			bad = append(bad, workers.Spawn(context.Background(), fn, workers.OnPool(p)))
+		}
+		var good []*async.Future[int]
+		for i := range 10 {
+			good = append(good, workers.Spawn(context.Background(), func(context.Context) (int, error) {
+				time.Sleep(time.Millisecond)
+				return i, nil
+			}, workers.OnPool(p)))
+		}
+		for _, f := range bad {
+			if _, err := await(f); err == nil {
+				t.Error("a panicking task succeeded")
+			}
+		}
+		for i, f := range good {
+			if v, err := await(f); v != i || err != nil {
+				t.Errorf("good task %d = %v, %v", i, v, err)
+			}
+		}
+		synctest.Wait()
+		wantCounts(t, p.Stats(), workers.Stats{Submitted: 40, Completed: 10, Failed: 30, Panicked: 20})
+		wantAtRest(t, p)
+		shutdown(t, p)
+	})
+}
