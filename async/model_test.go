@@ -37,10 +37,7 @@ import (
 
 const amodelBound = 60 * time.Second
 
-var (
-	errAModel    = errors.New("amodel: rejected")
-	errAModelWhy = errors.New("amodel: cancelled")
-)
+var errAModel = errors.New("amodel: rejected")
 
 type areader struct {
 	data []byte
@@ -95,13 +92,12 @@ const (
 )
 
 type aop struct {
-	kind    aopKind
-	a, b    int
-	inputs  []int
-	cb      cbKind
-	d       time.Duration
-	stop    bool
-	version int
+	kind   aopKind
+	a, b   int
+	inputs []int
+	cb     cbKind
+	d      time.Duration
+	stop   bool
 }
 
 const aPromises = 6
@@ -263,10 +259,10 @@ func (m *amodel) post(k cbKind, b int) {
 	m.signal()
 }
 
-// results of the base futures once settled.
-func outcome(a *afut) (any, error, async.State) {
-	v, err := a.result()
-	return v, err, a.state()
+// outcome is how a tracked future settled.
+func outcome(a *afut) (v any, st async.State, err error) {
+	v, err = a.result()
+	return v, a.state(), err
 }
 
 func (m *amodel) inputs(idx []int) []*async.Future[int] {
@@ -291,7 +287,7 @@ func (m *amodel) run(o aop) {
 			var vals []int
 			var errs []error
 			for _, k := range ins {
-				bv, berr, _ := outcome(m.base[k])
+				bv, _, berr := outcome(m.base[k])
 				vals = append(vals, bv.(int))
 				if berr != nil {
 					errs = append(errs, berr)
@@ -316,7 +312,7 @@ func (m *amodel) run(o aop) {
 			}
 			rs := v.([]async.Result[int])
 			for i, k := range ins {
-				bv, berr, _ := outcome(m.base[k])
+				bv, _, berr := outcome(m.base[k])
 				if rs[i].Value != bv.(int) || rs[i].Err != berr {
 					return fmt.Sprintf("result %d = %+v, input settled with %v, %v", i, rs[i], bv, berr)
 				}
@@ -335,7 +331,7 @@ func (m *amodel) run(o aop) {
 			var vals []int
 			var errs []error
 			for _, k := range ins {
-				bv, berr, _ := outcome(m.base[k])
+				bv, _, berr := outcome(m.base[k])
 				if berr == nil {
 					vals = append(vals, bv.(int))
 				}
@@ -363,7 +359,7 @@ func (m *amodel) run(o aop) {
 				return ""
 			}
 			for _, k := range ins {
-				bv, berr, _ := outcome(m.base[k])
+				bv, _, berr := outcome(m.base[k])
 				if berr == err && (err != nil || bv == v) {
 					return ""
 				}
@@ -377,7 +373,7 @@ func (m *amodel) run(o aop) {
 			m.do(k, b)
 			return v + 1000, nil
 		}), func(v any, err error) string {
-			iv, ierr, _ := outcome(in)
+			iv, _, ierr := outcome(in)
 			switch {
 			case ierr != nil:
 				if err != ierr {
@@ -408,7 +404,7 @@ func (m *amodel) run(o aop) {
 			seen := map[int]int{}
 			for i, r := range async.AsCompleted(m.inputs(ins)...) {
 				seen[i]++
-				bv, berr, st := outcome(m.base[ins[i]])
+				bv, st, berr := outcome(m.base[ins[i]])
 				if st == async.Pending || r.Value != bv.(int) || r.Err != berr {
 					m.fault("AsCompleted: input %d yielded %+v, settled with %v, %v (%v)", i, r, bv, berr, st)
 				}
