@@ -388,6 +388,10 @@ func (m *amodel) run(o aop) {
 				if err != async.ErrGoexit {
 					return fmt.Sprintf("continuation called Goexit, Then settled with %v", err)
 				}
+			case (k == cbCancel || k == cbSettle) && err == async.ErrGoexit:
+				// Settling another future ran that future's continuations
+				// inline, and one of them (a Goexit waker, or a Then that
+				// calls Goexit) ended the goroutine through this one.
 			default:
 				if err != nil || v.(int) != iv.(int)+1000 {
 					return fmt.Sprintf("Then settled with %v, %v; want %v", v, err, iv.(int)+1000)
