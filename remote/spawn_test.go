@@ -218,3 +218,19 @@ func TestSharedEmbeddedServer(t *testing.T) {
 	// goleak in TestMain checks that the shared server stopped with the
 	// last user.
 }
+
+func TestCBORCodec(t *testing.T) {
+	e := newEnv(t, remote.Config{Codec: remote.CBOR})
+	v, err := await(t, remote.Spawn[int](context.Background(), e.c, "add", pair{40, 2}))
+	if err != nil || v != 42 {
+		t.Fatalf("add over CBOR = %v, %v", v, err)
+	}
+	s, err := await(t, remote.Spawn[string](context.Background(), e.c, "text", "ok"))
+	if err != nil || s != "ok" {
+		t.Fatalf("text over CBOR = %q, %v", s, err)
+	}
+	_, err = await(t, remote.Spawn[int](context.Background(), e.c, "add", func() {}))
+	if !errors.Is(err, remote.ErrCodec) {
+		t.Fatalf("a function as argument: err = %v; want ErrCodec", err)
+	}
+}

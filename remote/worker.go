@@ -396,11 +396,9 @@ func (w *Worker) start1(msg delivery) bool {
 func (r *run) Wake() {
 	w := r.w
 	w.mu.Lock()
-	if w.runs[r.id] != r {
-		w.mu.Unlock()
-		return
+	if w.runs[r.id] == r { // else a second delivery of the task took its place
+		delete(w.runs, r.id)
 	}
-	delete(w.runs, r.id)
 	w.mu.Unlock()
 	res, _ := r.f.Result()
 	switch {
