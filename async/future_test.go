@@ -1,23 +1,48 @@
-package async
+package async_test
+
+// A Future seen from its readers: State, Await (with contexts that end
+// first or have already ended), Done, Result, and Poll with wakers.
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/velalang/runtime/async"
 )
 
-// settledFutures returns one future in each settled state.
-func settledFutures() map[string]*Future[int] {
-	_, c := NewPromise[int]()
-	c.Cancel()
-	return map[string]*Future[int]{
-		"fulfilled": FromValue(42),
-		"rejected":  FromError[int](errBoom),
-		"cancelled": c,
+func TestStateString(t *testing.T) {
+	for _, tc := range []struct {
+		s    async.State
+		want string
+	}{
+		{async.Pending, "pending"},
+		{async.Fulfilled, "fulfilled"},
+		{async.Rejected, "rejected"},
+		{async.Cancelled, "cancelled"},
+		{async.State(9), "State(9)"},
+	} {
+		if got := tc.s.String(); got != tc.want {
+			t.Errorf("State(%d).String() = %q, want %q", uint8(tc.s), got, tc.want)
+		}
+		if got := fmt.Sprint(tc.s); got != tc.want {
+			t.Errorf("fmt.Sprint(State(%d)) = %q, want %q", uint8(tc.s), got, tc.want)
+		}
+	}
+}
+
+func TestStateZeroIsPending(t *testing.T) {
+	var s async.State
+	if s != async.Pending {
+		t.Fatalf("zero State = %v, want pending", s)
+	}
+	if async.Pending != 0 || async.Fulfilled != 1 || async.Rejected != 2 || async.Cancelled != 3 {
+		t.Fatalf("State values = %d %d %d %d, want 0 1 2 3", async.Pending, async.Fulfilled, async.Rejected, async.Cancelled)
 	}
 }
 
@@ -42,7 +67,7 @@ func TestAwaitSettledReturnsAtOnce(t *testing.T) {
 
 func TestAwaitBlocksUntilSettled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p, f := NewPromise[int]()
+		p, f := async.NewPromise[int]()
 		start := time.Now()
 		go func() {
 			time.Sleep(time.Second)
@@ -60,7 +85,7 @@ func TestAwaitBlocksUntilSettled(t *testing.T) {
 
 func TestAwaitNilContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p, f := NewPromise[string]()
+		p, f := async.NewPromise[string]()
 		go func() {
 			time.Sleep(time.Minute)
 			p.Reject(errBoom)
@@ -74,7 +99,7 @@ func TestAwaitNilContext(t *testing.T) {
 // TestAwaitContextEndsFirst: the deadline ends the wait, not the future.
 func TestAwaitContextEndsFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p, f := NewPromise[int]()
+		p, f := async.NewPromise[int]()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		start := time.Now()
@@ -88,7 +113,7 @@ func TestAwaitContextEndsFirst(t *testing.T) {
 		if !errors.Is(err, ctx.Err()) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Await error %v does not match ctx.Err() = %v", err, ctx.Err())
 		}
-		wantState(t, f, Pending)
+		wantState(t, f, async.Pending)
 		if _, ok := f.Result(); ok {
 			t.Fatal("the future settled when the Await deadline passed")
 		}
@@ -105,7 +130,7 @@ func TestAwaitContextEndsFirst(t *testing.T) {
 func TestAwaitContextCause(t *testing.T) {
 	t.Run("cancel", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			_, f := NewPromise[int]()
+			_, f := async.NewPromise[int]()
 			ctx, cancel := context.WithCancelCause(context.Background())
 			cause := &codeError{code: 3}
 			go func() {
@@ -123,36 +148,36 @@ func TestAwaitContextCause(t *testing.T) {
 			if !errors.As(err, &ce) {
 				t.Errorf("errors.As does not reach the cause in %v", err)
 			}
-			wantState(t, f, Pending)
+			wantState(t, f, async.Pending)
 		})
 	})
 	t.Run("timeout", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			_, f := NewPromise[int]()
+			_, f := async.NewPromise[int]()
 			ctx, cancel := context.WithTimeoutCause(context.Background(), time.Second, errBoom)
 			defer cancel()
 			_, err := f.Await(ctx)
 			if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, errBoom) {
 				t.Errorf("Await error %v does not match both DeadlineExceeded and the cause", err)
 			}
-			wantState(t, f, Pending)
+			wantState(t, f, async.Pending)
 		})
 	})
 }
 
 func TestAwaitContextAlreadyEnded(t *testing.T) {
-	_, f := NewPromise[int]()
+	_, f := async.NewPromise[int]()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := f.Await(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Await with an ended ctx = %v, want context.Canceled", err)
 	}
-	wantState(t, f, Pending)
+	wantState(t, f, async.Pending)
 }
 
 func TestAwaitManyWaiters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p, f := NewPromise[int]()
+		p, f := async.NewPromise[int]()
 		const n = 50
 		got := make([]int, n)
 		var wg sync.WaitGroup
@@ -177,13 +202,13 @@ func TestAwaitManyWaiters(t *testing.T) {
 }
 
 func TestDone(t *testing.T) {
-	for name, settle := range map[string]func(*Promise[int], *Future[int]){
-		"Resolve": func(p *Promise[int], _ *Future[int]) { p.Resolve(1) },
-		"Reject":  func(p *Promise[int], _ *Future[int]) { p.Reject(errBoom) },
-		"Cancel":  func(_ *Promise[int], f *Future[int]) { f.Cancel() },
+	for name, settle := range map[string]func(*async.Promise[int], *async.Future[int]){
+		"Resolve": func(p *async.Promise[int], _ *async.Future[int]) { p.Resolve(1) },
+		"Reject":  func(p *async.Promise[int], _ *async.Future[int]) { p.Reject(errBoom) },
+		"Cancel":  func(_ *async.Promise[int], f *async.Future[int]) { f.Cancel() },
 	} {
 		t.Run(name, func(t *testing.T) {
-			p, f := NewPromise[int]()
+			p, f := async.NewPromise[int]()
 			d := f.Done()
 			if d != f.Done() {
 				t.Fatal("Done() returned different channels for a pending future")
@@ -203,21 +228,21 @@ func TestDone(t *testing.T) {
 }
 
 func TestResult(t *testing.T) {
-	p, f := NewPromise[string]()
-	if r, ok := f.Result(); ok || r != (Result[string]{}) {
+	p, f := async.NewPromise[string]()
+	if r, ok := f.Result(); ok || r != (async.Result[string]{}) {
 		t.Fatalf("Result() while pending = %+v, %v", r, ok)
 	}
 	p.Resolve("ok")
 	if r, ok := f.Result(); !ok || r.Value != "ok" || r.Err != nil {
 		t.Fatalf("Result() = %+v, %v", r, ok)
 	}
-	if r, ok := FromError[string](errBoom).Result(); !ok || r.Value != "" || r.Err != errBoom {
+	if r, ok := async.FromError[string](errBoom).Result(); !ok || r.Value != "" || r.Err != errBoom {
 		t.Fatalf("Result() of a rejected future = %+v, %v", r, ok)
 	}
 }
 
 func TestPollZeroIsPending(t *testing.T) {
-	var p Poll[int]
+	var p async.Poll[int]
 	if p.IsReady() || p.Value() != 0 || p.Err() != nil {
 		t.Fatal("the zero Poll is not pending")
 	}
@@ -225,7 +250,7 @@ func TestPollZeroIsPending(t *testing.T) {
 
 func TestWakerFunc(t *testing.T) {
 	n := 0
-	var w Waker = WakerFunc(func() { n++ })
+	var w async.Waker = async.WakerFunc(func() { n++ })
 	w.Wake()
 	if n != 1 {
 		t.Fatalf("WakerFunc.Wake ran the function %d times, want 1", n)
@@ -233,9 +258,9 @@ func TestWakerFunc(t *testing.T) {
 }
 
 func TestPollPendingThenWoken(t *testing.T) {
-	p, f := NewPromise[int]()
+	p, f := async.NewPromise[int]()
 	woken := 0
-	w := WakerFunc(func() { woken++ })
+	w := async.WakerFunc(func() { woken++ })
 	r := f.Poll(w)
 	if r.IsReady() || r.Value() != 0 || r.Err() != nil {
 		t.Fatalf("Poll of a pending future = ready %v, %v, %v", r.IsReady(), r.Value(), r.Err())
@@ -261,7 +286,7 @@ func TestPollSettledFutures(t *testing.T) {
 	for name, f := range settledFutures() {
 		want, _ := f.Result()
 		called := false
-		r := f.Poll(WakerFunc(func() { called = true }))
+		r := f.Poll(async.WakerFunc(func() { called = true }))
 		if !r.IsReady() || r.Value() != want.Value || r.Err() != want.Err {
 			t.Errorf("%s: Poll = ready %v, %v, %v", name, r.IsReady(), r.Value(), r.Err())
 		}
@@ -269,20 +294,20 @@ func TestPollSettledFutures(t *testing.T) {
 			t.Errorf("%s: Poll of a settled future called the waker", name)
 		}
 	}
-	_, f := NewPromise[int]()
+	_, f := async.NewPromise[int]()
 	f.CancelWithCause(errBoom)
-	if r := f.Poll(nil); !errors.Is(r.Err(), ErrCancelled) || !errors.Is(r.Err(), errBoom) {
+	if r := f.Poll(nil); !errors.Is(r.Err(), async.ErrCancelled) || !errors.Is(r.Err(), errBoom) {
 		t.Fatalf("Poll of a cancelled future: Err = %v", r.Err())
 	}
 }
 
 func TestPollRegistersOncePerPendingPoll(t *testing.T) {
-	_, f := NewPromise[int]()
+	_, f := async.NewPromise[int]()
 	a, b := 0, 0
-	wa := WakerFunc(func() { a++ })
+	wa := async.WakerFunc(func() { a++ })
 	f.Poll(wa)
 	f.Poll(wa)
-	f.Poll(WakerFunc(func() { b++ }))
+	f.Poll(async.WakerFunc(func() { b++ }))
 	f.Poll(nil) // observes only
 	f.Cancel()
 	if a != 2 || b != 1 {
@@ -294,11 +319,11 @@ func TestPollRegistersOncePerPendingPoll(t *testing.T) {
 // settle panic on its goroutine, but every other registered waker is still
 // called once and the waiters are released.
 func TestWakerPanicDoesNotStrandOtherWakers(t *testing.T) {
-	p, f := NewPromise[int]()
+	p, f := async.NewPromise[int]()
 	before, after := 0, 0
-	f.Poll(WakerFunc(func() { before++ }))
-	f.Poll(WakerFunc(func() { panic("waker panic") }))
-	f.Poll(WakerFunc(func() { after++ }))
+	f.Poll(async.WakerFunc(func() { before++ }))
+	f.Poll(async.WakerFunc(func() { panic("waker panic") }))
+	f.Poll(async.WakerFunc(func() { after++ }))
 	d := f.Done()
 	func() {
 		defer func() {
@@ -314,7 +339,7 @@ func TestWakerPanicDoesNotStrandOtherWakers(t *testing.T) {
 	if !isClosed(d) {
 		t.Fatal("Done() is not closed")
 	}
-	wantState(t, f, Fulfilled)
+	wantState(t, f, async.Fulfilled)
 }
 
 // TestPollRacingSettleNeverLosesWake races Poll against Resolve or Cancel
@@ -325,14 +350,14 @@ func TestPollRacingSettleNeverLosesWake(t *testing.T) {
 	const rounds = 5000
 	pending := 0
 	for i := range rounds {
-		p, f := NewPromise[int]()
+		p, f := async.NewPromise[int]()
 		var woken atomic.Int32
-		var r Poll[int]
+		var r async.Poll[int]
 		start := make(chan struct{})
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			<-start
-			r = f.Poll(WakerFunc(func() { woken.Add(1) }))
+			r = f.Poll(async.WakerFunc(func() { woken.Add(1) }))
 		})
 		wg.Go(func() {
 			<-start
@@ -351,7 +376,7 @@ func TestPollRacingSettleNeverLosesWake(t *testing.T) {
 			if i%2 == 0 && (r.Value() != i || r.Err() != nil) {
 				t.Fatalf("round %d: ready Poll = %v, %v", i, r.Value(), r.Err())
 			}
-			if i%2 == 1 && !errors.Is(r.Err(), ErrCancelled) {
+			if i%2 == 1 && !errors.Is(r.Err(), async.ErrCancelled) {
 				t.Fatalf("round %d: ready Poll error = %v", i, r.Err())
 			}
 			continue

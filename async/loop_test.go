@@ -1,4 +1,8 @@
-package async
+package async_test
+
+// The event Loop: Run, Post in FIFO order and from many goroutines, Close
+// from a callback or while running, Run's context, one Run at a time, a
+// panicking callback, and AfterFunc timers.
 
 import (
 	"context"
@@ -9,10 +13,12 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/velalang/runtime/async"
 )
 
 func TestRunEmptyLoopReturnsNil(t *testing.T) {
-	l := NewLoop()
+	l := async.NewLoop()
 	for range 2 {
 		if err := l.Run(context.Background()); err != nil {
 			t.Fatalf("Run of an empty loop = %v, want nil", err)
@@ -24,7 +30,7 @@ func TestRunEmptyLoopReturnsNil(t *testing.T) {
 }
 
 func TestPostFIFO(t *testing.T) {
-	l := NewLoop()
+	l := async.NewLoop()
 	var got []int
 	for i := range 100 {
 		if !l.Post(func() {
@@ -59,9 +65,9 @@ func TestPostFIFO(t *testing.T) {
 // two callbacks that overlap.
 func TestPostFromManyGoroutines(t *testing.T) {
 	const posters, each = 8, 500
-	l := NewLoop()
-	gate, gateF := NewPromise[struct{}]()
-	On(l, gateF, func(struct{}, error) {}) // keeps Run going until the posters are done
+	l := async.NewLoop()
+	gate, gateF := async.NewPromise[struct{}]()
+	async.On(l, gateF, func(struct{}, error) {}) // keeps Run going until the posters are done
 
 	var inside atomic.Int32
 	count := 0
@@ -101,7 +107,7 @@ func TestPostFromManyGoroutines(t *testing.T) {
 }
 
 func TestPostNilAndAfterClose(t *testing.T) {
-	l := NewLoop()
+	l := async.NewLoop()
 	if l.Post(nil) {
 		t.Fatal("Post(nil) returned true")
 	}
@@ -112,7 +118,7 @@ func TestPostNilAndAfterClose(t *testing.T) {
 	if l.Post(func() { ran = true }) {
 		t.Fatal("Post after Close returned true")
 	}
-	if err := l.Run(context.Background()); !errors.Is(err, ErrLoopClosed) {
+	if err := l.Run(context.Background()); !errors.Is(err, async.ErrLoopClosed) {
 		t.Fatalf("Run after Close = %v, want ErrLoopClosed", err)
 	}
 	if ran {
@@ -121,11 +127,11 @@ func TestPostNilAndAfterClose(t *testing.T) {
 }
 
 func TestCloseFromCallbackStopsRun(t *testing.T) {
-	l := NewLoop()
+	l := async.NewLoop()
 	later := false
 	l.Post(func() { l.Close() })
 	l.Post(func() { later = true })
-	if err := l.Run(context.Background()); !errors.Is(err, ErrLoopClosed) {
+	if err := l.Run(context.Background()); !errors.Is(err, async.ErrLoopClosed) {
 		t.Fatalf("Run = %v, want ErrLoopClosed", err)
 	}
 	if later {
@@ -135,14 +141,14 @@ func TestCloseFromCallbackStopsRun(t *testing.T) {
 
 func TestCloseWhileRunning(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := NewLoop()
-		_, f := NewPromise[int]()
-		On(l, f, func(int, error) { t.Error("continuation ran on a closed loop") })
+		l := async.NewLoop()
+		_, f := async.NewPromise[int]()
+		async.On(l, f, func(int, error) { t.Error("continuation ran on a closed loop") })
 		go func() {
 			time.Sleep(time.Second)
 			l.Close()
 		}()
-		if err := l.Run(context.Background()); !errors.Is(err, ErrLoopClosed) {
+		if err := l.Run(context.Background()); !errors.Is(err, async.ErrLoopClosed) {
 			t.Fatalf("Run = %v, want ErrLoopClosed", err)
 		}
 		f.Cancel()
@@ -151,10 +157,10 @@ func TestCloseWhileRunning(t *testing.T) {
 
 func TestRunContextEnds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := NewLoop()
-		p, f := NewPromise[int]()
+		l := async.NewLoop()
+		p, f := async.NewPromise[int]()
 		got := 0
-		On(l, f, func(v int, err error) { got = v })
+		async.On(l, f, func(v int, err error) { got = v })
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		start := time.Now()
@@ -174,7 +180,7 @@ func TestRunContextEnds(t *testing.T) {
 }
 
 func TestRunContextAlreadyCancelled(t *testing.T) {
-	l := NewLoop()
+	l := async.NewLoop()
 	ran := false
 	l.Post(func() { ran = true })
 	ctx, cancel := context.WithCancel(context.Background())
@@ -191,25 +197,25 @@ func TestRunContextAlreadyCancelled(t *testing.T) {
 }
 
 func TestConcurrentRunReturnsErrLoopRunning(t *testing.T) {
-	l := NewLoop()
-	gate, gateF := NewPromise[int]()
-	On(l, gateF, func(int, error) {})
+	l := async.NewLoop()
+	gate, gateF := async.NewPromise[int]()
+	async.On(l, gateF, func(int, error) {})
 	started := make(chan struct{})
 	l.Post(func() {
 		close(started)
 		// Re-entering from a callback is refused too.
-		if err := l.Run(context.Background()); !errors.Is(err, ErrLoopRunning) {
+		if err := l.Run(context.Background()); !errors.Is(err, async.ErrLoopRunning) {
 			t.Errorf("Run from a callback = %v, want ErrLoopRunning", err)
 		}
 	})
 	runErr := make(chan error, 1)
 	go func() { runErr <- l.Run(context.Background()) }()
 	<-started
-	if err := l.Run(context.Background()); !errors.Is(err, ErrLoopRunning) {
+	if err := l.Run(context.Background()); !errors.Is(err, async.ErrLoopRunning) {
 		t.Errorf("concurrent Run = %v, want ErrLoopRunning", err)
 	}
-	_, pending := NewPromise[int]()
-	if _, err := RunUntilComplete(l, pending); !errors.Is(err, ErrLoopRunning) {
+	_, pending := async.NewPromise[int]()
+	if _, err := async.RunUntilComplete(l, pending); !errors.Is(err, async.ErrLoopRunning) {
 		t.Errorf("concurrent RunUntilComplete = %v, want ErrLoopRunning", err)
 	}
 	gate.Resolve(1)
@@ -221,7 +227,7 @@ func TestConcurrentRunReturnsErrLoopRunning(t *testing.T) {
 // TestPanicInCallbackUnwindsRun: the panic reaches Run's caller, and the
 // loop is consistent afterwards: it can be run again and runs the rest.
 func TestPanicInCallbackUnwindsRun(t *testing.T) {
-	l := NewLoop()
+	l := async.NewLoop()
 	var got []string
 	l.Post(func() { got = append(got, "a") })
 	l.Post(func() { panic("callback panic") })
@@ -248,7 +254,7 @@ func TestPanicInCallbackUnwindsRun(t *testing.T) {
 
 func TestAfterFuncRunsOnLoopAfterDelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := NewLoop()
+		l := async.NewLoop()
 		start := time.Now()
 		loop := goid() // Run is called on this goroutine
 		var got []string
@@ -288,7 +294,7 @@ func TestAfterFuncRunsOnLoopAfterDelay(t *testing.T) {
 func TestAfterFuncStop(t *testing.T) {
 	t.Run("before it fires", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			l := NewLoop()
+			l := async.NewLoop()
 			ran := false
 			stop := l.AfterFunc(time.Hour, func() { ran = true })
 			if !stop() {
@@ -312,7 +318,7 @@ func TestAfterFuncStop(t *testing.T) {
 	})
 	t.Run("after it ran", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			l := NewLoop()
+			l := async.NewLoop()
 			ran := 0
 			stop := l.AfterFunc(time.Second, func() { ran++ })
 			if err := l.Run(context.Background()); err != nil || ran != 1 {
@@ -325,7 +331,7 @@ func TestAfterFuncStop(t *testing.T) {
 	})
 	t.Run("from its own loop", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			l := NewLoop()
+			l := async.NewLoop()
 			ran := false
 			stop := l.AfterFunc(2*time.Second, func() { ran = true })
 			l.AfterFunc(time.Second, func() {
@@ -340,7 +346,7 @@ func TestAfterFuncStop(t *testing.T) {
 	})
 	t.Run("fired but not yet run", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			l := NewLoop()
+			l := async.NewLoop()
 			ran := false
 			stop := l.AfterFunc(time.Second, func() { ran = true })
 			time.Sleep(time.Second) // the timer fires while nobody runs the loop
@@ -363,7 +369,7 @@ func TestAfterFuncStop(t *testing.T) {
 func TestAfterFuncStopRacesFiring(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const timers = 300
-		l := NewLoop()
+		l := async.NewLoop()
 		ran := make([]bool, timers) // written on the loop goroutine only
 		stopped := make([]bool, timers)
 		stops := make([]func() bool, timers)
@@ -396,7 +402,7 @@ func TestAfterFuncStopRacesFiring(t *testing.T) {
 
 func TestAfterFuncInvalidAndClosed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := NewLoop()
+		l := async.NewLoop()
 		if l.AfterFunc(time.Second, nil)() {
 			t.Fatal("stop of AfterFunc(nil) returned true")
 		}

@@ -1,4 +1,7 @@
-package async
+package async_test
+
+// On and RunUntilComplete: continuations of a future run on the loop, Run
+// waits for them, and RunUntilComplete returns when the future settles.
 
 import (
 	"context"
@@ -8,20 +11,22 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/velalang/runtime/async"
 )
 
 func TestOnRunsOnLoopWhenSettled(t *testing.T) {
-	l := NewLoop()
-	var got []Result[int]
-	On(l, FromValue(1), func(v int, err error) { got = append(got, Result[int]{v, err}) })
-	On(l, FromError[int](errBoom), func(v int, err error) { got = append(got, Result[int]{v, err}) })
+	l := async.NewLoop()
+	var got []async.Result[int]
+	async.On(l, async.FromValue(1), func(v int, err error) { got = append(got, async.Result[int]{v, err}) })
+	async.On(l, async.FromError[int](errBoom), func(v int, err error) { got = append(got, async.Result[int]{v, err}) })
 	if len(got) != 0 {
 		t.Fatal("On ran fn on the caller instead of the loop")
 	}
 	if err := l.Run(context.Background()); err != nil {
 		t.Fatalf("Run = %v", err)
 	}
-	if len(got) != 2 || got[0] != (Result[int]{1, nil}) || got[1] != (Result[int]{0, errBoom}) {
+	if len(got) != 2 || got[0] != (async.Result[int]{1, nil}) || got[1] != (async.Result[int]{0, errBoom}) {
 		t.Fatalf("continuations saw %v", got)
 	}
 }
@@ -30,15 +35,15 @@ func TestOnRunsOnLoopWhenSettled(t *testing.T) {
 // continuation is waiting on a future that another goroutine settles later.
 func TestRunWaitsForOnContinuation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := NewLoop()
-		p, f := NewPromise[int]()
+		l := async.NewLoop()
+		p, f := async.NewPromise[int]()
 		go func() {
 			time.Sleep(5 * time.Second)
 			p.Resolve(42)
 		}()
 		got := 0
 		loop := goid()
-		On(l, f, func(v int, err error) {
+		async.On(l, f, func(v int, err error) {
 			if goid() != loop {
 				t.Error("the continuation ran off the loop goroutine")
 			}
@@ -61,12 +66,12 @@ func TestRunWaitsForOnContinuation(t *testing.T) {
 // settling many futures in any order.
 func TestRunWaitsForManyContinuations(t *testing.T) {
 	const n = 200
-	l := NewLoop()
+	l := async.NewLoop()
 	sum := 0
 	var wg sync.WaitGroup
 	for i := range n {
-		p, f := NewPromise[int]()
-		On(l, f, func(v int, err error) {
+		p, f := async.NewPromise[int]()
+		async.On(l, f, func(v int, err error) {
 			if err != nil {
 				t.Error(err)
 			}
@@ -87,21 +92,21 @@ func TestRunWaitsForManyContinuations(t *testing.T) {
 }
 
 func TestOnInvalidOrClosedDoesNothing(t *testing.T) {
-	l := NewLoop()
-	_, pending := NewPromise[int]()
-	On(l, nil, func(int, error) { t.Error("ran") })
-	On[int](l, pending, nil)
+	l := async.NewLoop()
+	_, pending := async.NewPromise[int]()
+	async.On(l, nil, func(int, error) { t.Error("ran") })
+	async.On[int](l, pending, nil)
 	if err := l.Run(context.Background()); err != nil {
 		t.Fatalf("Run after invalid On calls = %v, want nil at once", err)
 	}
 	l.Close()
-	On(l, FromValue(1), func(int, error) { t.Error("continuation ran on a closed loop") })
+	async.On(l, async.FromValue(1), func(int, error) { t.Error("continuation ran on a closed loop") })
 	pending.Cancel()
 }
 
 func TestPanicInContinuationUnwindsRun(t *testing.T) {
-	l := NewLoop()
-	On(l, FromValue(1), func(int, error) { panic("continuation panic") })
+	l := async.NewLoop()
+	async.On(l, async.FromValue(1), func(int, error) { panic("continuation panic") })
 	func() {
 		defer func() {
 			if r := recover(); r != "continuation panic" {
@@ -117,8 +122,8 @@ func TestPanicInContinuationUnwindsRun(t *testing.T) {
 }
 
 func TestRunUntilCompleteSettledByOtherGoroutine(t *testing.T) {
-	l := NewLoop()
-	p, f := NewPromise[string]()
+	l := async.NewLoop()
+	p, f := async.NewPromise[string]()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	l.Post(func() {
@@ -126,28 +131,28 @@ func TestRunUntilCompleteSettledByOtherGoroutine(t *testing.T) {
 		// (no callback, timer or task) when the settle comes.
 		wg.Go(func() { p.Resolve("from a goroutine") })
 	})
-	v, err := RunUntilComplete(l, f)
+	v, err := async.RunUntilComplete(l, f)
 	if v != "from a goroutine" || err != nil {
 		t.Fatalf("RunUntilComplete = %q, %v", v, err)
 	}
 
-	p2, f2 := NewPromise[string]()
+	p2, f2 := async.NewPromise[string]()
 	l.Post(func() { wg.Go(func() { p2.Reject(errBoom) }) })
-	if _, err := RunUntilComplete(l, f2); err != errBoom {
+	if _, err := async.RunUntilComplete(l, f2); err != errBoom {
 		t.Fatalf("RunUntilComplete of a rejected future = %v, want boom", err)
 	}
 }
 
 func TestRunUntilCompleteSettledByLoop(t *testing.T) {
-	l := NewLoop()
-	p, f := NewPromise[int]()
+	l := async.NewLoop()
+	p, f := async.NewPromise[int]()
 	l.Post(func() { l.Post(func() { p.Resolve(7) }) })
-	if v, err := RunUntilComplete(l, f); v != 7 || err != nil {
+	if v, err := async.RunUntilComplete(l, f); v != 7 || err != nil {
 		t.Fatalf("RunUntilComplete = %v, %v; want 7, nil", v, err)
 	}
-	_, g := NewPromise[int]()
+	_, g := async.NewPromise[int]()
 	l.Post(func() { g.CancelWithCause(errBoom) })
-	if _, err := RunUntilComplete(l, g); !errors.Is(err, ErrCancelled) || !errors.Is(err, errBoom) {
+	if _, err := async.RunUntilComplete(l, g); !errors.Is(err, async.ErrCancelled) || !errors.Is(err, errBoom) {
 		t.Fatalf("RunUntilComplete of a cancelled future = %v", err)
 	}
 }
@@ -156,12 +161,12 @@ func TestRunUntilCompleteSettledByLoop(t *testing.T) {
 // settles, even with other work (a long timer) left on the loop.
 func TestRunUntilCompleteReturnsWhenSettled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := NewLoop()
-		p, f := NewPromise[int]()
+		l := async.NewLoop()
+		p, f := async.NewPromise[int]()
 		start := time.Now()
 		l.AfterFunc(time.Second, func() { p.Resolve(1) })
 		stop := l.AfterFunc(time.Hour, func() { t.Error("the long timer ran") })
-		if v, err := RunUntilComplete(l, f); v != 1 || err != nil {
+		if v, err := async.RunUntilComplete(l, f); v != 1 || err != nil {
 			t.Fatalf("RunUntilComplete = %v, %v", v, err)
 		}
 		if d := time.Since(start); d != time.Second {
@@ -174,20 +179,20 @@ func TestRunUntilCompleteReturnsWhenSettled(t *testing.T) {
 }
 
 func TestRunUntilCompleteSettledFuture(t *testing.T) {
-	l := NewLoop()
-	if v, err := RunUntilComplete(l, FromValue(3)); v != 3 || err != nil {
+	l := async.NewLoop()
+	if v, err := async.RunUntilComplete(l, async.FromValue(3)); v != 3 || err != nil {
 		t.Fatalf("RunUntilComplete of a settled future = %v, %v", v, err)
 	}
 	l.Close()
 	// Already settled: its outcome, even on a closed loop.
-	if v, err := RunUntilComplete(l, FromValue(4)); v != 4 || err != nil {
+	if v, err := async.RunUntilComplete(l, async.FromValue(4)); v != 4 || err != nil {
 		t.Fatalf("RunUntilComplete of a settled future on a closed loop = %v, %v", v, err)
 	}
-	_, pending := NewPromise[int]()
-	if _, err := RunUntilComplete(l, pending); !errors.Is(err, ErrLoopClosed) {
+	_, pending := async.NewPromise[int]()
+	if _, err := async.RunUntilComplete(l, pending); !errors.Is(err, async.ErrLoopClosed) {
 		t.Fatalf("RunUntilComplete of a pending future on a closed loop = %v, want ErrLoopClosed", err)
 	}
-	if _, err := RunUntilComplete[int](NewLoop(), nil); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := async.RunUntilComplete[int](async.NewLoop(), nil); !errors.Is(err, async.ErrInvalidArgument) {
 		t.Fatalf("RunUntilComplete(nil) = %v, want ErrInvalidArgument", err)
 	}
 }

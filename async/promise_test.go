@@ -1,21 +1,29 @@
-package async
+package async_test
+
+// A Promise settles its future once: Resolve, Reject, Cancel and
+// CancelWithCause, the first settle winning, the zero Promise, OnCancel
+// handlers, and what a settle's observer and handlers write being visible
+// to anyone who sees the future settled.
 
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+
+	"github.com/velalang/runtime/async"
 )
 
 func TestNewPromiseIsPending(t *testing.T) {
-	p, f := NewPromise[int]()
+	p, f := async.NewPromise[int]()
 	if first, again := p.Future(), p.Future(); first != f || again != f {
 		t.Fatal("Promise.Future() does not return the future NewPromise gave")
 	}
-	wantState(t, f, Pending)
+	wantState(t, f, async.Pending)
 	if r, ok := f.Result(); ok {
 		t.Fatalf("Result() of a pending future = %v, true", r)
 	}
@@ -25,8 +33,8 @@ func TestNewPromiseIsPending(t *testing.T) {
 }
 
 func TestZeroPromiseIsUsable(t *testing.T) {
-	var p Promise[string]
-	wantState(t, p.Future(), Pending)
+	var p async.Promise[string]
+	wantState(t, p.Future(), async.Pending)
 	if !p.Resolve("x") {
 		t.Fatal("Resolve on a zero Promise returned false")
 	}
@@ -36,29 +44,29 @@ func TestZeroPromiseIsUsable(t *testing.T) {
 }
 
 func TestResolve(t *testing.T) {
-	p, f := NewPromise[int]()
+	p, f := async.NewPromise[int]()
 	if !p.Resolve(5) {
 		t.Fatal("first Resolve returned false")
 	}
-	wantState(t, f, Fulfilled)
+	wantState(t, f, async.Fulfilled)
 	if r, ok := f.Result(); !ok || r.Value != 5 || r.Err != nil {
 		t.Fatalf("Result() = %+v, %v; want {5 <nil>}, true", r, ok)
 	}
 	if p.Resolve(6) || p.Reject(errBoom) || f.Cancel() || f.CancelWithCause(errBoom) {
 		t.Fatal("a second settle of a fulfilled future returned true")
 	}
-	wantState(t, f, Fulfilled)
+	wantState(t, f, async.Fulfilled)
 	if v, err := await(t, f); v != 5 || err != nil {
 		t.Fatalf("Await after later settles = %v, %v; want 5, nil", v, err)
 	}
 }
 
 func TestReject(t *testing.T) {
-	p, f := NewPromise[int]()
+	p, f := async.NewPromise[int]()
 	if !p.Reject(errBoom) {
 		t.Fatal("first Reject returned false")
 	}
-	wantState(t, f, Rejected)
+	wantState(t, f, async.Rejected)
 	if p.Resolve(1) || p.Reject(errors.New("other")) || f.Cancel() {
 		t.Fatal("a second settle of a rejected future returned true")
 	}
@@ -69,33 +77,33 @@ func TestReject(t *testing.T) {
 }
 
 func TestRejectNil(t *testing.T) {
-	p, f := NewPromise[int]()
+	p, f := async.NewPromise[int]()
 	if !p.Reject(nil) {
 		t.Fatal("Reject(nil) returned false on a pending future")
 	}
-	wantState(t, f, Rejected)
-	if _, err := await(t, f); !errors.Is(err, ErrRejectedNil) {
+	wantState(t, f, async.Rejected)
+	if _, err := await(t, f); !errors.Is(err, async.ErrRejectedNil) {
 		t.Fatalf("Await after Reject(nil) = %v, want ErrRejectedNil", err)
 	}
 	if r, _ := f.Result(); r.Err == nil {
 		t.Fatal("a future rejected with nil has a nil error in Result")
 	}
 
-	g := FromError[int](nil)
-	wantState(t, g, Rejected)
-	if _, err := await(t, g); !errors.Is(err, ErrRejectedNil) {
+	g := async.FromError[int](nil)
+	wantState(t, g, async.Rejected)
+	if _, err := await(t, g); !errors.Is(err, async.ErrRejectedNil) {
 		t.Fatalf("FromError(nil) error = %v, want ErrRejectedNil", err)
 	}
 }
 
 func TestFromValueAndFromError(t *testing.T) {
-	f := FromValue("v")
-	wantState(t, f, Fulfilled)
+	f := async.FromValue("v")
+	wantState(t, f, async.Fulfilled)
 	if v, err := await(t, f); v != "v" || err != nil {
 		t.Fatalf("FromValue: Await = %q, %v", v, err)
 	}
-	g := FromError[string](errBoom)
-	wantState(t, g, Rejected)
+	g := async.FromError[string](errBoom)
+	wantState(t, g, async.Rejected)
 	if v, err := await(t, g); v != "" || err != errBoom {
 		t.Fatalf("FromError: Await = %q, %v", v, err)
 	}
@@ -105,33 +113,33 @@ func TestFromValueAndFromError(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	p, f := NewPromise[int]()
+	p, f := async.NewPromise[int]()
 	if !f.Cancel() {
 		t.Fatal("Cancel of a pending future returned false")
 	}
-	wantState(t, f, Cancelled)
+	wantState(t, f, async.Cancelled)
 	v, err := await(t, f)
-	if v != 0 || !errors.Is(err, ErrCancelled) {
+	if v != 0 || !errors.Is(err, async.ErrCancelled) {
 		t.Fatalf("Await after Cancel = %v, %v; want 0, ErrCancelled", v, err)
 	}
 	if f.Cancel() || p.Resolve(1) || p.Reject(errBoom) {
 		t.Fatal("a second settle of a cancelled future returned true")
 	}
-	wantState(t, f, Cancelled)
+	wantState(t, f, async.Cancelled)
 }
 
 func TestCancelWithCause(t *testing.T) {
 	cause := &codeError{code: 7}
-	p, f := NewPromise[int]()
+	p, f := async.NewPromise[int]()
 	var handlerCause error
 	p.OnCancel(func(c error) { handlerCause = c })
 	if !f.CancelWithCause(cause) {
 		t.Fatal("CancelWithCause of a pending future returned false")
 	}
-	wantState(t, f, Cancelled)
+	wantState(t, f, async.Cancelled)
 	_, err := await(t, f)
 	for name, e := range map[string]error{"Await": err, "OnCancel": handlerCause} {
-		if !errors.Is(e, ErrCancelled) {
+		if !errors.Is(e, async.ErrCancelled) {
 			t.Errorf("%s error %v does not match ErrCancelled", name, e)
 		}
 		if !errors.Is(e, cause) {
@@ -142,7 +150,7 @@ func TestCancelWithCause(t *testing.T) {
 			t.Errorf("%s error %v: errors.As does not reach the *codeError cause", name, e)
 		}
 	}
-	if msg := err.Error(); !strings.Contains(msg, ErrCancelled.Error()) || !strings.Contains(msg, cause.Error()) {
+	if msg := err.Error(); !strings.Contains(msg, async.ErrCancelled.Error()) || !strings.Contains(msg, cause.Error()) {
 		t.Errorf("error message %q does not name both the cancellation and the cause", msg)
 	}
 	if f.CancelWithCause(errBoom) {
@@ -154,12 +162,12 @@ func TestCancelWithCause(t *testing.T) {
 }
 
 func TestCancelWithNilOrSameCause(t *testing.T) {
-	for _, cause := range []error{nil, ErrCancelled} {
-		_, f := NewPromise[int]()
+	for _, cause := range []error{nil, async.ErrCancelled} {
+		_, f := async.NewPromise[int]()
 		if !f.CancelWithCause(cause) {
 			t.Fatalf("CancelWithCause(%v) returned false", cause)
 		}
-		if _, err := await(t, f); !errors.Is(err, ErrCancelled) {
+		if _, err := await(t, f); !errors.Is(err, async.ErrCancelled) {
 			t.Fatalf("CancelWithCause(%v): error %v does not match ErrCancelled", cause, err)
 		}
 	}
@@ -170,9 +178,9 @@ func TestCancelWithNilOrSameCause(t *testing.T) {
 // call put in it. Run it with -race.
 func TestFirstSettleWins(t *testing.T) {
 	const rounds, racers = 300, 8
-	wins := map[State]int{}
+	wins := map[async.State]int{}
 	for range rounds {
-		p, f := NewPromise[int]()
+		p, f := async.NewPromise[int]()
 		causes := make([]error, racers)
 		won := make([]bool, racers)
 		start := make(chan struct{})
@@ -212,19 +220,19 @@ func TestFirstSettleWins(t *testing.T) {
 		wins[s]++
 		switch winner % 4 {
 		case 0:
-			if s != Fulfilled || v != winner || err != nil {
+			if s != async.Fulfilled || v != winner || err != nil {
 				t.Fatalf("Resolve(%d) won but the future is %v with %v, %v", winner, s, v, err)
 			}
 		case 1:
-			if s != Rejected || err != causes[winner] {
+			if s != async.Rejected || err != causes[winner] {
 				t.Fatalf("Reject by racer %d won but the future is %v with %v", winner, s, err)
 			}
 		case 2:
-			if s != Cancelled || err != ErrCancelled {
+			if s != async.Cancelled || err != async.ErrCancelled {
 				t.Fatalf("Cancel by racer %d won but the future is %v with %v", winner, s, err)
 			}
 		case 3:
-			if s != Cancelled || !errors.Is(err, ErrCancelled) || !errors.Is(err, causes[winner]) {
+			if s != async.Cancelled || !errors.Is(err, async.ErrCancelled) || !errors.Is(err, causes[winner]) {
 				t.Fatalf("CancelWithCause by racer %d won but the future is %v with %v", winner, s, err)
 			}
 		}
@@ -233,7 +241,7 @@ func TestFirstSettleWins(t *testing.T) {
 }
 
 func TestOnCancelRunsOnceWhenCancelled(t *testing.T) {
-	p, f := NewPromise[int]()
+	p, f := async.NewPromise[int]()
 	var calls []string
 	var causes []error
 	p.OnCancel(func(c error) { calls = append(calls, "first"); causes = append(causes, c) })
@@ -247,7 +255,7 @@ func TestOnCancelRunsOnceWhenCancelled(t *testing.T) {
 		t.Fatalf("handlers ran as %q, want \"first,second\"", got)
 	}
 	for _, c := range causes {
-		if !errors.Is(c, ErrCancelled) {
+		if !errors.Is(c, async.ErrCancelled) {
 			t.Fatalf("handler cause %v does not match ErrCancelled", c)
 		}
 	}
@@ -259,7 +267,7 @@ func TestOnCancelRunsOnceWhenCancelled(t *testing.T) {
 }
 
 func TestOnCancelAfterCancelRunsAtOnce(t *testing.T) {
-	p, f := NewPromise[int]()
+	p, f := async.NewPromise[int]()
 	f.CancelWithCause(errBoom)
 	var got error
 	n := 0
@@ -268,20 +276,20 @@ func TestOnCancelAfterCancelRunsAtOnce(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("OnCancel on a cancelled future ran its handler %d times before returning, want 1", n)
 	}
-	if !errors.Is(got, ErrCancelled) || !errors.Is(got, errBoom) {
+	if !errors.Is(got, async.ErrCancelled) || !errors.Is(got, errBoom) {
 		t.Fatalf("handler cause = %v, want ErrCancelled wrapping the cause", got)
 	}
 }
 
 func TestOnCancelNeverRunsWhenNotCancelled(t *testing.T) {
-	settle := map[string]func(*Promise[int]){
-		"Resolve":   func(p *Promise[int]) { p.Resolve(1) },
-		"Reject":    func(p *Promise[int]) { p.Reject(errBoom) },
-		"RejectNil": func(p *Promise[int]) { p.Reject(nil) },
+	settle := map[string]func(*async.Promise[int]){
+		"Resolve":   func(p *async.Promise[int]) { p.Resolve(1) },
+		"Reject":    func(p *async.Promise[int]) { p.Reject(errBoom) },
+		"RejectNil": func(p *async.Promise[int]) { p.Reject(nil) },
 	}
 	for name, do := range settle {
 		t.Run(name, func(t *testing.T) {
-			p, f := NewPromise[int]()
+			p, f := async.NewPromise[int]()
 			n := 0
 			p.OnCancel(func(error) { n++ })
 			do(p)
@@ -297,7 +305,7 @@ func TestOnCancelNeverRunsWhenNotCancelled(t *testing.T) {
 }
 
 func TestOnCancelNilIsIgnored(t *testing.T) {
-	p, f := NewPromise[int]()
+	p, f := async.NewPromise[int]()
 	p.OnCancel(nil)
 	if !f.Cancel() {
 		t.Fatal("Cancel returned false")
@@ -312,7 +320,7 @@ func TestOnCancelRacesWithSettle(t *testing.T) {
 	const rounds = 1000
 	cancelled := 0
 	for i := range rounds {
-		p, f := NewPromise[int]()
+		p, f := async.NewPromise[int]()
 		var n atomic.Int32
 		start := make(chan struct{})
 		var wg sync.WaitGroup
@@ -324,7 +332,7 @@ func TestOnCancelRacesWithSettle(t *testing.T) {
 		close(start)
 		wg.Wait()
 		want := int32(0)
-		if f.State() == Cancelled {
+		if f.State() == async.Cancelled {
 			want = 1
 			cancelled++
 		}
@@ -340,7 +348,7 @@ func TestOnCancelRacesWithSettle(t *testing.T) {
 // cancel (the race detector checks the happens-before).
 func TestOnCancelRunsBeforeWaitersAreReleased(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p, f := NewPromise[int]()
+		p, f := async.NewPromise[int]()
 		note := ""
 		p.OnCancel(func(error) { note = "handler ran" })
 		seen := make(chan string)
@@ -361,12 +369,12 @@ func TestOnCancelRunsBeforeWaitersAreReleased(t *testing.T) {
 // channel is closed, its waiters are released, and the other handlers run.
 func TestOnCancelHandlerPanicStillSettles(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p, f := NewPromise[int]()
+		p, f := async.NewPromise[int]()
 		later := 0
 		p.OnCancel(func(error) { panic("handler panic") })
 		p.OnCancel(func(error) { later++ })
 		woken := 0
-		f.Poll(WakerFunc(func() { woken++ }))
+		f.Poll(async.WakerFunc(func() { woken++ }))
 		released := make(chan error)
 		go func() {
 			_, err := f.Await(nilCtx)
@@ -383,11 +391,11 @@ func TestOnCancelHandlerPanicStillSettles(t *testing.T) {
 			f.Cancel()
 			t.Error("Cancel returned although a handler panicked")
 		}()
-		wantState(t, f, Cancelled)
+		wantState(t, f, async.Cancelled)
 		if !isClosed(f.Done()) {
 			t.Error("Done() is not closed after the cancel")
 		}
-		if err := <-released; !errors.Is(err, ErrCancelled) {
+		if err := <-released; !errors.Is(err, async.ErrCancelled) {
 			t.Errorf("waiter got %v, want ErrCancelled", err)
 		}
 		if woken != 1 {
@@ -397,4 +405,35 @@ func TestOnCancelHandlerPanicStillSettles(t *testing.T) {
 			t.Errorf("the handler after the panicking one ran %d times, want 1", later)
 		}
 	})
+}
+
+// What a settle's observer and cancellation handlers write is visible to
+// any goroutine that sees the future settled, even one that only polls its
+// state (no Done, no waker): they run before the state is published.
+func TestSettleEffectsVisibleToPollers(t *testing.T) {
+	for range 500 {
+		var observed, handled atomic.Bool // set by the settle, read by the poller
+		var plain int                     // the race detector checks this one
+		p, f := async.NewPromise[int]()
+		p.Observe(observerFunc(func(async.State, error) { observed.Store(true); plain = 1 }))
+		p.OnCancel(func(error) { handled.Store(true) })
+		seen := make(chan [3]int)
+		go func() {
+			for f.State() == async.Pending {
+				runtime.Gosched()
+			}
+			var o, h int
+			if observed.Load() {
+				o = 1
+			}
+			if handled.Load() {
+				h = 1
+			}
+			seen <- [3]int{o, h, plain}
+		}()
+		f.Cancel()
+		if got := <-seen; got != [3]int{1, 1, 1} {
+			t.Fatalf("a poller saw the future cancelled before its observer and handler ran: %v", got)
+		}
+	}
 }

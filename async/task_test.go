@@ -1,39 +1,19 @@
-package async
+package async_test
+
+// Tasks spawned on a Loop: polled on the loop's goroutine, woken by a
+// settle, wakes coalesced, never polled after done.
 
 import (
 	"context"
 	"sync"
 	"testing"
+
+	"github.com/velalang/runtime/async"
 )
 
-// futureTask is a Task that waits for a future, the way a coroutine would.
-type futureTask struct {
-	f      *Future[int]
-	polls  int
-	got    Result[int]
-	polled chan struct{} // closed after the first poll
-	loop   uint64        // the goroutine that runs the loop
-}
-
-func (t *futureTask) Poll(w Waker) bool {
-	if goid() != t.loop {
-		panic("task polled off the loop goroutine")
-	}
-	t.polls++
-	r := t.f.Poll(w)
-	if t.polls == 1 {
-		close(t.polled)
-	}
-	if !r.IsReady() {
-		return false
-	}
-	t.got = Result[int]{r.Value(), r.Err()}
-	return true
-}
-
 func TestSpawnTaskWokenBySettle(t *testing.T) {
-	l := NewLoop()
-	p, f := NewPromise[int]()
+	l := async.NewLoop()
+	p, f := async.NewPromise[int]()
 	task := &futureTask{f: f, polled: make(chan struct{}), loop: goid()}
 	l.Spawn(task)
 	if task.polls != 0 {
@@ -48,23 +28,18 @@ func TestSpawnTaskWokenBySettle(t *testing.T) {
 		t.Fatalf("Run = %v", err)
 	}
 	wg.Wait()
-	if task.polls != 2 || task.got != (Result[int]{5, nil}) {
+	if task.polls != 2 || task.got != (async.Result[int]{5, nil}) {
 		t.Fatalf("task polled %d times and got %+v; want 2 polls and {5 <nil>}", task.polls, task.got)
 	}
 }
 
-// funcTask adapts a function to a Task.
-type funcTask func(Waker) bool
-
-func (f funcTask) Poll(w Waker) bool { return f(w) }
-
 // TestSpawnWakesCoalesce: wakes that arrive before the next poll count as
 // one; a wake after a poll has started brings another poll.
 func TestSpawnWakesCoalesce(t *testing.T) {
-	l := NewLoop()
+	l := async.NewLoop()
 	polls := 0
 	finish := false
-	l.Spawn(funcTask(func(w Waker) bool {
+	l.Spawn(funcTask(func(w async.Waker) bool {
 		polls++
 		switch polls {
 		case 1:
@@ -88,10 +63,10 @@ func TestSpawnWakesCoalesce(t *testing.T) {
 }
 
 func TestSpawnNeverPolledAfterDone(t *testing.T) {
-	l := NewLoop()
+	l := async.NewLoop()
 	polls := 0
-	var waker Waker
-	l.Spawn(funcTask(func(w Waker) bool { polls++; waker = w; return true }))
+	var waker async.Waker
+	l.Spawn(funcTask(func(w async.Waker) bool { polls++; waker = w; return true }))
 	if err := l.Run(context.Background()); err != nil || polls != 1 {
 		t.Fatalf("Run = %v, polls = %d", err, polls)
 	}
@@ -103,15 +78,15 @@ func TestSpawnNeverPolledAfterDone(t *testing.T) {
 
 func TestSpawnFromManyGoroutines(t *testing.T) {
 	const n = 400
-	l := NewLoop()
+	l := async.NewLoop()
 	done := 0
-	gate, gateF := NewPromise[int]()
-	On(l, gateF, func(int, error) {})
+	gate, gateF := async.NewPromise[int]()
+	async.On(l, gateF, func(int, error) {})
 	runErr := make(chan error, 1)
 	go func() { runErr <- l.Run(context.Background()) }()
 	var wg sync.WaitGroup
 	for range n {
-		wg.Go(func() { l.Spawn(funcTask(func(Waker) bool { done++; return true })) })
+		wg.Go(func() { l.Spawn(funcTask(func(async.Waker) bool { done++; return true })) })
 	}
 	wg.Wait()
 	gate.Resolve(0)
@@ -124,19 +99,19 @@ func TestSpawnFromManyGoroutines(t *testing.T) {
 }
 
 func TestSpawnNilAndClosed(t *testing.T) {
-	l := NewLoop()
+	l := async.NewLoop()
 	l.Spawn(nil)
 	if err := l.Run(context.Background()); err != nil {
 		t.Fatalf("Run after Spawn(nil) = %v, want nil at once", err)
 	}
 	l.Close()
-	l.Spawn(funcTask(func(Waker) bool { t.Error("task polled on a closed loop"); return true }))
+	l.Spawn(funcTask(func(async.Waker) bool { t.Error("task polled on a closed loop"); return true }))
 }
 
 func TestPanicInTaskUnwindsRun(t *testing.T) {
-	l := NewLoop()
+	l := async.NewLoop()
 	polls := 0
-	l.Spawn(funcTask(func(Waker) bool { polls++; panic("task panic") }))
+	l.Spawn(funcTask(func(async.Waker) bool { polls++; panic("task panic") }))
 	func() {
 		defer func() {
 			if r := recover(); r != "task panic" {

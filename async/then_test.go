@@ -1,4 +1,7 @@
-package async
+package async_test
+
+// Then: mapping a future's value, chains, errors, panics and
+// runtime.Goexit in the function, and cancelling the result.
 
 import (
 	"bytes"
@@ -7,13 +10,15 @@ import (
 	"strconv"
 	"testing"
 	"testing/synctest"
+
+	"github.com/velalang/runtime/async"
 )
 
 func TestThenMapsValue(t *testing.T) {
-	p, f := NewPromise[int]()
+	p, f := async.NewPromise[int]()
 	calls := 0
-	out := Then(f, func(n int) (string, error) { calls++; return strconv.Itoa(n * 2), nil })
-	wantState(t, out, Pending)
+	out := async.Then(f, func(n int) (string, error) { calls++; return strconv.Itoa(n * 2), nil })
+	wantState(t, out, async.Pending)
 	if calls != 0 {
 		t.Fatal("Then ran fn before its input settled")
 	}
@@ -22,23 +27,23 @@ func TestThenMapsValue(t *testing.T) {
 	if calls != 1 {
 		t.Fatalf("fn ran %d times by the time Resolve returned, want 1", calls)
 	}
-	wantState(t, out, Fulfilled)
+	wantState(t, out, async.Fulfilled)
 	if v, err := await(t, out); v != "42" || err != nil {
 		t.Fatalf("Then = %q, %v; want \"42\", nil", v, err)
 	}
 }
 
 func TestThenOnSettledFutureRunsAtOnce(t *testing.T) {
-	out := Then(FromValue(2), func(n int) (int, error) { return n + 1, nil })
-	wantState(t, out, Fulfilled)
+	out := async.Then(async.FromValue(2), func(n int) (int, error) { return n + 1, nil })
+	wantState(t, out, async.Fulfilled)
 	if v, _ := await(t, out); v != 3 {
 		t.Fatalf("Then = %v, want 3", v)
 	}
 }
 
 func TestThenChain(t *testing.T) {
-	p, f := NewPromise[int]()
-	out := Then(Then(f, func(n int) (int, error) { return n + 1, nil }),
+	p, f := async.NewPromise[int]()
+	out := async.Then(async.Then(f, func(n int) (int, error) { return n + 1, nil }),
 		func(n int) (string, error) { return "n=" + strconv.Itoa(n), nil })
 	p.Resolve(1)
 	if v, err := await(t, out); v != "n=2" || err != nil {
@@ -52,8 +57,8 @@ func TestThenPropagatesInputError(t *testing.T) {
 			continue
 		}
 		called := false
-		out := Then(in, func(int) (int, error) { called = true; return 1, nil })
-		wantState(t, out, Rejected)
+		out := async.Then(in, func(int) (int, error) { called = true; return 1, nil })
+		wantState(t, out, async.Rejected)
 		_, want := in.Await(nilCtx)
 		if _, err := await(t, out); err != want {
 			t.Errorf("%s input: Then error = %v, want %v", name, err, want)
@@ -62,25 +67,25 @@ func TestThenPropagatesInputError(t *testing.T) {
 			t.Errorf("%s input: fn ran although the input failed", name)
 		}
 	}
-	_, f := NewPromise[int]()
-	out := Then(f, func(int) (int, error) { return 1, nil })
+	_, f := async.NewPromise[int]()
+	out := async.Then(f, func(int) (int, error) { return 1, nil })
 	f.Cancel()
-	if _, err := await(t, out); !errors.Is(err, ErrCancelled) {
+	if _, err := await(t, out); !errors.Is(err, async.ErrCancelled) {
 		t.Fatalf("Then of a cancelled input = %v, want ErrCancelled", err)
 	}
 }
 
 func TestThenFnError(t *testing.T) {
-	out := Then(FromValue(1), func(int) (int, error) { return 5, errBoom })
-	wantState(t, out, Rejected)
+	out := async.Then(async.FromValue(1), func(int) (int, error) { return 5, errBoom })
+	wantState(t, out, async.Rejected)
 	if v, err := await(t, out); v != 0 || err != errBoom {
 		t.Fatalf("Then = %v, %v; want 0, boom", v, err)
 	}
 }
 
 func TestThenPanic(t *testing.T) {
-	p, f := NewPromise[int]()
-	out := Then(f, func(int) (int, error) { panic("kaboom") })
+	p, f := async.NewPromise[int]()
+	out := async.Then(f, func(int) (int, error) { panic("kaboom") })
 	settled := make(chan struct{})
 	go func() {
 		defer close(settled)
@@ -88,7 +93,7 @@ func TestThenPanic(t *testing.T) {
 	}()
 	<-settled
 	_, err := await(t, out)
-	var pe *PanicError
+	var pe *async.PanicError
 	if !errors.As(err, &pe) {
 		t.Fatalf("Then error = %v (%T), want *PanicError", err, err)
 	}
@@ -111,12 +116,12 @@ func TestThenPanic(t *testing.T) {
 }
 
 func TestThenRuntimeErrorPanic(t *testing.T) {
-	out := Then(FromValue(3), func(i int) (int, error) {
+	out := async.Then(async.FromValue(3), func(i int) (int, error) {
 		var s []int
 		return s[i], nil // index out of range
 	})
 	_, err := await(t, out)
-	var pe *PanicError
+	var pe *async.PanicError
 	var re runtime.Error
 	if !errors.As(err, &pe) || !errors.As(err, &re) {
 		t.Fatalf("Then error = %v (%T): want a *PanicError that unwraps to a runtime.Error", err, err)
@@ -130,11 +135,11 @@ func TestThenRuntimeErrorPanic(t *testing.T) {
 // subscriber left waiting forever shows up as a deadlock.
 func TestThenGoexit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p, f := NewPromise[int]()
-		out := Then(f, func(int) (int, error) { runtime.Goexit(); return 0, nil })
-		next := Then(f, func(n int) (int, error) { return n + 1, nil }) // subscribed after
+		p, f := async.NewPromise[int]()
+		out := async.Then(f, func(int) (int, error) { runtime.Goexit(); return 0, nil })
+		next := async.Then(f, func(n int) (int, error) { return n + 1, nil }) // subscribed after
 		woken := make(chan struct{})
-		f.Poll(WakerFunc(func() { close(woken) }))
+		f.Poll(async.WakerFunc(func() { close(woken) }))
 		waiter := make(chan error)
 		go func() {
 			_, err := f.Await(nilCtx)
@@ -153,8 +158,8 @@ func TestThenGoexit(t *testing.T) {
 		if returned {
 			t.Error("Resolve returned although fn called runtime.Goexit on its goroutine")
 		}
-		wantState(t, f, Fulfilled)
-		if _, err := out.Await(nilCtx); !errors.Is(err, ErrGoexit) {
+		wantState(t, f, async.Fulfilled)
+		if _, err := out.Await(nilCtx); !errors.Is(err, async.ErrGoexit) {
 			t.Errorf("Then error = %v, want ErrGoexit", err)
 		}
 		if v, err := next.Await(nilCtx); v != 2 || err != nil {
@@ -175,7 +180,7 @@ func TestThenGoexitOnSettledInput(t *testing.T) {
 	exited := make(chan struct{})
 	go func() {
 		defer close(exited)
-		Then(FromValue(1), func(int) (int, error) { runtime.Goexit(); return 0, nil })
+		async.Then(async.FromValue(1), func(int) (int, error) { runtime.Goexit(); return 0, nil })
 		returned = true
 	}()
 	<-exited
@@ -185,27 +190,27 @@ func TestThenGoexitOnSettledInput(t *testing.T) {
 }
 
 func TestThenInvalid(t *testing.T) {
-	for name, out := range map[string]*Future[int]{
-		"nil future": Then[int, int](nil, func(int) (int, error) { return 0, nil }),
-		"nil fn":     Then[int, int](FromValue(1), nil),
+	for name, out := range map[string]*async.Future[int]{
+		"nil future": async.Then[int, int](nil, func(int) (int, error) { return 0, nil }),
+		"nil fn":     async.Then[int, int](async.FromValue(1), nil),
 	} {
-		wantState(t, out, Rejected)
-		if _, err := await(t, out); !errors.Is(err, ErrInvalidArgument) {
+		wantState(t, out, async.Rejected)
+		if _, err := await(t, out); !errors.Is(err, async.ErrInvalidArgument) {
 			t.Errorf("Then with a %s = %v, want ErrInvalidArgument", name, err)
 		}
 	}
 }
 
 func TestThenCancelResultLeavesInput(t *testing.T) {
-	p, f := NewPromise[int]()
-	out := Then(f, func(n int) (int, error) { return n, nil })
+	p, f := async.NewPromise[int]()
+	out := async.Then(f, func(n int) (int, error) { return n, nil })
 	if !out.Cancel() {
 		t.Fatal("Cancel of Then's pending future returned false")
 	}
-	wantState(t, f, Pending)
+	wantState(t, f, async.Pending)
 	p.Resolve(1)
-	wantState(t, out, Cancelled)
-	if _, err := await(t, out); !errors.Is(err, ErrCancelled) {
+	wantState(t, out, async.Cancelled)
+	if _, err := await(t, out); !errors.Is(err, async.ErrCancelled) {
 		t.Fatalf("Then's cancelled future = %v, want ErrCancelled", err)
 	}
 }
