@@ -103,7 +103,8 @@ func (k fnKind) canFulfil() bool {
 type spec struct {
 	kind    fnKind
 	timeout time.Duration
-	parent  int // -1: context.Background
+	run     bool // the timeout is WithRunTimeout (from the start), not WithTimeout
+	parent  int  // -1: context.Background
 	named   bool
 	target  int   // kAwait: which tracked future to wait for
 	inner   *spec // kSpawn: the task it spawns
@@ -121,6 +122,7 @@ func readSpec(r *modelReader, depth int) *spec {
 		s.parent = p
 	}
 	s.named = b&0x20 != 0
+	s.run = b&0x40 != 0 && s.timeout > 0
 	switch s.kind {
 	case kAwait:
 		s.target = int(r.byte())
@@ -203,14 +205,14 @@ func decodeModel(data []byte) modelConfig {
 				if i < 8 {
 					o.batch = append(o.batch, readSpec(r, 1))
 				} else {
-					o.batch = append(o.batch, &spec{kind: kValue, parent: o.batch[0].parent, timeout: o.batch[0].timeout})
+					o.batch = append(o.batch, &spec{kind: kValue})
 				}
 			}
 			if n > 0 {
 				// Options are per call: every task of a batch shares the
 				// first one's parent, timeout and name.
 				for _, s := range o.batch[1:] {
-					s.parent, s.timeout, s.named = o.batch[0].parent, o.batch[0].timeout, o.batch[0].named
+					s.parent, s.timeout, s.run, s.named = o.batch[0].parent, o.batch[0].timeout, o.batch[0].run, o.batch[0].named
 				}
 			}
 		case opCancel, opGoexitWaker:
@@ -312,7 +314,10 @@ func (m *model) ctxFor(s *spec) context.Context {
 
 func (m *model) options(s *spec) []workers.Option {
 	opts := []workers.Option{workers.OnPool(m.pool)}
-	if s.timeout > 0 {
+	switch {
+	case s.run:
+		opts = append(opts, workers.WithRunTimeout(s.timeout))
+	case s.timeout > 0:
 		opts = append(opts, workers.WithTimeout(s.timeout))
 	}
 	if s.named {
@@ -585,7 +590,7 @@ func checkOutcome(tr *tracked) string {
 func allowedError(s *spec, err error) bool {
 	var te *workers.TimeoutError
 	if errors.As(err, &te) {
-		return s.timeout > 0 && te.Timeout == s.timeout
+		return s.timeout > 0 && te.Timeout == s.timeout && te.Run == s.run
 	}
 	// A batch wraps its tasks' errors (in a *TaskError): errors.Is and
 	// errors.As see through.
@@ -804,6 +809,10 @@ func modelSeeds() map[string][]byte {
 			spawn(kSpawn, 1), []byte{byte(kGoexit), 0}, []byte{byte(opThen), 1, 2, 0, 0}, []byte{byte(opThen), 2, 3, 0, 0},
 			[]byte{byte(opShutdown), 1}, spawn(kValue, 0), []byte{byte(opCancelParent), 1}, []byte{byte(opClose)},
 			spawn(kValue, 0), []byte{byte(opResize), 3}),
+		// Run timeouts (WithRunTimeout) on Spawn and on a batch, beside a
+		// schedule-to-close one.
+		"mix-run-timeouts": cat([]byte{twoWorkers, 0x40}, spawn(kBlockCtx, 0x40|5), spawn(kIgnoreCtx, 0x40|4),
+			batch(4, 0x40|6, kValue, kBlockCtx, kValue, kIgnoreCtx), spawn(kBlockCtx, 6), []byte{byte(opCancelAll)}),
 		// Idle workers, a batch cancelled by its parent, Then that cancels.
 		"mix-idle-batch-parent": cat([]byte{twoWorkers, 1 | 0x40}, batch(8, parentSpec, kBlockCtx, kValue, kValue, kValue, kValue, kValue, kValue, kValue),
 			[]byte{byte(opThen), 0, 4, 0, 0}, spawn(kFail, 0), spawn(kGoexit, 0), []byte{byte(opCancelParent), 0},
