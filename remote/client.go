@@ -204,24 +204,13 @@ func (c *Client) send(ctx context.Context, e *entry, name string, data []byte, t
 	c.mu.Unlock()
 
 	ns := strconv.FormatUint(n, 10)
-	m := &nats.Msg{
-		Subject: c.s.tasks,
-		Reply:   c.prefix + "a." + ns,
-		Data:    data,
-		Header: nats.Header{
-			hdrID:    []string{c.id + "." + ns},
-			hdrFn:    []string{name},
-			hdrReply: []string{c.prefix + "r." + ns},
-		},
-	}
-	if runTimeout > 0 {
-		m.Header.Set(hdrRun, strconv.FormatInt(int64(runTimeout), 10))
-	}
+	h := taskHead{id: c.id + "." + ns, fn: name, reply: c.prefix + "r." + ns, runTimeout: runTimeout}
 	var deadline time.Time
 	if timeout > 0 {
 		deadline = time.Now().Add(timeout)
-		m.Header.Set(hdrDeadline, strconv.FormatInt(deadline.UnixNano(), 10))
+		h.deadline = deadline.UnixNano()
 	}
+	m := &nats.Msg{Subject: c.s.tasks, Reply: c.prefix + "a." + ns, Data: encodeTask(&h, data)}
 	if err := c.l.nc.PublishMsg(m); err != nil {
 		c.forget(e)
 		c.mu.Lock()

@@ -37,25 +37,7 @@ type settings struct {
 	stream, tasks, cancels, advisory string
 }
 
-const (
-	consumerName = "workers"
-	hdrID        = "Vela-Id"          // the task's id, "<client>.<n>"
-	hdrFn        = "Vela-Fn"          // the function's name
-	hdrReply     = "Vela-Reply"       // where the worker sends the result
-	hdrDeadline  = "Vela-Deadline"    // Unix nanoseconds on the caller's clock; absent without timeout
-	hdrRun       = "Vela-Run-Timeout" // WithRunTimeout, in nanoseconds; absent without
-	hdrStatus    = "Vela-Status"      // the reply's kind, one of the status* constants
-	hdrPanic     = "Vela-Panic"       // a panic's value, as text
-
-	statusOK      = "ok"          // data: the encoded result
-	statusError   = "error"       // data: the function's error message
-	statusPanic   = "panic"       // data: the stack; hdrPanic: the value
-	statusUnknown = "unknown"     // no such function
-	statusLost    = "lost"        // NotIdempotent task delivered again
-	statusCodec   = "codec"       // data: the codec's error message
-	statusTimeout = "timeout"     // the worker saw the deadline pass
-	statusRunOver = "run-timeout" // the function overran its WithRunTimeout
-)
+const consumerName = "workers"
 
 func (c Config) settings() (settings, error) {
 	s := settings{Config: c}

@@ -274,8 +274,8 @@ func TestSecondReplyIsIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := wait(t, batch.Messages(), "a delivery")
-	if err := nc.PublishMsg(&nats.Msg{Subject: m.Headers().Get("Vela-Reply"), Data: []byte("7"),
-		Header: nats.Header{"Vela-Status": []string{"ok"}}}); err != nil {
+	subject, data := remote.FakeReply(m.Data(), []byte("7"))
+	if err := nc.Publish(subject, data); err != nil {
 		t.Fatal(err)
 	}
 	if v, err := await(t, f); err != nil || v != 7 {

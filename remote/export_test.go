@@ -15,3 +15,10 @@ func QueuedTasks(c *Client) uint64 {
 func Connected(c *Client) bool { return c.l.nc.IsConnected() }
 
 var QuickSeq = quickSeq
+
+// FakeReply is what a worker would publish to answer the task message
+// data with the encoded result: the subject and the data.
+func FakeReply(task []byte, result []byte) (string, []byte) {
+	h, _, _ := decodeTask(task)
+	return h.reply, encodeReply(statusOK, "", result)
+}

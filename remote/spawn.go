@@ -115,30 +115,35 @@ func newTask[R any](c *Client, fn string, o workers.Settings) *task[R] {
 }
 
 func (t *task[R]) reply(m *nats.Msg) {
-	switch m.Header.Get(hdrStatus) {
+	status, extra, rest, ok := decodeReply(m.Data)
+	if !ok {
+		t.p.Reject(fmt.Errorf("remote: %q: unreadable reply", t.fn))
+		return
+	}
+	switch status {
 	case statusOK:
 		var v R
-		if err := t.c.s.Codec.Unmarshal(m.Data, &v); err != nil {
+		if err := t.c.s.Codec.Unmarshal(rest, &v); err != nil {
 			t.p.Reject(fmt.Errorf("remote: decoding the result of %q: %w: %w", t.fn, ErrCodec, err))
 			return
 		}
 		t.p.Resolve(v)
 	case statusError:
-		t.p.Reject(&RemoteError{Function: t.fn, Message: string(m.Data)})
+		t.p.Reject(&RemoteError{Function: t.fn, Message: string(rest)})
 	case statusPanic:
-		t.p.Reject(&async.PanicError{Value: m.Header.Get(hdrPanic), Stack: m.Data})
+		t.p.Reject(&async.PanicError{Value: extra, Stack: rest})
 	case statusUnknown:
 		t.p.Reject(fmt.Errorf("remote: %q: %w", t.fn, ErrUnknownFunction))
 	case statusLost:
 		t.p.Reject(fmt.Errorf("remote: %q is NotIdempotent and was delivered again after its worker was lost: %w", t.fn, ErrWorkerLost))
 	case statusCodec:
-		t.p.Reject(fmt.Errorf("remote: worker: %s: %w", m.Data, ErrCodec))
+		t.p.Reject(fmt.Errorf("remote: worker: %s: %w", rest, ErrCodec))
 	case statusTimeout:
 		t.timedOut()
 	case statusRunOver:
 		t.p.Reject(&workers.TimeoutError{Name: t.name, Timeout: t.runTimeout, Run: true})
 	default:
-		t.p.Reject(fmt.Errorf("remote: %q: unreadable reply (status %q)", t.fn, m.Header.Get(hdrStatus)))
+		t.p.Reject(fmt.Errorf("remote: %q: unreadable reply (status %q)", t.fn, status))
 	}
 }
 

@@ -315,12 +315,12 @@ func (w *Worker) release() {
 // start1 looks at one message with a slot taken. It returns false if the
 // task was answered or dropped without starting, so the slot is free again.
 func (w *Worker) start1(msg delivery) bool {
-	h := msg.m.Header
-	id, name, reply := h.Get(hdrID), h.Get(hdrFn), h.Get(hdrReply)
-	if id == "" || reply == "" {
+	h, data, ok := decodeTask(msg.m.Data)
+	if !ok {
 		msg.term() // not a task of ours
 		return false
 	}
+	id, name, reply := h.id, h.fn, h.reply
 	w.mu.Lock()
 	_, cancelled := w.cancelled[id]
 	w.mu.Unlock()
@@ -329,24 +329,17 @@ func (w *Worker) start1(msg delivery) bool {
 		return false
 	}
 	var timeout time.Duration
-	if d := h.Get(hdrDeadline); d != "" {
-		ns, err := strconv.ParseInt(d, 10, 64)
-		if err == nil {
-			timeout = time.Until(time.Unix(0, ns))
-		}
-		if err != nil || timeout <= 0 {
+	if h.deadline != 0 {
+		timeout = time.Until(time.Unix(0, h.deadline))
+		if timeout <= 0 {
 			msg.ack() // its caller has given up on it: it never runs
 			return false
 		}
 	}
-	var runTimeout time.Duration
-	if d := h.Get(hdrRun); d != "" {
-		ns, _ := strconv.ParseInt(d, 10, 64)
-		runTimeout = time.Duration(max(ns, 0))
-	}
+	runTimeout := h.runTimeout
 	fn := w.reg.lookup(name)
 	if fn == nil {
-		w.answer(reply, statusUnknown, nil, name)
+		w.answer(reply, statusUnknown, nil, "")
 		msg.ack()
 		return false
 	}
@@ -365,7 +358,7 @@ func (w *Worker) start1(msg delivery) bool {
 	if runTimeout > 0 {
 		opts = append(opts, workers.WithRunTimeout(runTimeout))
 	}
-	data, codec := msg.m.Data, w.s.Codec
+	codec := w.s.Codec
 	r.f = workers.Spawn(context.Background(), func(ctx context.Context) ([]byte, error) {
 		r.started.Store(true)
 		t0 := time.Now()
@@ -434,13 +427,9 @@ func (w *Worker) answerResult(reply string, v []byte, err error) {
 	}
 }
 
-// answer publishes a reply; extra is the panic value or unknown name.
-func (w *Worker) answer(reply, status string, data []byte, extra string) {
-	m := &nats.Msg{Subject: reply, Data: data, Header: nats.Header{hdrStatus: []string{status}}}
-	if extra != "" {
-		m.Header.Set(hdrPanic, extra)
-	}
-	_ = w.l.nc.PublishMsg(m)
+// answer publishes a reply; extra is a panic's value.
+func (w *Worker) answer(reply string, status byte, rest []byte, extra string) {
+	_ = w.l.nc.Publish(reply, encodeReply(status, extra, rest))
 }
 
 // onCancel runs on the cancel subscription's goroutine: each line of the

@@ -1,0 +1,121 @@
+package remote
+
+import (
+	"encoding/binary"
+	"time"
+)
+
+// The wire format. A task message's data is an envelope, not headers, so
+// that neither the server nor the worker parses headers per task:
+//
+//	"VT1" id fn reply deadline runTimeout argument
+//
+// where id, fn and reply are uvarint-length-prefixed strings (the task's
+// id "<client>.<n>", the function's name, the subject for the reply),
+// deadline is a varint of Unix nanoseconds on the caller's clock (0: no
+// WithTimeout), runTimeout a varint of nanoseconds (0: none), and the
+// argument, encoded by the Codec, is the rest. A reply's data is
+//
+//	status extra result
+//
+// with a one-byte status, a uvarint-length-prefixed extra string (a
+// panic's value) and the rest: the encoded result, an error's message or a
+// panic's stack.
+
+const taskMagic = "VT1"
+
+// taskHead is a task message's envelope.
+type taskHead struct {
+	id, fn, reply string
+	deadline      int64         // Unix nanoseconds; 0 means none
+	runTimeout    time.Duration // 0 means none
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// encodeTask returns the data of a task message.
+func encodeTask(h *taskHead, arg []byte) []byte {
+	b := make([]byte, 0, len(taskMagic)+len(h.id)+len(h.fn)+len(h.reply)+24+len(arg))
+	b = append(b, taskMagic...)
+	b = appendString(b, h.id)
+	b = appendString(b, h.fn)
+	b = appendString(b, h.reply)
+	b = binary.AppendVarint(b, h.deadline)
+	b = binary.AppendVarint(b, int64(h.runTimeout))
+	return append(b, arg...)
+}
+
+// reader reads an envelope; ok turns false at the first malformed field.
+type reader struct {
+	b  []byte
+	ok bool
+}
+
+func (r *reader) str() string {
+	n, k := binary.Uvarint(r.b)
+	if k <= 0 || n > uint64(len(r.b)-k) {
+		r.ok = false
+		return ""
+	}
+	s := string(r.b[k : k+int(n)])
+	r.b = r.b[k+int(n):]
+	return s
+}
+
+func (r *reader) varint() int64 {
+	v, k := binary.Varint(r.b)
+	if k <= 0 {
+		r.ok = false
+		return 0
+	}
+	r.b = r.b[k:]
+	return v
+}
+
+// decodeTask reads a task message's data; ok is false if it is not one.
+func decodeTask(data []byte) (h taskHead, arg []byte, ok bool) {
+	if len(data) < len(taskMagic) || string(data[:len(taskMagic)]) != taskMagic {
+		return h, nil, false
+	}
+	r := reader{b: data[len(taskMagic):], ok: true}
+	h.id, h.fn, h.reply = r.str(), r.str(), r.str()
+	h.deadline = r.varint()
+	h.runTimeout = time.Duration(r.varint())
+	if !r.ok || h.id == "" || h.reply == "" || h.runTimeout < 0 {
+		return taskHead{}, nil, false
+	}
+	return h, r.b, true
+}
+
+// A reply's status.
+const (
+	statusOK      byte = 'o' // rest: the encoded result
+	statusError   byte = 'e' // rest: the function's error message
+	statusPanic   byte = 'p' // extra: the panic's value; rest: the stack
+	statusUnknown byte = 'u' // no such function
+	statusLost    byte = 'l' // a NotIdempotent task delivered again
+	statusCodec   byte = 'c' // rest: the codec's error message
+	statusTimeout byte = 't' // the worker saw the WithTimeout deadline pass
+	statusRunOver byte = 'r' // the function overran its WithRunTimeout
+)
+
+// encodeReply returns the data of a reply message.
+func encodeReply(status byte, extra string, rest []byte) []byte {
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(extra)+len(rest))
+	b = append(b, status)
+	b = appendString(b, extra)
+	return append(b, rest...)
+}
+
+// decodeReply reads a reply message's data.
+func decodeReply(data []byte) (status byte, extra string, rest []byte, ok bool) {
+	if len(data) < 2 {
+		return 0, "", nil, false
+	}
+	r := reader{b: data[1:], ok: true}
+	extra = r.str()
+	return data[0], extra, r.b, r.ok
+}

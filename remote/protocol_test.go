@@ -1,0 +1,37 @@
+package remote
+
+import (
+	"bytes"
+	"testing"
+	"time"
+)
+
+func TestTaskEnvelopeRoundTrip(t *testing.T) {
+	h := taskHead{id: "abc.7", fn: "resize", reply: "_VELA.abc.r.7", deadline: time.Now().UnixNano(), runTimeout: time.Second}
+	got, arg, ok := decodeTask(encodeTask(&h, []byte(`{"x":1}`)))
+	if !ok || got != h || string(arg) != `{"x":1}` {
+		t.Fatalf("decodeTask = %+v, %q, %v; want %+v", got, arg, ok, h)
+	}
+	status, extra, rest, ok := decodeReply(encodeReply(statusPanic, "boom", []byte("stack")))
+	if !ok || status != statusPanic || extra != "boom" || string(rest) != "stack" {
+		t.Fatalf("decodeReply = %q, %q, %q, %v", status, extra, rest, ok)
+	}
+}
+
+// Whatever arrives on the queue's subject, a worker never panics on it and
+// refuses what is not a task.
+func FuzzDecodeTask(f *testing.F) {
+	f.Add(encodeTask(&taskHead{id: "a.1", fn: "f", reply: "r"}, []byte("1")))
+	f.Add([]byte("VT1\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"))
+	f.Add([]byte("not a task"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h, arg, ok := decodeTask(data)
+		if !ok {
+			return
+		}
+		if h.id == "" || h.reply == "" || !bytes.HasSuffix(data, arg) {
+			t.Fatalf("accepted %+v with argument %q", h, arg)
+		}
+		decodeReply(data)
+	})
+}
