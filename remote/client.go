@@ -35,7 +35,9 @@ type Client struct {
 	advSub *nats.Subscription
 
 	closeOnce sync.Once
-	checks    sync.WaitGroup // the goroutine that checks pending tasks after a reconnection
+	checks    sync.WaitGroup     // the goroutine that checks pending tasks after a reconnection
+	stop      context.Context    // ends when Close starts, to cut a check short
+	stopNow   context.CancelFunc // ends stop
 
 	mu        sync.Mutex
 	closedErr error // non-nil once the client no longer takes tasks
@@ -79,8 +81,10 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{s: s, id: nuid.Next(), calls: make(map[uint64]*entry), bySeq: make(map[uint64]uint64)}
+	c.stop, c.stopNow = context.WithCancel(context.Background())
 	c.prefix = "_VELA." + c.id + "."
 	if err := c.start(ctx); err != nil {
+		c.stopNow()
 		c.teardown()
 		return nil, err
 	}
@@ -138,10 +142,11 @@ func (c *Client) teardown() {
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.rejectAll(fmt.Errorf("remote: client closed: %w", workers.ErrPoolClosed))
+		c.stopNow()
 		c.checks.Wait()
 		_ = c.sub.Unsubscribe()
 		_ = c.advSub.Unsubscribe()
-		_ = c.l.nc.Flush()
+		c.l.flush()
 		c.teardown()
 	})
 	return nil
@@ -378,7 +383,7 @@ func (c *Client) reconnected() {
 // before the check, so a reply that did arrive still wins.
 func (c *Client) recheck() {
 	defer c.checks.Done()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(c.stop, 30*time.Second)
 	defer cancel()
 	_ = c.l.ensureStream(ctx, &c.s, true)
 	_, _ = c.l.ensureConsumer(ctx, &c.s, false)

@@ -129,6 +129,14 @@ func dial(ctx context.Context, s *settings, name string, opts ...nats.Option) (*
 	return l, nil
 }
 
+// flush sends what is buffered (acknowledgements, cancels) before the
+// connection closes; it does not wait for a server that is away.
+func (l *link) flush() {
+	if l.nc.IsConnected() {
+		_ = l.nc.FlushTimeout(2 * time.Second)
+	}
+}
+
 // close closes the connection and releases the shared server.
 func (l *link) close() {
 	if l.nc != nil {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/velalang/runtime/remote"
+	"github.com/velalang/runtime/workers"
 )
 
 // freePort returns a loopback port that was free a moment ago, so that a
@@ -101,4 +103,33 @@ func TestMemoryRestartRejectsLostTasks(t *testing.T) {
 	if v, err := await(t, remote.Spawn[int](context.Background(), c, "add", pair{2, 2})); err != nil || v != 4 {
 		t.Fatalf("after the restart = %v, %v; want 4", v, err)
 	}
+}
+
+func TestCloseAndShutdownWhileTheServerIsAway(t *testing.T) {
+	r := startRestartable(t, "")
+	url := r.srv.URL()
+	c, err := remote.Dial(context.Background(), remote.Config{URL: url, Queue: "away"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := remote.Serve(context.Background(), remote.Config{URL: url, Queue: "away"}, testRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := remote.Spawn[int](context.Background(), c, "sleep", time.Hour)
+	eventually(t, "the task to start", func() bool { return w.Stats().Active == 1 })
+	r.srv.Shutdown() // and not started again
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_ = w.Shutdown(ctx)
+	}()
+	wait(t, done, "Close and Shutdown")
+	if _, err := await(t, f); !errors.Is(err, workers.ErrPoolClosed) {
+		t.Fatalf("err = %v; want ErrPoolClosed", err)
+	}
+	r.start(t) // for the cleanup's Shutdown
 }

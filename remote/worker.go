@@ -566,7 +566,7 @@ func (w *Worker) shutdown(ctx context.Context) error {
 	}
 	_ = w.cancelSub.Unsubscribe()
 	_ = w.sub.Unsubscribe()
-	_ = w.l.nc.Flush()
+	w.l.flush()
 	w.l.close()
 	return err
 }
