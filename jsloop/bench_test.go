@@ -135,7 +135,8 @@ exports.noop = function () {};
 // iteration; speedup = serial time / parallel time. "bare" is the machine's
 // ceiling for the same work: two goroutines, each with a goja runtime of
 // its own made beforehand, no loop, no pool, no JSON; bare-speedup =
-// serial time / bare time.
+// serial time / bare time. go-speedup is the same ratio for a plain Go
+// loop on two goroutines: the cores the machine leaves free.
 func BenchmarkSpawnJSPrimes(b *testing.B) {
 	const hi = 30000
 	pool, err := workers.NewPool(workers.Config{MaxWorkers: 2, Name: "bench-js", IdleTimeout: time.Second})
@@ -177,7 +178,7 @@ func BenchmarkSpawnJSPrimes(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	var serial, parallel, bareTotal time.Duration
-	var speedups, bareSpeedups []float64
+	var speedups, bareSpeedups, goSpeedups []float64
 	for b.Loop() {
 		t0 := time.Now()
 		if _, err := r.RunScript(context.Background(), "serial.js", fmt.Sprintf("local.count(%d) + local.count(%d)", hi, hi)); err != nil {
@@ -199,6 +200,7 @@ func BenchmarkSpawnJSPrimes(b *testing.B) {
 		bareTotal += bt
 		speedups = append(speedups, float64(t1.Sub(t0))/float64(t2.Sub(t1)))
 		bareSpeedups = append(bareSpeedups, float64(t1.Sub(t0))/float64(bt))
+		goSpeedups = append(goSpeedups, goCeiling())
 	}
 	b.ReportMetric(float64(serial.Nanoseconds())/float64(b.N), "serial-ns/op")
 	b.ReportMetric(float64(parallel.Nanoseconds())/float64(b.N), "parallel-ns/op")
@@ -207,6 +209,36 @@ func BenchmarkSpawnJSPrimes(b *testing.B) {
 	// a shared machine spoils one iteration, not the figure.
 	b.ReportMetric(median(speedups), "speedup")
 	b.ReportMetric(median(bareSpeedups), "bare-speedup")
+	b.ReportMetric(median(goSpeedups), "go-speedup")
+}
+
+// goCeiling is the speedup two goroutines get on this machine right now
+// for a plain Go loop (no goja, no allocation): what the cores left free
+// by the machine's other work allow.
+func goCeiling() float64 {
+	const n = 50_000_000
+	t0 := time.Now()
+	sink = spin(n) + spin(n)
+	serial := time.Since(t0)
+	t1 := time.Now()
+	var wg sync.WaitGroup
+	var r [2]int
+	for i := range 2 {
+		wg.Go(func() { r[i] = spin(n) })
+	}
+	wg.Wait()
+	sink = r[0] + r[1]
+	return float64(serial) / float64(time.Since(t1))
+}
+
+var sink int
+
+func spin(n int) int {
+	x := 0
+	for i := range n {
+		x += i * i % 7
+	}
+	return x
 }
 
 func median(xs []float64) float64 {
