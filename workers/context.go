@@ -204,13 +204,32 @@ func (b *taskBase) ensureExtra() *taskExtra {
 // when they differ from the worker's own: when the task is named or its
 // parent context carries labels. It reports whether it did.
 func (b *taskBase) setLabels() bool {
-	labels := taskLabels(b.parent, b.worker, b.name())
-	if labels == b.worker.labels {
+	w, name := b.worker, b.name()
+	var labels context.Context
+	if name != "" && name == w.lastName && !hasLabels(b.parent) {
+		labels = w.lastLabels // a run of tasks with one name: made once
+	} else {
+		labels = taskLabels(b.parent, w, name)
+		if name != "" && !hasLabels(b.parent) {
+			w.lastName, w.lastLabels = name, labels
+		}
+	}
+	if labels == w.labels {
 		return false
 	}
 	b.ensureExtra().labels = labels
 	pprof.SetGoroutineLabels(b)
 	return true
+}
+
+// hasLabels reports whether ctx carries pprof labels.
+func hasLabels(ctx context.Context) bool {
+	if ctx == context.Background() {
+		return false
+	}
+	found := false
+	pprof.ForLabels(ctx, func(string, string) bool { found = true; return false })
+	return found
 }
 
 // taskLabels returns the pprof labels of a task named name on worker w

@@ -27,6 +27,11 @@ type worker struct {
 	labels context.Context
 	park   *parker // pool.mu; the live goroutine's, once it has waited
 
+	// The labels of the last named task the slot ran, so that a run of
+	// tasks with one name makes them once; used by the slot's goroutine.
+	lastName   string
+	lastLabels context.Context
+
 	// Outcomes counted by the worker's own goroutine, apart from the other
 	// workers' so that busy workers do not contend on one cache line.
 	completed, failed, panicked, late atomic.Uint64
