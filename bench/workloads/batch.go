@@ -22,7 +22,9 @@ import (
 
 func init() {
 	add("BigBatch", Vela, "SpawnAll", func(b *testing.B) { bigBatchBench(b, velaBigBatch) })
+	add("BigBatch", Vela, "SpawnAll, context.Background", func(b *testing.B) { bigBatchBench(b, velaBigBatchBackground) })
 	add("BigBatch", Vela, "SpawnAll, WithTimeout", func(b *testing.B) { bigBatchBench(b, velaBigBatch, workers.WithTimeout(time.Minute)) })
+	add("BigBatch", Vela, "SpawnAll, WithRunTimeout", func(b *testing.B) { bigBatchBench(b, velaBigBatch, workers.WithRunTimeout(time.Minute)) })
 	add("BigBatch", Errgroup, "WithContext+SetLimit", func(b *testing.B) { bigBatchBench(b, egBigBatch) })
 	add("BigBatch", Conc, "ContextPool", func(b *testing.B) { bigBatchBench(b, concBigBatch) })
 	add("BigBatch", Pond, "result-group", func(b *testing.B) { bigBatchBench(b, pondBigBatch) })
@@ -77,6 +79,12 @@ func velaBigBatch(ctx context.Context, fns []batchFn, opts ...workers.Option) []
 		panic(err)
 	}
 	return out
+}
+
+// velaBigBatchBackground is velaBigBatch under context.Background, which
+// can never end, for the cost of a cancellable parent beside it.
+func velaBigBatchBackground(_ context.Context, fns []batchFn, opts ...workers.Option) []int {
+	return velaBigBatch(context.Background(), fns, opts...)
 }
 
 func egBigBatch(ctx context.Context, fns []batchFn, _ ...workers.Option) []int {

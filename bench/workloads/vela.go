@@ -18,6 +18,9 @@ import (
 func init() {
 	add("RoundTrip", Vela, "Spawn+Await", func(b *testing.B) { velaRoundTrip(b, 0) })
 	add("RoundTrip", Vela, "Spawn+Await, IdleTimeout", func(b *testing.B) { velaRoundTrip(b, velaIdle) })
+	add("RoundTrip", Vela, "Spawn+Await, cancellable ctx", func(b *testing.B) { velaRoundTripWith(b, true) })
+	add("RoundTrip", Vela, "Spawn+Await, WithTimeout", func(b *testing.B) { velaRoundTripWith(b, false, workers.WithTimeout(time.Hour)) })
+	add("RoundTrip", Vela, "Spawn+Await, WithRunTimeout", func(b *testing.B) { velaRoundTripWith(b, false, workers.WithRunTimeout(time.Hour)) })
 	add("FanOut", Vela, "SpawnAll", func(b *testing.B) { velaFanOutAll(b, 0) })
 	add("FanOut", Vela, "SpawnAll, IdleTimeout", func(b *testing.B) { velaFanOutAll(b, velaIdle) })
 	add("FanOut", Vela, "Spawn+Await", velaFanOutSpawn)
@@ -56,14 +59,30 @@ func velaStop(p *workers.Pool) {
 }
 
 func velaRoundTrip(b *testing.B, idle time.Duration) {
+	velaRoundTripOn(b, workers.Config{IdleTimeout: idle}, bg)
+}
+
+// velaRoundTripWith is the round trip with a cancellable parent context or
+// with options, for their cost beside the plain case.
+func velaRoundTripWith(b *testing.B, cancellable bool, opts ...workers.Option) {
+	ctx := bg
+	if cancellable {
+		c, cancel := context.WithCancel(bg)
+		defer cancel()
+		ctx = c
+	}
+	velaRoundTripOn(b, workers.Config{}, ctx, opts...)
+}
+
+func velaRoundTripOn(b *testing.B, cfg workers.Config, ctx context.Context, opts ...workers.Option) {
 	b.ReportAllocs()
-	p := velaPool(workers.Config{IdleTimeout: idle})
+	p := velaPool(cfg)
 	defer velaStop(p)
-	on := workers.OnPool(p)
+	opts = append(opts, workers.OnPool(p))
 	var sum int
 	b.ResetTimer()
 	for range b.N {
-		v, err := workers.Spawn(bg, velaNoop, on).Await(bg)
+		v, err := workers.Spawn(ctx, velaNoop, opts...).Await(bg)
 		if err != nil {
 			b.Fatal(err)
 		}
