@@ -234,3 +234,44 @@ func TestCBORCodec(t *testing.T) {
 		t.Fatalf("a function as argument: err = %v; want ErrCodec", err)
 	}
 }
+
+func TestDialAndServeRaceToCreateTheQueue(t *testing.T) {
+	srv, err := remote.StartServer(remote.ServerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	cfg := remote.Config{Server: srv, Queue: "race", MaxQueued: 100, AckWait: time.Second}
+	const n = 4
+	errs := make(chan error, 2*n)
+	clients := make(chan *remote.Client, n)
+	ws := make(chan *remote.Worker, n)
+	for range n {
+		go func() {
+			c, err := remote.Dial(context.Background(), cfg)
+			errs <- err
+			clients <- c
+		}()
+		go func() {
+			w, err := remote.Serve(context.Background(), cfg, testRegistry())
+			errs <- err
+			ws <- w
+		}()
+	}
+	for range 2 * n {
+		if err := wait(t, errs, "Dial or Serve"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := <-clients
+	if v, err := await(t, remote.Spawn[int](context.Background(), c, "add", pair{1, 1})); err != nil || v != 2 {
+		t.Fatalf("= %v, %v", v, err)
+	}
+	_ = c.Close()
+	for range n - 1 {
+		_ = (<-clients).Close()
+	}
+	for range n {
+		_ = (<-ws).Shutdown(context.Background())
+	}
+}
