@@ -28,7 +28,7 @@ type Config struct {
 	AckWait    time.Duration // a delivered task with no sign of life for this long goes to another worker; 0 means 30s; workers signal progress while a function runs
 	MaxDeliver int           // deliveries before a task fails with ErrWorkerLost; 0 means 3
 	MaxQueued  int           // queued tasks beyond this are refused with workers.ErrQueueFull; 0 means no bound
-	Codec      Codec         // nil means JSON (encoding/json)
+	Codec      Codec         // nil means JSON (encoding/json); CBOR is the other one provided
 }
 
 // settings is a Config with its defaults applied.

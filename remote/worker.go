@@ -63,6 +63,7 @@ type Worker struct {
 	idle      chan struct{}        // closed when held becomes 0, if made
 	needSetup bool                 // the stream or consumer may be missing: tick creates them
 	runAvg    time.Duration        // moving average of the functions' run times
+	measured  int                  // runs in runAvg, up to 8
 }
 
 // poolIdle is how long the pool's idle workers wait for the next task
@@ -228,7 +229,7 @@ func (w *Worker) pullLocked() {
 		return
 	}
 	window := 2 * w.s.Slots
-	if w.runAvg < shortRun && w.nreq > 0 {
+	if w.measured >= 8 && w.runAvg < shortRun {
 		window = max(window, shortWindow)
 	}
 	free := window - w.held
@@ -296,7 +297,10 @@ func (w *Worker) onDelivery(m *nats.Msg) {
 // noteRun adds a function's run time to the moving average.
 func (w *Worker) noteRun(d time.Duration) {
 	w.mu.Lock()
-	w.runAvg += (d - w.runAvg) / 8
+	if w.measured < 8 {
+		w.measured++
+	}
+	w.runAvg += (d - w.runAvg) / time.Duration(w.measured)
 	w.mu.Unlock()
 }
 

@@ -221,7 +221,7 @@ func run(out io.Writer, tasks, nworkers, rounds int, killAt float64) error {
 			victim = len(ws) - 1
 			killed = ws[victim].cmd.Process.Pid
 			_ = ws[victim].cmd.Process.Signal(syscall.SIGKILL)
-			fmt.Fprintf(out, "\nkilled worker %d with SIGKILL after %d results; its task goes to another worker after AckWait (%v)\n", killed, n+1, ackWait)
+			fmt.Fprintf(out, "\nkilled worker %d with SIGKILL after %d results; the tasks it held go to other workers after AckWait (%v)\n", killed, n+1, ackWait)
 		}
 	}
 	remoteTime := time.Since(start)
