@@ -16,8 +16,9 @@ var (
 	// more (Node reports the same for an unsettled top-level await).
 	ErrUnsettled = errors.New("jsloop: the script's promise never settled")
 	// ErrBroken is returned by RunScript after a Go function installed on the
-	// VM panicked: goja leaves its VM inconsistent after a Go panic, so the
-	// Runtime refuses further scripts. Close it and make a new one.
+	// VM, or a callback posted to Loop(), panicked: goja leaves its VM
+	// inconsistent after a Go panic, so the Runtime refuses further
+	// scripts. Close it and make a new one.
 	ErrBroken = errors.New("jsloop: runtime unusable after a Go panic on the VM")
 )
 

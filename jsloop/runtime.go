@@ -313,7 +313,7 @@ func (r *Runtime) RunScript(ctx context.Context, name, src string) (any, error) 
 			completion = v
 		})
 	})
-	runErr := r.loop.Run(runCtx)
+	runErr := r.runLoop(runCtx)
 
 	// The end of this run, on the loop goroutine still.
 	stopInterrupt()
@@ -357,6 +357,23 @@ func (r *Runtime) RunScript(ctx context.Context, name, src string) (any, error) 
 // RunScript that started it ended without error before the task finished
 // (an await that nobody waits for, say).
 var errRunEnded = fmt.Errorf("jsloop: the RunScript that spawned the task ended: %w", context.Canceled)
+
+// runLoop runs the loop; a panic in a callback posted to Loop() by Go code
+// (turns recover their own) ends the run with an error wrapping
+// *async.PanicError instead of unwinding RunScript. The VM may have been
+// in use, so the Runtime is marked broken.
+func (r *Runtime) runLoop(ctx context.Context) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.broken.Store(true)
+			err = fmt.Errorf("jsloop: a callback posted to the loop panicked: %w", &async.PanicError{Value: v, Stack: debug.Stack()})
+			if r.failErr == nil {
+				r.failErr = err
+			}
+		}
+	}()
+	return r.loop.Run(ctx)
+}
 
 // settleCompletion is RunScript's result for the completion value v.
 func (r *Runtime) settleCompletion(v goja.Value) (any, error) {

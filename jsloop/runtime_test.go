@@ -456,3 +456,19 @@ func TestSetupPanicIsAnError(t *testing.T) {
 		t.Errorf("New: %v, want a *PanicError", err)
 	}
 }
+
+func TestPanicInACallbackPostedToTheLoop(t *testing.T) {
+	r := newRuntime(t, jsloop.Options{}, nil)
+	must(t, r.Register("postBomb", func(context.Context, []any) (any, error) {
+		r.Loop().Post(func() { panic("posted boom") })
+		return nil, nil
+	}))
+	_, err := run(t, r, "spawn('postBomb').then(() => new Promise(res => setTimeout(res, 5000)))")
+	var pe *async.PanicError
+	if !errors.As(err, &pe) || pe.Value != "posted boom" {
+		t.Fatalf("RunScript: %v, want a *PanicError", err)
+	}
+	if _, err := run(t, r, "1"); !errors.Is(err, jsloop.ErrBroken) {
+		t.Errorf("after the panic: %v, want ErrBroken", err)
+	}
+}
