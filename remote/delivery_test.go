@@ -289,3 +289,29 @@ func TestSecondReplyIsIgnored(t *testing.T) {
 		t.Fatalf("after a second reply = %v, %v; want 7", v, err)
 	}
 }
+
+func TestShutdownGivesBackTasksNotStarted(t *testing.T) {
+	e := newEnv(t, remote.Config{Slots: 1, AckWait: 10 * time.Second})
+	busy := remote.Spawn[string](context.Background(), e.c, "block", "busy")
+	wait(t, e.h.started, "the busy function to start")
+	next := remote.Spawn[string](context.Background(), e.c, "block", "next") // held, waiting on the pool
+	done := make(chan error, 1)
+	go func() { done <- e.w.Shutdown(context.Background()) }()
+	// Another worker gets "next" at once, not after AckWait, while "busy"
+	// still runs on the first.
+	e.serve(t, e.cfg)
+	if got := wait(t, e.h.started, "the waiting task to start elsewhere"); got != "next" {
+		t.Fatalf("started %q", got)
+	}
+	close(e.h.release)
+	for _, f := range []interface {
+		Await(context.Context) (string, error)
+	}{busy, next} {
+		if _, err := await(t, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wait(t, done, "Shutdown"); err != nil {
+		t.Fatal(err)
+	}
+}

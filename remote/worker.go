@@ -526,14 +526,14 @@ func (w *Worker) setUp() bool {
 // Stats returns a snapshot of the pool the Worker runs functions on.
 func (w *Worker) Stats() workers.Stats { return w.pool.Stats() }
 
-// Shutdown stops taking tasks at once, then waits for the held ones to
-// finish and answer. If ctx ends first, the functions still held have their
-// context cancelled and their tasks go back to the queue for another
-// worker, and Shutdown returns ctx.Err(). It then closes the connection and
-// waits for the Worker's goroutines to exit (a function that ignores its
-// context keeps running, abandoned). Every call waits and returns the first
-// call's result; a nil ctx gives an error wrapping
-// workers.ErrInvalidArgument.
+// Shutdown stops taking tasks at once, gives the tasks waiting on its pool
+// back to the queue, then waits for the running ones to finish and answer.
+// If ctx ends first, the functions still held have their context cancelled
+// and their tasks go back to the queue for another worker, and Shutdown
+// returns ctx.Err(). It then closes the connection and waits for the
+// Worker's goroutines to exit (a function that ignores its context keeps
+// running, abandoned). Every call waits and returns the first call's
+// result; a nil ctx gives an error wrapping workers.ErrInvalidArgument.
 func (w *Worker) Shutdown(ctx context.Context) error {
 	if ctx == nil {
 		return invalid("Shutdown with a nil context")
@@ -544,6 +544,7 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 
 func (w *Worker) shutdown(ctx context.Context) error {
 	w.stopTaking()
+	w.requeueWaiting()
 	var err error
 	w.mu.Lock()
 	var idle chan struct{}
@@ -582,6 +583,23 @@ func (w *Worker) stopTaking() {
 	w.mu.Lock()
 	w.stopping = true
 	w.mu.Unlock()
+}
+
+// requeueWaiting gives the tasks waiting on the pool back to the queue,
+// so that other workers run them while the running ones finish.
+func (w *Worker) requeueWaiting() {
+	w.mu.Lock()
+	var rs []*run
+	for _, r := range w.runs {
+		if !r.started.Load() {
+			r.requeue.Store(true)
+			rs = append(rs, r)
+		}
+	}
+	w.mu.Unlock()
+	for _, r := range rs {
+		r.f.CancelWithCause(errShutdown)
+	}
 }
 
 // requeueAll gives every held task back to the queue and cancels its
