@@ -272,13 +272,9 @@ func (b *batch[T]) submit(timeout time.Duration) error {
 	p, n := b.pool, len(b.fns)
 	p.ready()
 	p.mu.Lock()
-	switch {
-	case p.closed:
+	if err := p.refuseLocked(n); err != nil {
 		p.mu.Unlock()
-		return ErrPoolClosed
-	case p.queueSize > 0 && p.queued+n-max(p.max-p.workers, 0)-len(p.parked) > p.queueSize:
-		p.mu.Unlock()
-		return ErrQueueFull
+		return err
 	}
 	p.stats.submitted.Add(uint64(n))
 	if b.anchor.parent.Err() != nil {

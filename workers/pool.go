@@ -182,16 +182,13 @@ var errParentDone = errors.New("parent context done")
 func (p *Pool) submit(s *settings, t *taskBase) error {
 	p.ready()
 	p.mu.Lock()
-	switch {
-	case p.closed:
+	err := p.refuseLocked(1)
+	if err == nil && t.parent.Err() != nil {
+		err = errParentDone
+	}
+	if err != nil {
 		p.mu.Unlock()
-		return ErrPoolClosed
-	case p.queueSize > 0 && p.queued+1-max(p.max-p.workers, 0)-len(p.parked) > p.queueSize:
-		p.mu.Unlock()
-		return ErrQueueFull
-	case t.parent.Err() != nil:
-		p.mu.Unlock()
-		return errParentDone
+		return err
 	}
 	p.stats.submitted.Add(1)
 	now := p.now()
@@ -217,6 +214,20 @@ func (p *Pool) submit(s *settings, t *taskBase) error {
 	p.queue.push(t)
 	p.queued++
 	p.mu.Unlock()
+	return nil
+}
+
+// refuseLocked says why the pool cannot take n more tasks now: it is
+// closed (ErrPoolClosed), or they would overflow its queue (ErrQueueFull)
+// once the idle workers and the free slots have taken what they can; nil
+// if it can take them.
+func (p *Pool) refuseLocked(n int) error {
+	switch {
+	case p.closed:
+		return ErrPoolClosed
+	case p.queueSize > 0 && p.queued+n-max(p.max-p.workers, 0)-len(p.parked) > p.queueSize:
+		return ErrQueueFull
+	}
 	return nil
 }
 
