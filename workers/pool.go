@@ -47,8 +47,10 @@ type Config struct {
 // must not be copied after first use.
 //
 // All methods are safe for concurrent use. One mutex guards the queue and
-// the worker set; counters are atomic. Submitting a task takes the mutex
-// once, and so does each task a worker runs.
+// the worker set; counters are atomic. Submitting a task, or a whole batch,
+// takes the mutex once; a worker takes it to finish each task and again to
+// take the next, or once for both when a batch's task has nothing to
+// settle.
 type Pool struct {
 	once        sync.Once // ready
 	epoch       time.Time // the origin of task timestamps
