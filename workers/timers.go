@@ -55,7 +55,8 @@ func (p *Pool) disarmLocked(d *deadline) bool {
 	return true
 }
 
-// resetTimerLocked sets the timer for the earliest deadline, or drops it.
+// resetTimerLocked sets the timer for the earliest deadline, or stops it
+// when none is armed.
 func (p *Pool) resetTimerLocked() {
 	ts := &p.timeouts
 	if len(ts.h) == 0 {
