@@ -106,7 +106,8 @@ func (r *Runtime) spawn(o callOptions, args []goja.Value) goja.Value {
 	if taskName == "" && o.timeout > 0 {
 		taskName = name
 	}
-	c.f = workers.Spawn(r.taskCtx, c.body(func(ctx context.Context) (any, error) { return fn(ctx, goArgs) }), r.spawnOptions(r.pool, o.timeout, taskName)...)
+	c.goFn, c.goArgs = fn, goArgs
+	c.f = workers.Spawn(r.taskCtx, c.run, r.spawnOptions(r.pool, o.timeout, taskName)...)
 	c.start()
 	return r.vm.ToValue(p)
 }
@@ -145,34 +146,50 @@ type call struct {
 	unwatch         goja.Callable // stops watching the signal; nil if none
 	convert         func(any) (goja.Value, error)
 
-	// The worker's own delivery of the function's result (see body).
+	// What the worker runs: a Go function and its arguments, or a spawnJS
+	// call.
+	goFn   Func
+	goArgs []any
+	js     *jsTask
+
+	// The worker's own delivery of the function's result (see run).
 	posted atomic.Bool
 	value  any
 	err    error
 }
 
-// body wraps fn so that the worker posts fn's result to the loop itself,
-// straight from the function's frame, rather than through the future's
-// waker: a waker runs at the bottom of the future's settle, deep enough
-// that a fresh worker goroutine grows (copies) its stack to signal the
-// loop, which cost about as much as the rest of a round trip. The future
-// still reports what fn cannot: a timeout or cancel (the context has ended,
-// so the worker does not post), a refusal, a panic, a Goexit.
-func (c *call) body(fn func(context.Context) (any, error)) func(context.Context) (any, error) {
-	return func(ctx context.Context) (v any, err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				v, err = nil, &async.PanicError{Value: p, Stack: debug.Stack()}
-			}
-		}()
-		v, err = fn(ctx)
-		if ctx.Err() == nil {
-			c.value, c.err = v, err
-			c.posted.Store(true)
-			c.r.loop.Post(c.onPosted)
-		}
-		return v, err
+// run is the task: it runs the Go function or the spawnJS call, then posts
+// the result to the loop itself, straight from the function's frame, rather
+// than through the future's waker: a waker runs at the bottom of the
+// future's settle, deep enough that a fresh worker goroutine grows (copies)
+// its stack to signal the loop, which cost about as much as the rest of a
+// round trip. The future still reports what the function cannot: a
+// timeout or cancel (the context has ended, so the worker does not post),
+// a refusal, a Goexit. A panic is recovered here and returned as an
+// *async.PanicError.
+func (c *call) run(ctx context.Context) (any, error) {
+	// run's own frame stays small (the call and its recover live in
+	// invoke), since the post is where a fresh goroutine's stack is deepest.
+	v, err := c.invoke(ctx)
+	if ctx.Err() == nil {
+		c.value, c.err = v, err
+		c.posted.Store(true)
+		c.r.loop.Post(c.onPosted)
 	}
+	return v, err
+}
+
+// invoke runs the function and turns a panic into an *async.PanicError.
+func (c *call) invoke(ctx context.Context) (v any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = nil, &async.PanicError{Value: p, Stack: debug.Stack()}
+		}
+	}()
+	if c.js != nil {
+		return c.js.run(ctx)
+	}
+	return c.goFn(ctx, c.goArgs)
 }
 
 // watchSignal rejects the promise at once with the signal's reason if it

@@ -60,9 +60,8 @@ func (r *Runtime) spawnJS(o callOptions, args []goja.Value) goja.Value {
 	if taskName == "" {
 		taskName = modName + "." + export
 	}
-	c.f = workers.Spawn(r.runCtx, c.body(func(ctx context.Context) (any, error) {
-		return runInWorker(ctx, prg, modName, export, in)
-	}), r.spawnOptions(r.jsPool, o.timeout, taskName)...)
+	c.js = &jsTask{prg: prg, module: modName, export: export, argsJSON: in}
+	c.f = workers.Spawn(r.taskCtx, c.run, r.spawnOptions(r.jsPool, o.timeout, taskName)...)
 	c.start()
 	return vm.ToValue(p)
 }
@@ -73,6 +72,16 @@ func toAnys(vs []goja.Value) []any {
 		out[i] = v
 	}
 	return out
+}
+
+// jsTask is what a spawnJS call runs on its worker.
+type jsTask struct {
+	prg                      *goja.Program
+	module, export, argsJSON string
+}
+
+func (t *jsTask) run(ctx context.Context) (any, error) {
+	return runInWorker(ctx, t.prg, t.module, t.export, t.argsJSON)
 }
 
 // fromWorker turns a worker's JSON result into a value of the loop's VM.
