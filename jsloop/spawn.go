@@ -63,22 +63,27 @@ func (r *Runtime) newRangeError(msg string) *goja.Object {
 	return obj
 }
 
-func (r *Runtime) installSpawn() {
+func (r *Runtime) installSpawn() { r.spawnValue = r.installCall("spawn", r.spawn) }
+
+// installCall sets the global function name, which calls call with no
+// options, and its name.with(options, ...args) variant; it returns the
+// function object.
+func (r *Runtime) installCall(name string, call func(callOptions, []goja.Value) goja.Value) *goja.Object {
 	vm := r.vm
-	spawn := vm.ToValue(func(call goja.FunctionCall) goja.Value {
-		return r.spawn(callOptions{}, call.Arguments)
+	fn := vm.ToValue(func(c goja.FunctionCall) goja.Value {
+		return call(callOptions{}, c.Arguments)
 	}).(*goja.Object)
-	with := vm.ToValue(func(call goja.FunctionCall) goja.Value {
-		o := r.readCallOptions(call.Argument(0), "spawn.with")
+	with := vm.ToValue(func(c goja.FunctionCall) goja.Value {
+		o := r.readCallOptions(c.Argument(0), name+".with")
 		var rest []goja.Value
-		if len(call.Arguments) > 1 {
-			rest = call.Arguments[1:]
+		if len(c.Arguments) > 1 {
+			rest = c.Arguments[1:]
 		}
-		return r.spawn(o, rest)
+		return call(o, rest)
 	})
-	_ = spawn.Set("with", with)
-	_ = vm.Set("spawn", spawn)
-	r.spawnValue = spawn
+	_ = fn.Set("with", with)
+	_ = vm.Set(name, fn)
+	return fn
 }
 
 // spawn is spawn(name, ...args) with options o. It returns a promise.

@@ -9,22 +9,7 @@ import (
 	"github.com/velalang/runtime/workers"
 )
 
-func (r *Runtime) installSpawnJS() {
-	vm := r.vm
-	spawnJS := vm.ToValue(func(call goja.FunctionCall) goja.Value {
-		return r.spawnJS(callOptions{}, call.Arguments)
-	}).(*goja.Object)
-	with := vm.ToValue(func(call goja.FunctionCall) goja.Value {
-		o := r.readCallOptions(call.Argument(0), "spawnJS.with")
-		var rest []goja.Value
-		if len(call.Arguments) > 1 {
-			rest = call.Arguments[1:]
-		}
-		return r.spawnJS(o, rest)
-	})
-	_ = spawnJS.Set("with", with)
-	_ = vm.Set("spawnJS", spawnJS)
-}
+func (r *Runtime) installSpawnJS() { r.installCall("spawnJS", r.spawnJS) }
 
 // spawnJS is spawnJS(module, exportName, ...args) with options o.
 func (r *Runtime) spawnJS(o callOptions, args []goja.Value) goja.Value {
