@@ -33,28 +33,12 @@ import (
 	"time"
 
 	"github.com/velalang/runtime/async"
+	"github.com/velalang/runtime/internal/fuzzinput"
 )
 
 const amodelBound = 60 * time.Second
 
 var errAModel = errors.New("amodel: rejected")
-
-type areader struct {
-	data []byte
-	i    int
-}
-
-func (r *areader) byte() byte {
-	if r.i >= len(r.data) {
-		return 0
-	}
-	b := r.data[r.i]
-	r.i++
-	return b
-}
-
-func (r *areader) intn(n int) int { return int(r.byte()) % n }
-func (r *areader) more() bool     { return r.i < len(r.data) }
 
 type aopKind uint8
 
@@ -108,35 +92,35 @@ type aconfig struct {
 }
 
 func decodeAModel(data []byte) aconfig {
-	r := &areader{data: data}
+	r := fuzzinput.New(data)
 	var c aconfig
-	c.goroutines = 1 + r.intn(3)
-	for r.more() && len(c.ops) < 64 {
-		o := aop{kind: aopKind(r.intn(int(nAOps)))}
+	c.goroutines = 1 + r.Intn(3)
+	for r.More() && len(c.ops) < 64 {
+		o := aop{kind: aopKind(r.Intn(int(nAOps)))}
 		switch o.kind {
 		case aResolve, aReject, aCancel, aGoexitWaker:
-			o.a = int(r.byte())
+			o.a = int(r.Byte())
 		case aAll, aAllSettled, aAny, aRace, aAsCompleted:
-			n := r.intn(5)
+			n := r.Intn(5)
 			for range n {
-				o.inputs = append(o.inputs, r.intn(aPromises))
+				o.inputs = append(o.inputs, r.Intn(aPromises))
 			}
-			o.stop = r.intn(4) == 0 // AsCompleted: stop early
+			o.stop = r.Intn(4) == 0 // AsCompleted: stop early
 		case aThen, aOn:
-			o.a = int(r.byte())
-			o.b = int(r.byte())
-			o.cb = cbKind(r.intn(int(nCB)))
+			o.a = int(r.Byte())
+			o.b = int(r.Byte())
+			o.cb = cbKind(r.Intn(int(nCB)))
 		case aPost:
-			o.cb = cbKind(r.intn(int(nCB)))
-			o.b = int(r.byte())
+			o.cb = cbKind(r.Intn(int(nCB)))
+			o.b = int(r.Byte())
 		case aAfterFunc:
-			b := r.byte()
+			b := r.Byte()
 			o.d = [...]time.Duration{0, time.Microsecond, 100 * time.Microsecond, time.Millisecond}[b&3]
 			o.stop = b&4 != 0
 			o.cb = cbKind(int(b>>3) % int(nCB))
 		case aSpawnTask:
-			o.a = int(r.byte())
-			o.cb = cbKind(r.intn(int(nCB)))
+			o.a = int(r.Byte())
+			o.cb = cbKind(r.Intn(int(nCB)))
 		}
 		c.ops = append(c.ops, o)
 	}

@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/velalang/runtime/async"
+	"github.com/velalang/runtime/internal/fuzzinput"
 	"github.com/velalang/runtime/workers"
 )
 
@@ -54,24 +55,6 @@ var (
 	errModelStop = errors.New("model: stopped by the model")
 	errModelWhy  = errors.New("model: parent cancelled")
 )
-
-// modelReader hands out the input's bytes; past the end it reads zeros.
-type modelReader struct {
-	data []byte
-	i    int
-}
-
-func (r *modelReader) byte() byte {
-	if r.i >= len(r.data) {
-		return 0
-	}
-	b := r.data[r.i]
-	r.i++
-	return b
-}
-
-func (r *modelReader) intn(n int) int { return int(r.byte()) % n }
-func (r *modelReader) more() bool     { return r.i < len(r.data) }
 
 // fnKind is what a task's function does.
 type fnKind uint8
@@ -114,9 +97,9 @@ var modelTimeouts = [...]time.Duration{0, 0, 0, 0, time.Microsecond, 20 * time.M
 
 const modelParents = 3
 
-func readSpec(r *modelReader, depth int) *spec {
-	s := &spec{kind: fnKind(r.intn(int(nKinds))), parent: -1}
-	b := r.byte()
+func readSpec(r *fuzzinput.Reader, depth int) *spec {
+	s := &spec{kind: fnKind(r.Intn(int(nKinds))), parent: -1}
+	b := r.Byte()
 	s.timeout = modelTimeouts[b&7]
 	if p := int(b>>3) & 3; p < modelParents {
 		s.parent = p
@@ -125,7 +108,7 @@ func readSpec(r *modelReader, depth int) *spec {
 	s.run = b&0x40 != 0 && s.timeout > 0
 	switch s.kind {
 	case kAwait:
-		s.target = int(r.byte())
+		s.target = int(r.Byte())
 	case kSpawn:
 		if depth > 0 {
 			s.kind = kValue
@@ -176,30 +159,30 @@ type modelConfig struct {
 const modelMaxOps = 64
 
 func decodeModel(data []byte) modelConfig {
-	r := &modelReader{data: data}
+	r := fuzzinput.New(data)
 	var mc modelConfig
-	b := r.byte()
+	b := r.Byte()
 	mc.cfg.MaxWorkers = 1 + int(b&3)
 	if b&4 != 0 {
 		mc.cfg.QueueSize = 2 + int(b>>3)
 	}
-	b = r.byte()
+	b = r.Byte()
 	if b&1 != 0 {
 		mc.cfg.IdleTimeout = time.Millisecond
 	}
 	mc.cfg.LockOSThread = b&0x3e == 0x3e // rare: it costs a thread per worker
 	mc.goroutines = 1 + int(b>>6)%3
 	mc.ending = int(b>>1) % 3
-	for r.more() && len(mc.ops) < modelMaxOps {
-		o := op{kind: opKind(r.intn(int(nOps)))}
+	for r.More() && len(mc.ops) < modelMaxOps {
+		o := op{kind: opKind(r.Intn(int(nOps)))}
 		switch o.kind {
 		case opSpawn, opSpawn2:
 			o.kind = opSpawn
 			o.spec = readSpec(r, 0)
 		case opSpawnAll:
-			n := r.intn(21)
+			n := r.Intn(21)
 			if n == 20 {
-				n = 257 + r.intn(200) // more than one chunk of submission
+				n = 257 + r.Intn(200) // more than one chunk of submission
 			}
 			for i := range n {
 				if i < 8 {
@@ -216,17 +199,17 @@ func decodeModel(data []byte) modelConfig {
 				}
 			}
 		case opCancel, opGoexitWaker:
-			o.index = int(r.byte())
+			o.index = int(r.Byte())
 		case opResize:
-			o.index = 1 + r.intn(4)
+			o.index = 1 + r.Intn(4)
 		case opCancelParent:
-			o.index = r.intn(modelParents)
+			o.index = r.Intn(modelParents)
 		case opThen:
-			o.index = int(r.byte())
-			o.index2 = r.intn(6)
+			o.index = int(r.Byte())
+			o.index2 = r.Intn(6)
 			o.spec = readSpec(r, 1)
 		case opShutdown:
-			o.d = [...]time.Duration{0, 100 * time.Microsecond, 5 * time.Millisecond, time.Hour}[r.intn(4)]
+			o.d = [...]time.Duration{0, 100 * time.Microsecond, 5 * time.Millisecond, time.Hour}[r.Intn(4)]
 		}
 		mc.ops = append(mc.ops, o)
 	}
