@@ -5,11 +5,14 @@ import "time"
 // Option configures one Spawn or SpawnAll call. Options are plain values:
 // passing them costs no allocation.
 type Option struct {
-	kind    optionKind
-	timeout time.Duration
-	name    string
-	names   func(int) string
-	pool    *Pool
+	kind      optionKind
+	timeout   time.Duration // WithTimeout, WithRunTimeout, WithDelay; WithRetry's Backoff
+	name      string
+	names     func(int) string
+	pool      *Pool
+	n         int           // WithRetry's MaxAttempts
+	max       time.Duration // WithRetry's MaxBackoff
+	retryable func(error) bool
 }
 
 type optionKind uint8
@@ -21,6 +24,8 @@ const (
 	optName
 	optNames
 	optPool
+	optRetry
+	optDelay
 )
 
 // WithTimeout bounds a task to d, counted from Spawn: a task still queued at
@@ -64,11 +69,14 @@ type Settings struct {
 	Name       string           // WithName; "" means unnamed
 	Names      func(int) string // WithNames; nil means none
 	Pool       *Pool            // OnPool; nil when no OnPool was given
+	Retry      RetryPolicy      // WithRetry; the zero policy (one call) when none was given
+	Delay      time.Duration    // WithDelay: the task is due Delay after submission; 0 means at once
 }
 
 // ReadOptions returns what opts ask for; when an option appears twice the
-// last one wins. A negative timeout, OnPool(nil) or a zero Option gives an
-// error wrapping ErrInvalidArgument, with the Settings read so far.
+// last one wins. A negative timeout or delay, a RetryPolicy with negative
+// fields or a MaxBackoff below its Backoff, OnPool(nil) or a zero Option
+// gives an error wrapping ErrInvalidArgument, with the Settings read so far.
 func ReadOptions(opts ...Option) (Settings, error) {
 	var s Settings
 	var err error
@@ -93,6 +101,17 @@ func ReadOptions(opts ...Option) (Settings, error) {
 				err = invalid("OnPool(nil)")
 			}
 			s.Pool = o.pool
+		case optRetry:
+			r := RetryPolicy{MaxAttempts: o.n, Backoff: o.timeout, MaxBackoff: o.max, Retryable: o.retryable}
+			if e := r.check(); e != nil {
+				err = e
+			}
+			s.Retry = r
+		case optDelay:
+			if o.timeout < 0 {
+				err = invalid("negative delay %v", o.timeout)
+			}
+			s.Delay = o.timeout
 		default:
 			err = invalid("zero Option")
 		}
@@ -107,12 +126,19 @@ type settings struct {
 	name       string
 	names      func(int) string
 	pool       *Pool
+	retry      RetryPolicy
+	delay      time.Duration
 	err        error
 }
 
 func collect(opts []Option) settings {
 	o, err := ReadOptions(opts...)
-	s := settings{timeout: o.Timeout, runTimeout: o.RunTimeout, name: o.Name, names: o.Names, pool: o.Pool, err: err}
+	s := settings{timeout: o.Timeout, runTimeout: o.RunTimeout, name: o.Name, names: o.Names, pool: o.Pool,
+		retry: o.Retry, delay: o.Delay, err: err}
+	if s.err == nil && (o.Retry.retries() || o.Delay > 0) {
+		// Until the pool honours them, say so rather than ignore them.
+		s.err = invalid("WithRetry and WithDelay are not supported by Spawn and SpawnAll yet")
+	}
 	if s.pool == nil {
 		s.pool = Default() // also the pool that counts a call refused for bad options
 	}
