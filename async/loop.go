@@ -21,10 +21,10 @@ var ErrLoopRunning = errors.New("async: loop already running")
 // continuations from On all run one at a time, in the goroutine that calls
 // Run, so they may share state without locks.
 //
-// Post, AfterFunc, Spawn, On and Close are safe to call from any goroutine,
-// including from callbacks; none of them blocks. Only one goroutine runs the
-// loop at a time. A panic in a callback or task unwinds Run on its goroutine;
-// the loop stays consistent and may be run again.
+// Post, AfterFunc, Spawn, On, Hold and Close are safe to call from any
+// goroutine, including from callbacks; none of them blocks. Only one
+// goroutine runs the loop at a time. A panic in a callback or task unwinds
+// Run on its goroutine; the loop stays consistent and may be run again.
 type Loop struct {
 	wake chan struct{} // capacity 1: "look at the queue again"
 
@@ -99,8 +99,8 @@ func (l *Loop) doneWork() {
 // Run runs callbacks, timers, tasks and continuations on the calling
 // goroutine until there is no work left, then returns nil. Work left means a
 // queued callback, a timer not yet fired or stopped, a spawned task not yet
-// done, or an On continuation whose future has not settled: Run waits for
-// those rather than return early. If ctx ends first, Run returns ctx.Err()
+// done, an On continuation whose future has not settled, or a Hold not yet
+// released: Run waits for those rather than return early. If ctx ends first, Run returns ctx.Err()
 // and leaves the remaining work queued for a later Run. Run returns
 // ErrLoopClosed if the loop is or becomes closed, and ErrLoopRunning if
 // another goroutine is running it.
