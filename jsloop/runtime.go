@@ -76,11 +76,11 @@ type Runtime struct {
 	runCtx    context.Context
 	taskCtx   context.Context // runCtx's values, never cancelled: the parent of tasks
 	cancelRun context.CancelCauseFunc
-	live      *call  // spawn and spawnJS calls not finished
-	gen       uint64 // bumped when a RunScript ends: older callbacks are dropped
-	failErr   error  // first error that ends the current RunScript
-	refs      int    // timers and awaits keeping RunScript alive
-	hold      *async.Promise[struct{}]
+	live      *call           // spawn and spawnJS calls not finished
+	gen       uint64          // bumped when a RunScript ends: older callbacks are dropped
+	failErr   error           // first error that ends the current RunScript
+	refs      int             // timers and awaits keeping RunScript alive
+	release   func()          // the loop's Hold while refs > 0
 	rejected  []*goja.Promise // rejected with no handler, in order
 	timers    timerQueue
 	turnStart time.Time // when the current turn began: the "now" of new timers
@@ -332,8 +332,8 @@ func (r *Runtime) RunScript(ctx context.Context, name, src string) (any, error) 
 	r.rejected = nil
 	if r.refs > 0 {
 		r.refs = 0
-		r.hold.Resolve(struct{}{})
-		r.hold = nil
+		r.release()
+		r.release = nil
 	}
 	failErr := r.failErr
 	r.failErr = nil
@@ -466,12 +466,10 @@ func (r *Runtime) trackRejection(p *goja.Promise, op goja.PromiseRejectionOperat
 
 // ref counts one more thing (a timer, an Await) that keeps RunScript
 // running; unref ends it. Both run on the loop goroutine. While the count
-// is positive the loop has one continuation pending on r.hold.
+// is positive the Runtime holds the loop (async.Loop.Hold) once.
 func (r *Runtime) ref() {
 	if r.refs == 0 {
-		p, f := async.NewPromise[struct{}]()
-		r.hold = p
-		async.On(r.loop, f, func(struct{}, error) {})
+		r.release = r.loop.Hold()
 	}
 	r.refs++
 }
@@ -482,7 +480,7 @@ func (r *Runtime) unref() {
 	}
 	r.refs--
 	if r.refs == 0 {
-		r.hold.Resolve(struct{}{})
-		r.hold = nil
+		r.release()
+		r.release = nil
 	}
 }
