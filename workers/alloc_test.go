@@ -50,6 +50,24 @@ func TestAllocationBudgets(t *testing.T) {
 		}
 	}
 
+	// A cancellable parent costs the task's record of its options and a
+	// link in the pool's one watch on that parent, not a registration of
+	// its own on the parent: at most 2 allocations more than Background.
+	parent, cancel := context.WithCancel(ctx)
+	defer cancel()
+	plain := testing.AllocsPerRun(1000, func() {
+		if _, err := workers.Spawn(ctx, noop, on).Await(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n := testing.AllocsPerRun(1000, func() {
+		if _, err := workers.Spawn(parent, noop, on).Await(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}); n > plain+2 {
+		t.Errorf("Spawn+Await under a cancellable context: %.1f allocations on average, want at most %.1f (2 more than under Background)", n, plain+2)
+	}
+
 	spawnAll := func(size int) float64 {
 		fns := make([]func(context.Context) (int, error), size)
 		for i := range fns {

@@ -42,6 +42,7 @@ type batch[T any] struct {
 	end     context.CancelCauseFunc
 	stop    func() bool   // stops the watch on ctx; nil without one
 	timeout *TimeoutError // the error of the batch's deadline, or nil
+	endsAt  time.Time     // the batch's deadline, with timeout
 
 	decided  atomic.Bool  // done, readable without the mutex
 	reported atomic.Int64 // tasks a cancel counted, until CancelAll reports them
@@ -128,8 +129,9 @@ func (b *batch[T]) start(parent context.Context, timeout time.Duration) {
 		// a cancel with a cause reaches it, and its own cause is the
 		// batch's *TimeoutError.
 		b.timeout = &TimeoutError{Name: b.name, Timeout: timeout}
+		b.endsAt = time.Now().Add(timeout)
 		var stopTimer context.CancelFunc
-		b.ctx, stopTimer = context.WithDeadlineCause(b.ctx, time.Now().Add(timeout), b.timeout)
+		b.ctx, stopTimer = context.WithDeadlineCause(b.ctx, b.endsAt, b.timeout)
 		b.end = func(cause error) { cancel(cause); stopTimer() }
 	}
 	if parent.Done() != nil || timeout > 0 {
@@ -465,21 +467,49 @@ func (b *batch[T]) ran(w *worker, d decision) *taskBase {
 }
 
 // finishLocked ends task i, whose function returned (v, err) on worker w,
-// and returns the batch's outcome if that decided it. A context that ended
-// on its own (the deadline, the caller's context) while the function ran
-// wins over what the function returned, which then counts as Late.
+// and returns the batch's outcome if that decided it. A deadline that
+// passed while the function ran wins over what the function returned,
+// which then counts as Late, as for a single task.
 func (it *batchItem[T]) finishLocked(i int, v T, err error, panicked bool, w *worker) decision {
 	b := it.b
+	d := it.overranLocked()
 	b.pool.disarmLocked(&it.due)
-	var d decision
-	if !b.done && b.ended() {
-		d = b.decideEndedLocked()
-	}
 	b.pool.finishLocked(&it.taskBase)
 	if r := b.recordLocked(i, v, err, panicked, w); d.o == noOutcome {
 		d = r
 	}
 	return d
+}
+
+// overranLocked decides the batch, unless it was decided already, if one
+// of its deadlines passed before task it.i returned: its context ended on
+// its own (the batch's deadline, the caller's context), or the batch's
+// deadline or the task's run timeout passed before the timer or the watch
+// that ends it got to run.
+func (it *batchItem[T]) overranLocked() decision {
+	b, p := it.b, it.b.pool
+	switch {
+	case b.done:
+	case b.ended():
+		return b.decideEndedLocked()
+	case b.timeout != nil && !time.Now().Before(b.endsAt):
+		if b.decideLocked(&p.stats.timedOut) {
+			return decision{o: timeoutBatch}
+		}
+	case b.runFor > 0 && p.now() >= it.due.at:
+		return it.timeOutLocked()
+	}
+	return decision{}
+}
+
+// timeOutLocked fails the running batch for task it.i, which has run for
+// its WithRunTimeout: the task counts as TimedOut, its unfinished siblings
+// as Cancelled.
+func (it *batchItem[T]) timeOutLocked() decision {
+	b, p := it.b, it.b.pool
+	b.decideExceptLocked(&p.stats.cancelled, it)
+	p.stats.timedOut.Add(1)
+	return decision{o: rejectBatch, i: it.i, err: &TimeoutError{Name: b.nameOf(it.i), Timeout: b.runFor, Run: true}}
 }
 
 // Goexited ends task it.i, whose function called runtime.Goexit, as a
@@ -505,9 +535,7 @@ func (it *batchItem[T]) expired(_ *deadline, gen uint64) {
 		p.mu.Unlock()
 		return
 	}
-	i := it.i
-	b.decideExceptLocked(&p.stats.cancelled, it)
-	p.stats.timedOut.Add(1)
+	d := it.timeOutLocked()
 	p.mu.Unlock()
-	b.settle(decision{o: rejectBatch, i: i, err: &TimeoutError{Name: b.nameOf(i), Timeout: b.runFor, Run: true}})
+	b.settle(d)
 }

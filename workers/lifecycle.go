@@ -72,8 +72,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 		return invalid("Shutdown from one of the pool's own tasks, which it would wait for")
 	}
 	p.mu.Lock()
-	p.closed = true
-	p.retireParkedLocked(true)
+	p.closeLocked()
 	if p.workers == 0 {
 		p.mu.Unlock()
 		return nil
@@ -98,8 +97,15 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 // harmless.
 func (p *Pool) Close() {
 	p.mu.Lock()
-	p.closed = true
-	p.retireParkedLocked(true)
+	p.closeLocked()
 	p.mu.Unlock()
 	p.cancelAll(ErrPoolClosed)
+}
+
+// closeLocked refuses new work from now on, retires the waiting workers
+// and drops the watches no task uses (the others go with their last task).
+func (p *Pool) closeLocked() {
+	p.closed = true
+	p.retireParkedLocked(true)
+	p.sweepWatchesLocked()
 }

@@ -77,6 +77,9 @@ type Pool struct {
 
 	timeouts deadlines
 
+	watches map[<-chan struct{}]*watch // one per parent context with tasks; see watch
+	sweepAt int                        // sweep empty watches when there are this many
+
 	stats counters
 }
 

@@ -50,7 +50,10 @@ type taskExtra struct {
 	runTimeout time.Duration // WithRunTimeout, from the start of the function
 	deadline   time.Time     // submission + timeout
 	due        deadline      // the timeout in the pool's heap; pool.mu
-	stopParent func() bool   // pool.mu when read after publication
+	// The task's link in its pool's watch on its parent (see watch);
+	// pool.mu.
+	watch                *watch
+	watchPrev, watchNext *taskBase
 
 	// Set under pool.mu when a worker starts the function, before it runs.
 	runDeadline time.Time // start + runTimeout
@@ -241,9 +244,7 @@ func (b *taskBase) releaseLocked() {
 	if x := b.extra.Load(); x != nil {
 		b.pool.disarmLocked(&x.due)
 		b.pool.disarmLocked(&x.runDue)
-		if x.stopParent != nil {
-			x.stopParent()
-		}
+		b.pool.unwatchLocked(b, x)
 	}
 }
 
@@ -261,7 +262,7 @@ func (b *taskBase) arm(s *settings, now time.Duration) {
 		b.pool.armLocked(&x.due, b, now+s.timeout)
 	}
 	if b.parent.Done() != nil {
-		x.stopParent = context.AfterFunc(b.parent, b.parentDone)
+		b.pool.watchLocked(b, x)
 	}
 }
 
@@ -291,8 +292,6 @@ func (b *taskBase) timeOut(run bool) {
 	}
 	b.body.reject(&TimeoutError{Name: x.name, Timeout: d, Run: run, task: b})
 }
-
-func (b *taskBase) parentDone() { b.body.cancel(context.Cause(b.parent)) }
 
 // name is the task's WithName name.
 func (b *taskBase) name() string {

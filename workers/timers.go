@@ -79,11 +79,14 @@ func (p *Pool) resetTimerLocked() {
 }
 
 // expire fires every deadline that has passed, in order, outside the
-// mutex, then sets the timer for the next.
+// mutex, then sets the timer for the next. What it needs of each deadline
+// (its owner and generation) is read under the mutex: once released, the
+// owner may re-arm the deadline at any moment.
 func (p *Pool) expire() {
 	type firing struct {
-		d   *deadline
-		gen uint64
+		d     *deadline
+		owner expirer
+		gen   uint64
 	}
 	var due []firing
 	p.mu.Lock()
@@ -91,13 +94,13 @@ func (p *Pool) expire() {
 	now := p.now()
 	for len(ts.h) > 0 && ts.h[0].at <= now {
 		d := heap.Pop(&ts.h).(*deadline)
-		due = append(due, firing{d, d.gen})
+		due = append(due, firing{d, d.owner, d.gen})
 	}
 	ts.running = false // it fired; a stale firing finds the heap as it is
 	p.resetTimerLocked()
 	p.mu.Unlock()
 	for _, f := range due {
-		f.d.owner.expired(f.d, f.gen)
+		f.owner.expired(f.d, f.gen)
 	}
 }
 
