@@ -48,11 +48,15 @@ type batch[T any] struct {
 	reported atomic.Int64 // tasks a cancel counted, until CancelAll reports them
 
 	// Guarded by pool.mu.
-	cursor int             // the next index to claim
-	left   int             // functions that have yet to return a value
-	done   bool            // the outcome is decided
-	rest   int             // the tasks that decision counted
-	items  []*batchItem[T] // by worker slot: the worker's item, made on its first claim
+	cursor int  // the next index to claim
+	left   int  // functions that have yet to return a value
+	done   bool // the outcome is decided
+	rest   int  // the tasks that decision counted
+	// The tasks that decision found unclaimed, and how it counted them, for
+	// the deciding goroutine's OnTaskDone record.
+	unclaimed        int
+	unclaimedOutcome Outcome
+	items            []*batchItem[T] // by worker slot: the worker's item, made on its first claim
 }
 
 // batchItem is a worker's record of the batch's function it runs, in the
@@ -65,6 +69,9 @@ type batchItem[T any] struct {
 	ctx *itemCtx // the function's context: &own, or under WithNames its own
 	own itemCtx  // the context of the batch's functions on this worker
 	due deadline // WithRunTimeout's, armed while the function runs
+
+	counted Outcome         // pool.mu: how the batch's decision counted the running task, or 0
+	hookCtx context.Context // what Config.OnTaskStart returned; the worker's
 }
 
 // itemCtx is the context a batch's function receives: the batch's shared
@@ -218,6 +225,7 @@ func (b *batch[T]) cancelled(cause error) {
 	p.mu.Unlock()
 	if decided {
 		b.release(cause)
+		b.reportUnclaimed()
 	}
 }
 
@@ -239,6 +247,11 @@ func (b *batch[T]) decideExceptLocked(c *atomic.Uint64, x *batchItem[T]) bool {
 	b.decided.Store(true)
 	p := b.pool
 	rest := b.waitingLocked()
+	counted := Cancelled
+	if c == &p.stats.timedOut {
+		counted = TimedOut
+	}
+	b.unclaimed, b.unclaimedOutcome = rest, counted
 	if b.anchor.where == whereQueued {
 		p.withdrawLocked(&b.anchor)
 	}
@@ -249,6 +262,7 @@ func (b *batch[T]) decideExceptLocked(c *atomic.Uint64, x *batchItem[T]) bool {
 			p.disarmLocked(&it.due)
 			if it != x {
 				rest++
+				it.counted = counted
 			}
 		}
 	}
@@ -283,6 +297,9 @@ func (b *batch[T]) submit(timeout time.Duration) error {
 		b.done = true
 		b.decided.Store(true)
 		p.stats.cancelled.Add(uint64(n))
+		b.unclaimed, b.unclaimedOutcome = n, Cancelled
+		b.anchor.id = p.nextID + 1
+		p.nextID += uint64(n)
 		p.mu.Unlock()
 		return errParentDone
 	}
@@ -318,6 +335,7 @@ func (b *batch[T]) claimLocked(w *worker) *taskBase {
 	it.id = b.anchor.id + uint64(i)
 	it.enqueued = b.anchor.enqueued
 	it.abandoned = false
+	it.counted = 0
 	name := b.nameOf(i)
 	if name != "" || it.extra.Load() != nil {
 		it.ensureExtra().name = name
@@ -382,6 +400,9 @@ func (b *batch[T]) recordLocked(i int, v T, err error, panicked bool, w *worker)
 // context ends before the future settles, so a running sibling's context
 // has ended by the time anyone sees the batch fail.
 func (b *batch[T]) settle(d decision) {
+	if d.o != noOutcome {
+		b.reportUnclaimed()
+	}
 	switch d.o {
 	case resolveBatch:
 		b.release(context.Canceled)
@@ -430,14 +451,27 @@ func (it *batchItem[T]) run() *taskBase {
 			d = b.decideEndedLocked()
 		}
 		p.finishLocked(&it.taskBase)
-		return b.ran(w, d)
+		if p.hooks.onDone == nil {
+			return b.ran(w, d)
+		}
+		r := it.recordLocked(false, nil, it.b.anchor.parent)
+		next := b.ran(w, d)
+		p.done(&r)
+		return next
 	}
 	ctx := it.ctx
 	labelled := ctx.labels != w.labels
 	if labelled {
 		pprof.SetGoroutineLabels(ctx)
 	}
-	v, r, err := safecall.Call(b.fns[i], context.Context(ctx), it)
+	var v T
+	var r *safecall.Recovered
+	var err error
+	if p.hooks.onStart != nil {
+		v, r, err = safecall.Call(it.hooked, context.Context(ctx), it)
+	} else {
+		v, r, err = safecall.Call(b.fns[i], context.Context(ctx), it)
+	}
 	if labelled {
 		pprof.SetGoroutineLabels(w.labels)
 	}
@@ -446,7 +480,74 @@ func (it *batchItem[T]) run() *taskBase {
 		err = &PanicError{Value: r.Value, Stack: r.Stack}
 	}
 	p.mu.Lock()
-	return b.ran(w, it.finishLocked(i, v, err, panicked, w))
+	d := it.finishLocked(i, v, err, panicked, w)
+	if p.hooks.onDone == nil {
+		return b.ran(w, d)
+	}
+	rec := it.recordLocked(true, err, ctx)
+	rec.Panicked = panicked && rec.Outcome == Failed
+	next := b.ran(w, d)
+	p.done(&rec)
+	return next
+}
+
+// hooked is task it.i's function behind Config.OnTaskStart, which gives it
+// its context.
+func (it *batchItem[T]) hooked(ctx context.Context) (T, error) {
+	r := it.b.pool.record(&it.taskBase, ctx)
+	r.Batch, r.Index = it.b.anchor.id, it.i
+	ctx = it.b.pool.startHook(r)
+	it.hookCtx = ctx
+	return it.b.fns[it.i](ctx)
+}
+
+// recordLocked makes the OnTaskDone record of task it.i, which has
+// finished (started says whether its function ran, err is what it
+// returned): its outcome is how the pool counted it. The record is made
+// under the mutex because the worker's next claim of the same batch reuses
+// the item.
+func (it *batchItem[T]) recordLocked(started bool, err error, ctx context.Context) TaskRecord {
+	if started && it.hookCtx != nil {
+		ctx, it.hookCtx = it.hookCtx, nil
+	}
+	r := it.b.pool.record(&it.taskBase, ctx)
+	r.Batch, r.Index, r.Abandoned = it.b.anchor.id, it.i, it.abandoned
+	if !started {
+		r.Started, r.Worker = time.Time{}, ""
+	}
+	switch {
+	case it.counted == TimedOut:
+		r.Outcome, r.Err = TimedOut, ErrTimeout
+	case it.counted == Cancelled:
+		r.Outcome, r.Err = Cancelled, async.ErrCancelled
+	case err != nil:
+		r.Outcome, r.Err = Failed, err
+	default:
+		r.Outcome = Completed
+	}
+	return r
+}
+
+// reportUnclaimed calls OnTaskDone once for the tasks the batch's decision
+// found unclaimed, on the goroutine that decided it, with the mutex
+// released.
+func (b *batch[T]) reportUnclaimed() {
+	p := b.pool
+	if p.hooks.onDone == nil || b.unclaimed == 0 {
+		return
+	}
+	n := b.unclaimed
+	b.unclaimed = 0
+	r := TaskRecord{Pool: p.name, ID: b.anchor.id + uint64(len(b.fns)-n), Attempt: 1, Count: n,
+		Batch: b.anchor.id, Index: len(b.fns) - n, Enqueued: p.epoch.Add(b.anchor.enqueued),
+		Context: b.anchor.parent, Outcome: b.unclaimedOutcome, Err: async.ErrCancelled}
+	if b.names == nil {
+		r.Name = b.name
+	}
+	if r.Outcome == TimedOut {
+		r.Err = b.timeout
+	}
+	p.done(&r)
 }
 
 // ran ends the run of one of the batch's tasks on worker w, with the
@@ -509,6 +610,7 @@ func (it *batchItem[T]) timeOutLocked() decision {
 	b, p := it.b, it.b.pool
 	b.decideExceptLocked(&p.stats.cancelled, it)
 	p.stats.timedOut.Add(1)
+	it.counted = TimedOut
 	return decision{o: rejectBatch, i: it.i, err: &TimeoutError{Name: b.nameOf(it.i), Timeout: b.runFor, Run: true}}
 }
 
@@ -520,8 +622,15 @@ func (it *batchItem[T]) Goexited() {
 	p.mu.Lock()
 	var zero T
 	d := it.finishLocked(i, zero, async.ErrGoexit, false, w)
+	var r TaskRecord
+	if p.hooks.onDone != nil {
+		r = it.recordLocked(true, async.ErrGoexit, it.ctx)
+	}
 	p.mu.Unlock()
 	b.settle(d)
+	if p.hooks.onDone != nil {
+		p.done(&r)
+	}
 }
 
 // expired fails the batch when task it.i has run for its WithRunTimeout,

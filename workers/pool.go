@@ -35,6 +35,31 @@ type Config struct {
 	// Shutdown and Close retire waiting workers at once. Under
 	// testing/synctest, use such a pool from a single bubble.
 	IdleTimeout time.Duration
+
+	// OnTaskStart, if set, is called on the worker just before a task's
+	// function starts, with the context the function would receive and a
+	// record of the task; the function receives the context it returns
+	// instead (nil keeps ctx), which must be derived from ctx. Tracers
+	// start a span here so that it is the parent of the function's own
+	// work. It runs as part of the function: a panic or a Goexit in it
+	// ends the task as the function's own would. A retried task calls it
+	// once per attempt.
+	//
+	// OnTaskDone, if set, is called once per task after its outcome is
+	// final and the pool's books are right, with the pool's mutex released
+	// (see TaskRecord and docs/observe.md): by the worker once the function
+	// has returned, also when the future was settled earlier by a cancel or
+	// a timeout (Abandoned; the record then comes when the function
+	// returns, and never if it never does); for a task that never started,
+	// by the goroutine that settled it, before its future's waiters are
+	// woken. A panic in it is recovered and counted in Stats.HookPanics.
+	// It must not block or call runtime.Goexit: it holds up the worker,
+	// or the goroutine that cancelled the task.
+	//
+	// Both are read once, by NewPool; unset, each costs one nil check per
+	// task.
+	OnTaskStart func(ctx context.Context, r TaskRecord) context.Context
+	OnTaskDone  func(r TaskRecord)
 }
 
 // Pool runs tasks on at most MaxWorkers goroutines at once. Workers start
@@ -58,6 +83,7 @@ type Pool struct {
 	queueSize   int
 	lockThread  bool
 	idleTimeout time.Duration
+	hooks       hooks
 
 	mu      sync.Mutex
 	max     int
@@ -101,6 +127,7 @@ func NewPool(cfg Config) (*Pool, error) {
 		lockThread:  cfg.LockOSThread,
 		idleTimeout: cfg.IdleTimeout,
 		max:         cfg.MaxWorkers,
+		hooks:       hooks{onStart: cfg.OnTaskStart, onDone: cfg.OnTaskDone},
 	}
 	p.ready()
 	return p, nil
@@ -190,6 +217,8 @@ func (p *Pool) submit(s *settings, t *taskBase) error {
 	err := p.refuseLocked(1)
 	if err == nil && t.parent.Err() != nil {
 		err = errParentDone
+		p.nextID++
+		t.id = p.nextID
 	}
 	if err != nil {
 		p.mu.Unlock()
@@ -286,7 +315,7 @@ func (p *Pool) exitLocked(w *worker) {
 // counters are the pool's cumulative statistics, but for those each worker
 // keeps (see worker).
 type counters struct {
-	submitted, cancelled, timedOut, rejected atomic.Uint64
+	submitted, cancelled, timedOut, rejected, hookPanics atomic.Uint64
 }
 
 // now is the clock of Tasks snapshots: time since the pool was made, read

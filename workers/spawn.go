@@ -85,6 +85,10 @@ func (t *task[T]) refused(ctx context.Context, s *settings, err error) *async.Fu
 		s.pool.stats.submitted.Add(1)
 		s.pool.stats.cancelled.Add(1)
 		f.CancelWithCause(context.Cause(ctx))
+		if s.pool.hooks.onDone != nil {
+			res, _ := f.Result()
+			t.reportSettled(true, false, false, context.Canceled, res.Err)
+		}
 		return f
 	}
 	s.pool.stats.rejected.Add(1)
@@ -143,6 +147,7 @@ func SpawnAll[T any](ctx context.Context, fns []func(context.Context) (T, error)
 	case nil:
 	case errParentDone:
 		b.p.Future().CancelWithCause(context.Cause(ctx))
+		b.reportUnclaimed()
 	default:
 		s.pool.stats.rejected.Add(1)
 		b.p.Reject(err)

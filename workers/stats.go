@@ -35,6 +35,8 @@ type Stats struct {
 	Panicked  uint64 // of Failed, the functions that panicked
 	Rejected  uint64 // Spawn and SpawnAll calls refused before submission: bad input, full queue, closed pool
 	Late      uint64 // outcomes (a value, an error, a panic, a Goexit) after the future was cancelled or timed out, dropped
+
+	HookPanics uint64 // panics recovered from Config.OnTaskDone
 }
 
 // Stats returns a snapshot of the pool's gauges and counters.
@@ -54,6 +56,7 @@ func (p *Pool) Stats() Stats {
 	s.Cancelled = c.cancelled.Load()
 	s.TimedOut = c.timedOut.Load()
 	s.Rejected = c.rejected.Load()
+	s.HookPanics = c.hookPanics.Load()
 	return s
 }
 

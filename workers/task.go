@@ -38,6 +38,7 @@ type taskBase struct {
 	where      where           // pool.mu
 	abandoned  bool            // pool.mu: settled by cancel or timeout while running
 	panicked   bool            // written by the worker before it settles the future
+	hook       hookState       // pool.mu: see hookState
 	extra      atomic.Pointer[taskExtra]
 }
 
@@ -60,6 +61,7 @@ type taskExtra struct {
 	runDue      deadline  // the run timeout in the pool's heap; pool.mu
 
 	labels   context.Context // set by the worker before the function starts
+	hooked   context.Context // what Config.OnTaskStart returned; set and read by the worker
 	timedOut atomic.Bool     // a *TimeoutError was built for the task
 
 	mu         sync.Mutex
@@ -86,6 +88,21 @@ type taskBody interface {
 	// attach makes the task the observer of its future (async.Observer).
 	attach()
 }
+
+// hookState is the OnTaskDone hand-over of a Spawn task that a worker took
+// and whose future another goroutine settled (a cancel, a timeout, the
+// parent's end): its low bits are the outcome that goroutine's observer
+// counted, hookWorkerDone says the worker is done with the task (and
+// hookRan that the function ran), and whichever of the two comes second
+// makes the record. It lives in a byte of the task's padding, so hooks
+// cost a task no memory.
+type hookState uint8
+
+const (
+	hookWorkerDone hookState = 8  // the worker is done with the task
+	hookRan        hookState = 16 // and its function ran
+	hookOutcome    hookState = 7  // the mask of the outcome
+)
 
 // task is one Spawn call.
 type task[T any] struct {
@@ -116,7 +133,11 @@ func (t *task[T]) run() *taskBase {
 	var err error
 	if start {
 		labelled := b.setLabels()
-		v, r, err = safecall.Call(t.fn, context.Context(b), (*taskExit)(b))
+		if p.hooks.onStart != nil {
+			v, r, err = safecall.Call(t.hooked, context.Context(b), (*taskExit)(b))
+		} else {
+			v, r, err = safecall.Call(t.fn, context.Context(b), (*taskExit)(b))
+		}
 		if labelled {
 			pprof.SetGoroutineLabels(w.labels)
 		}
@@ -124,21 +145,87 @@ func (t *task[T]) run() *taskBase {
 	t.fn = nil // do not keep the closure alive
 	p.mu.Lock()
 	p.finishLocked(b)
+	abandoned := b.abandoned
 	p.mu.Unlock()
 	// The pool's books are right; settling runs user code (observers,
 	// wakers, Then functions), and the worker takes its next task after it.
+	own := Cancelled
+	settled := false
 	if start {
-		t.settle(v, r, err)
+		settled = t.settle(v, r, err)
+		own = Completed
+		if r != nil {
+			err = &PanicError{Value: r.Value, Stack: r.Stack}
+		}
+		if err != nil {
+			own = Failed
+		}
 	} else if b.parent.Err() != nil {
-		t.cancel(context.Cause(b.parent))
+		err = context.Cause(b.parent)
+		settled = t.promise.Future().CancelWithCause(err)
+	}
+	if p.hooks.onDone != nil {
+		b.workerDone(start, abandoned, settled, own, err)
 	}
 	return nil
+}
+
+// hooked is the function behind Config.OnTaskStart, which gives it its
+// context; the context is kept for the task's OnTaskDone record.
+func (t *task[T]) hooked(ctx context.Context) (T, error) {
+	b := &t.taskBase
+	ctx = b.pool.startHook(b.pool.record(b, ctx))
+	b.ensureExtra().hooked = ctx
+	return t.fn(ctx)
+}
+
+// workerDone makes the OnTaskDone record of a task its worker took, once
+// the worker is done with it: started says whether its function ran,
+// abandoned whether its future settled by cancel or timeout while it ran.
+// If the worker's own settle won (settled), the outcome is own, with err;
+// otherwise the goroutine that settled the future may still be counting
+// it, and the record is made by whichever of the two finishes second (see
+// hookState).
+func (b *taskBase) workerDone(started, abandoned, settled bool, own Outcome, err error) {
+	if !settled {
+		p := b.pool
+		p.mu.Lock()
+		b.hook |= hookWorkerDone
+		if started {
+			b.hook |= hookRan
+		}
+		own = Outcome(b.hook & hookOutcome)
+		p.mu.Unlock()
+		if own == 0 {
+			return // the settler's observer makes the record
+		}
+		err = async.ErrCancelled
+		if own == TimedOut {
+			err = ErrTimeout
+		}
+	}
+	r := b.doneRecord(started)
+	r.Outcome, r.Err, r.Abandoned = own, err, abandoned
+	r.Panicked = b.panicked && own == Failed
+	b.pool.done(&r)
+}
+
+// doneRecord starts the OnTaskDone record of a task a worker took.
+func (b *taskBase) doneRecord(started bool) TaskRecord {
+	r := b.pool.record(b, b.parent)
+	if x := b.extra.Load(); x != nil && x.hooked != nil {
+		r.Context = x.hooked
+	}
+	if !started {
+		r.Started, r.Worker = time.Time{}, ""
+	}
+	return r
 }
 
 // settle settles the future with what the function returned (v and err, or
 // the panic r), and counts the outcome as late if the future had already
 // settled by cancel or timeout.
-func (t *task[T]) settle(v T, r *safecall.Recovered, err error) {
+func (t *task[T]) settle(v T, r *safecall.Recovered, err error) bool {
 	b := &t.taskBase
 	if x := b.extra.Load(); x != nil && (x.timeout > 0 || x.runTimeout > 0) {
 		// Returned after a deadline, before the timer's goroutine got to
@@ -164,6 +251,7 @@ func (t *task[T]) settle(v T, r *safecall.Recovered, err error) {
 	if !ok {
 		b.worker.late.Add(1)
 	}
+	return ok
 }
 
 // taskExit and taskWatch are the task seen by safecall and by its future:
@@ -181,9 +269,14 @@ func (e *taskExit) Goexited() {
 	p, w := b.pool, b.worker
 	p.mu.Lock()
 	p.finishLocked(b)
+	abandoned := b.abandoned
 	p.mu.Unlock()
-	if !b.body.reject(async.ErrGoexit) {
+	settled := b.body.reject(async.ErrGoexit)
+	if !settled {
 		w.late.Add(1) // cancelled or timed out before the Goexit: dropped
+	}
+	if p.hooks.onDone != nil {
+		b.workerDone(true, abandoned, settled, Failed, async.ErrGoexit)
 	}
 }
 
@@ -229,7 +322,23 @@ func (b *taskBase) abort(ctxErr, err error) {
 		p.abandon++
 		running = true
 	}
+	// A task no worker took never will: its record is this goroutine's to
+	// make. For one a worker took, the worker makes it once done with the
+	// task, unless it was done first (see hookState).
+	report, unstarted := false, b.worker == nil
+	if p.hooks.onDone != nil {
+		report = unstarted || b.hook&hookWorkerDone != 0
+		if ctxErr == context.DeadlineExceeded {
+			b.hook |= hookState(TimedOut)
+		} else {
+			b.hook |= hookState(Cancelled)
+		}
+	}
+	started := b.hook&hookRan != 0
 	p.mu.Unlock()
+	if report {
+		b.reportSettled(unstarted, started, running, ctxErr, err)
+	}
 	if running {
 		if pe := b.parent.Err(); pe != nil {
 			ctxErr = pe // the parent ended: its error, as for any derived context
@@ -302,3 +411,19 @@ func (b *taskBase) name() string {
 }
 
 var _ async.Observer = (*taskWatch)(nil)
+
+// reportSettled calls OnTaskDone for a Spawn task settled by cancel
+// (ctxErr is context.Canceled) or by its timeout, with err, on the
+// goroutine that settled it: a task no worker took (unstarted), or one
+// whose worker was done with it first.
+func (b *taskBase) reportSettled(unstarted, started, abandoned bool, ctxErr, err error) {
+	r := b.pool.record(b, b.parent)
+	if !unstarted {
+		r = b.doneRecord(started)
+	}
+	r.Outcome, r.Err, r.Abandoned = Cancelled, err, abandoned
+	if ctxErr == context.DeadlineExceeded {
+		r.Outcome = TimedOut
+	}
+	b.pool.done(&r)
+}
