@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+	"github.com/velalang/runtime/async"
 	"github.com/velalang/runtime/workers"
 )
 
@@ -34,6 +35,7 @@ type Client struct {
 	sub    *nats.Subscription
 	advSub *nats.Subscription
 
+	hooked    bool // the Config has caller's hooks (Hooks)
 	closeOnce sync.Once
 	checks    sync.WaitGroup     // the goroutine that checks pending tasks after a reconnection
 	stop      context.Context    // ends when Close starts, to cut a check short
@@ -60,11 +62,12 @@ type entry struct {
 
 // call is the typed side of a task: its future.
 type call interface {
-	reply(m *nats.Msg)  // settle from a worker's reply
-	reject(err error)   // reject, as the client decided
-	cancel(cause error) // cancel, as the caller's context asked
-	timedOut() bool     // reject with a *workers.TimeoutError; false if already settled
-	done() bool         // reports whether the future has settled
+	reply(m *nats.Msg)      // settle from a worker's reply
+	reject(err error)       // reject, as the client decided
+	cancel(cause error)     // cancel, as the caller's context asked
+	timedOut() bool         // reject with a *workers.TimeoutError; false if already settled
+	done() bool             // reports whether the future has settled
+	watch(o async.Observer) // makes o the observer of the future (Hooks.OnCallDone)
 }
 
 // Dial connects to the queue cfg names and returns a Client. ctx bounds
@@ -80,7 +83,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{s: s, id: nuid.Next(), calls: make(map[uint64]*entry), bySeq: make(map[uint64]uint64)}
+	c := &Client{s: s, id: nuid.Next(), calls: make(map[uint64]*entry), bySeq: make(map[uint64]uint64), hooked: s.Hooks.client()}
 	c.stop, c.stopNow = context.WithCancel(context.Background())
 	c.prefix = "_VELA." + c.id + "."
 	if err := c.start(ctx); err != nil {
@@ -216,6 +219,9 @@ func (c *Client) send(ctx context.Context, e *entry, name string, data []byte, t
 		h.deadline = deadline.UnixNano()
 	}
 	m := &nats.Msg{Subject: c.s.tasks, Reply: c.prefix + "a." + ns, Data: encodeTask(&h, data)}
+	if c.hooked {
+		m.Header = c.startCall(ctx, e, name) // the task's headers are set here, and only here
+	}
 	if err := c.l.nc.PublishMsg(m); err != nil {
 		c.forget(e)
 		c.mu.Lock()

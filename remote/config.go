@@ -29,6 +29,7 @@ type Config struct {
 	MaxDeliver int           // deliveries before a task fails with ErrWorkerLost; 0 means 3
 	MaxQueued  int           // queued tasks beyond this are refused with workers.ErrQueueFull; 0 means no bound
 	Codec      Codec         // nil means JSON (encoding/json); CBOR is the other one provided
+	Hooks      Hooks         // metrics and traces: what the observe module plugs in; zero means none
 }
 
 // settings is a Config with its defaults applied.

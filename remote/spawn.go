@@ -147,9 +147,10 @@ func (t *task[R]) reply(m *nats.Msg) {
 	}
 }
 
-func (t *task[R]) reject(err error)   { t.p.Reject(err) }
-func (t *task[R]) done() bool         { return t.p.Future().State() != async.Pending }
-func (t *task[R]) cancel(cause error) { t.p.Future().CancelWithCause(cause) }
+func (t *task[R]) reject(err error)       { t.p.Reject(err) }
+func (t *task[R]) watch(o async.Observer) { t.p.Observe(o) }
+func (t *task[R]) done() bool             { return t.p.Future().State() != async.Pending }
+func (t *task[R]) cancel(cause error)     { t.p.Future().CancelWithCause(cause) }
 func (t *task[R]) timedOut() bool {
 	return t.p.Reject(&workers.TimeoutError{Name: t.name, Timeout: t.timeout})
 }

@@ -48,6 +48,7 @@ type Worker struct {
 
 	sub       *nats.Subscription // deliveries and pull statuses
 	cancelSub *nats.Subscription
+	infoSub   *nats.Subscription // QueueInfo's requests
 	tickStop  chan struct{}
 	tickDone  chan struct{}
 	shutOnce  sync.Once
@@ -151,7 +152,8 @@ func Serve(ctx context.Context, cfg Config, r *Registry) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	pool, err := workers.NewPool(workers.Config{MaxWorkers: s.Slots, Name: "vela-remote-" + s.Queue, IdleTimeout: poolIdle})
+	pool, err := workers.NewPool(workers.Config{MaxWorkers: s.Slots, Name: "vela-remote-" + s.Queue, IdleTimeout: poolIdle,
+		OnTaskStart: s.Hooks.OnTaskStart, OnTaskDone: s.Hooks.OnTaskDone})
 	if err != nil {
 		return nil, err
 	}
@@ -188,6 +190,9 @@ func (w *Worker) start(ctx context.Context) error {
 		return err
 	}
 	if w.cancelSub, err = l.nc.Subscribe(w.s.cancels, w.onCancel); err != nil {
+		return fmt.Errorf("remote: Serve: %w", err)
+	}
+	if w.infoSub, err = l.nc.Subscribe(workersSubject(&w.s), w.onInfo); err != nil {
 		return fmt.Errorf("remote: Serve: %w", err)
 	}
 	if w.sub, err = l.nc.Subscribe(w.inbox+"*", w.onDelivery); err != nil {
@@ -363,7 +368,11 @@ func (w *Worker) start1(msg delivery) bool {
 		opts = append(opts, workers.WithRunTimeout(runTimeout))
 	}
 	codec := w.s.Codec
-	r.f = workers.Spawn(context.Background(), func(ctx context.Context) ([]byte, error) {
+	parent := context.Background()
+	if w.s.Hooks.worker() {
+		parent = w.taskContext(msg.m, id, msg.deliveries())
+	}
+	r.f = workers.Spawn(parent, func(ctx context.Context) ([]byte, error) {
 		r.started.Store(true)
 		t0 := time.Now()
 		out, err := fn.call(ctx, codec, data)
@@ -570,6 +579,7 @@ func (w *Worker) shutdown(ctx context.Context) error {
 		w.l.srv.leave(w)
 	}
 	_ = w.cancelSub.Unsubscribe()
+	_ = w.infoSub.Unsubscribe()
 	_ = w.sub.Unsubscribe()
 	w.l.flush()
 	w.l.close()
