@@ -44,13 +44,13 @@ type batch[T any] struct {
 	timeout *TimeoutError // the error of the batch's deadline, or nil
 	endsAt  time.Time     // the batch's deadline, with timeout
 
-	decided  atomic.Bool  // done, readable without the mutex
+	decided  atomic.Bool  // done, readable without the mutex; set by decideOnceLocked
 	reported atomic.Int64 // tasks a cancel counted, until CancelAll reports them
 
 	// Guarded by pool.mu.
 	cursor int  // the next index to claim
 	left   int  // functions that have yet to return a value
-	done   bool // the outcome is decided
+	done   bool // the outcome is decided; set by decideOnceLocked
 	rest   int  // the tasks that decision counted
 	// The tasks that decision found unclaimed, and how it counted them, for
 	// the deciding goroutine's OnTaskDone record.
@@ -68,7 +68,6 @@ type batchItem[T any] struct {
 	i   int      // the index of the function; pool.mu
 	ctx *itemCtx // the function's context: &own, or under WithNames its own
 	own itemCtx  // the context of the batch's functions on this worker
-	due deadline // WithRunTimeout's, armed while the function runs
 
 	counted Outcome         // pool.mu: how the batch's decision counted the running task, or 0
 	hookCtx context.Context // what Config.OnTaskStart returned; the worker's
@@ -240,11 +239,9 @@ func (b *batch[T]) decideLocked(c *atomic.Uint64) bool {
 // decideExceptLocked is decideLocked but for item x, which the caller
 // counts itself.
 func (b *batch[T]) decideExceptLocked(c *atomic.Uint64, x *batchItem[T]) bool {
-	if b.done {
+	if !b.decideOnceLocked() {
 		return false
 	}
-	b.done = true
-	b.decided.Store(true)
 	p := b.pool
 	rest := b.waitingLocked()
 	counted := Cancelled
@@ -252,14 +249,12 @@ func (b *batch[T]) decideExceptLocked(c *atomic.Uint64, x *batchItem[T]) bool {
 		counted = TimedOut
 	}
 	b.unclaimed, b.unclaimedOutcome = rest, counted
-	if b.anchor.where == whereQueued {
-		p.withdrawLocked(&b.anchor)
+	if b.anchor.state == stateQueued {
+		p.moveLocked(&b.anchor, stateDone)
 	}
 	for _, it := range b.items {
-		if it != nil && it.where == whereRunning {
-			it.abandoned = true
-			p.abandon++
-			p.disarmLocked(&it.due)
+		if it != nil && it.state == stateRunning {
+			p.moveLocked(&it.taskBase, stateAbandoned)
 			if it != x {
 				rest++
 				it.counted = counted
@@ -268,6 +263,17 @@ func (b *batch[T]) decideExceptLocked(c *atomic.Uint64, x *batchItem[T]) bool {
 	}
 	c.Add(uint64(rest))
 	b.rest = rest
+	return true
+}
+
+// decideOnceLocked marks the batch's outcome decided, and reports whether
+// it was not already: the one writer of done and its mirror decided.
+func (b *batch[T]) decideOnceLocked() bool {
+	if b.done {
+		return false
+	}
+	b.done = true
+	b.decided.Store(true)
 	return true
 }
 
@@ -294,8 +300,7 @@ func (b *batch[T]) submit(timeout time.Duration) error {
 	}
 	p.stats.submitted.Add(uint64(n))
 	if b.anchor.parent.Err() != nil {
-		b.done = true
-		b.decided.Store(true)
+		b.decideOnceLocked()
 		p.stats.cancelled.Add(uint64(n))
 		b.unclaimed, b.unclaimedOutcome = n, Cancelled
 		b.anchor.id = p.nextID + 1
@@ -308,9 +313,7 @@ func (b *batch[T]) submit(timeout time.Duration) error {
 	b.anchor.id = p.nextID + 1
 	p.nextID += uint64(n)
 	b.anchor.enqueued = now
-	b.anchor.where = whereQueued
-	p.queue.push(&b.anchor)
-	p.queued += n
+	p.moveLocked(&b.anchor, stateQueued)
 	var buf [4]*taskBase
 	starts := p.fillLocked(buf[:0], now)
 	p.mu.Unlock()
@@ -318,39 +321,17 @@ func (b *batch[T]) submit(timeout time.Duration) error {
 	return nil
 }
 
-// claimLocked hands task b.cursor to worker w: it returns the item that
-// records it, not yet marked running. The anchor leaves the queue with the
-// last index.
-func (b *batch[T]) claimLocked(w *worker) *taskBase {
-	p := b.pool
+// claimLocked claims the batch's next task: it returns its index, and
+// whether it was the last one waiting.
+func (b *batch[T]) claimLocked() (int, bool) {
 	i := b.cursor
 	b.cursor++
-	p.queued--
-	if b.cursor == len(b.fns) {
-		p.queue.remove(&b.anchor) // queued already counts the claim
-		b.anchor.where = whereDone
-	}
-	it := b.itemLocked(w)
-	it.i = i
-	it.id = b.anchor.id + uint64(i)
-	it.enqueued = b.anchor.enqueued
-	it.abandoned = false
-	it.counted = 0
-	name := b.nameOf(i)
-	if name != "" || it.extra.Load() != nil {
-		it.ensureExtra().name = name
-	}
-	if b.names != nil {
-		it.ctx = b.newCtx(w, name)
-	}
-	if b.runFor > 0 {
-		p.armLocked(&it.due, it, p.now()+b.runFor)
-	}
-	return &it.taskBase
+	return i, b.cursor == len(b.fns)
 }
 
-// itemLocked returns worker w's item, made on w's first claim.
-func (b *batch[T]) itemLocked(w *worker) *batchItem[T] {
+// itemLocked returns worker w's item, made on w's first claim, set up to
+// run task i (not yet running).
+func (b *batch[T]) itemLocked(w *worker, i int) *taskBase {
 	if len(b.items) < w.slot {
 		b.items = append(b.items, make([]*batchItem[T], w.slot-len(b.items))...)
 	}
@@ -362,7 +343,19 @@ func (b *batch[T]) itemLocked(w *worker) *batchItem[T] {
 		it.ctx = &it.own
 		b.items[w.slot-1] = it
 	}
-	return it
+	it.i = i
+	it.id = b.anchor.id + uint64(i)
+	it.enqueued = b.anchor.enqueued
+	it.counted = 0
+	name := b.nameOf(i)
+	if name != "" || b.runFor > 0 || it.extra.Load() != nil {
+		x := it.ensureExtra()
+		x.name, x.runTimeout = name, b.runFor
+	}
+	if b.names != nil {
+		it.ctx = b.newCtx(w, name)
+	}
+	return &it.taskBase
 }
 
 // newCtx makes the context of a function named name on worker w: the
@@ -389,8 +382,7 @@ func (b *batch[T]) recordLocked(i int, v T, err error, panicked bool, w *worker)
 	w.completed.Add(1)
 	b.vals[i] = v
 	if b.left--; b.left == 0 {
-		b.done = true
-		b.decided.Store(true)
+		b.decideOnceLocked()
 		return decision{o: resolveBatch}
 	}
 	return decision{}
@@ -431,6 +423,9 @@ func (b *batch[T]) reject(err error) bool   { return b.p.Reject(err) }
 func (b *batch[T]) cancel(cause error) bool { return b.p.Future().CancelWithCause(cause) }
 func (b *batch[T]) attach()                 {}
 
+// expired is never called: a batch's deadline is its context's.
+func (b *batch[T]) expired(*deadline, uint64) {}
+
 // The item's body.
 
 func (it *batchItem[T]) cancelledTasks() int     { return it.b.cancelledTasks() }
@@ -439,7 +434,9 @@ func (it *batchItem[T]) cancel(cause error) bool { return it.b.cancel(cause) }
 func (it *batchItem[T]) attach()                 {}
 
 // run runs task it.i of the batch on its worker, records how it ended and
-// returns the worker's next task (nil once the worker has exited).
+// returns the worker's next task: taken under the lock with which it
+// finished when there is nothing to settle, else nil, for the worker's loop
+// to take it after the settle.
 func (it *batchItem[T]) run() *taskBase {
 	b, p, w, i := it.b, it.b.pool, it.worker, it.i
 	if b.decided.Load() || b.ended() {
@@ -450,13 +447,17 @@ func (it *batchItem[T]) run() *taskBase {
 		if !b.done {
 			d = b.decideEndedLocked()
 		}
-		p.finishLocked(&it.taskBase)
-		if p.hooks.onDone == nil {
-			return b.ran(w, d)
+		p.moveLocked(&it.taskBase, stateDone)
+		var r TaskRecord
+		if p.hooks.onDone != nil {
+			r = it.recordLocked(false, nil, it.b.anchor.parent)
 		}
-		r := it.recordLocked(false, nil, it.b.anchor.parent)
-		next := b.ran(w, d)
-		p.done(&r)
+		next := b.followLocked(w, d)
+		p.mu.Unlock()
+		b.settle(d)
+		if p.hooks.onDone != nil {
+			p.done(&r)
+		}
 		return next
 	}
 	ctx := it.ctx
@@ -481,13 +482,17 @@ func (it *batchItem[T]) run() *taskBase {
 	}
 	p.mu.Lock()
 	d := it.finishLocked(i, v, err, panicked, w)
-	if p.hooks.onDone == nil {
-		return b.ran(w, d)
+	var rec TaskRecord
+	if p.hooks.onDone != nil {
+		rec = it.recordLocked(true, err, ctx)
+		rec.Panicked = panicked && rec.Outcome == Failed
 	}
-	rec := it.recordLocked(true, err, ctx)
-	rec.Panicked = panicked && rec.Outcome == Failed
-	next := b.ran(w, d)
-	p.done(&rec)
+	next := b.followLocked(w, d)
+	p.mu.Unlock()
+	b.settle(d)
+	if p.hooks.onDone != nil {
+		p.done(&rec)
+	}
 	return next
 }
 
@@ -511,7 +516,7 @@ func (it *batchItem[T]) recordLocked(started bool, err error, ctx context.Contex
 		ctx, it.hookCtx = it.hookCtx, nil
 	}
 	r := it.b.pool.record(&it.taskBase, ctx)
-	r.Batch, r.Index, r.Abandoned = it.b.anchor.id, it.i, it.abandoned
+	r.Batch, r.Index, r.Abandoned = it.b.anchor.id, it.i, it.counted != 0 // counted: abandoned by the decision
 	if !started {
 		r.Started, r.Worker = time.Time{}, ""
 	}
@@ -550,21 +555,16 @@ func (b *batch[T]) reportUnclaimed() {
 	p.done(&r)
 }
 
-// ran ends the run of one of the batch's tasks on worker w, with the
-// pool's mutex held (it releases it): with nothing to settle, it takes w's
-// next task under the same lock and returns it; otherwise it settles d
-// once the mutex is released and returns nil, for the worker's loop to
-// take the next task after the settle.
-func (b *batch[T]) ran(w *worker, d decision) *taskBase {
-	p := b.pool
-	if d.o == noOutcome {
-		next := p.popLocked(w)
-		p.mu.Unlock()
-		return next
+
+// followLocked is worker w's next task once one of the batch's tasks has
+// ended with outcome d: with nothing to settle, the queue's next, taken
+// under the same lock; otherwise nil, so that the worker takes its next
+// task only after the settle.
+func (b *batch[T]) followLocked(w *worker, d decision) *taskBase {
+	if d.o != noOutcome {
+		return nil
 	}
-	p.mu.Unlock()
-	b.settle(d)
-	return nil
+	return b.pool.popLocked(w)
 }
 
 // finishLocked ends task i, whose function returned (v, err) on worker w,
@@ -574,8 +574,7 @@ func (b *batch[T]) ran(w *worker, d decision) *taskBase {
 func (it *batchItem[T]) finishLocked(i int, v T, err error, panicked bool, w *worker) decision {
 	b := it.b
 	d := it.overranLocked()
-	b.pool.disarmLocked(&it.due)
-	b.pool.finishLocked(&it.taskBase)
+	b.pool.moveLocked(&it.taskBase, stateDone)
 	if r := b.recordLocked(i, v, err, panicked, w); d.o == noOutcome {
 		d = r
 	}
@@ -597,7 +596,7 @@ func (it *batchItem[T]) overranLocked() decision {
 		if b.decideLocked(&p.stats.timedOut) {
 			return decision{o: timeoutBatch}
 		}
-	case b.runFor > 0 && p.now() >= it.due.at:
+	case b.runFor > 0 && p.now() >= it.extra.Load().runAt:
 		return it.timeOutLocked()
 	}
 	return decision{}
@@ -637,14 +636,14 @@ func (it *batchItem[T]) Goexited() {
 // unless the function returned, or the batch was decided, first: the task
 // counts as TimedOut, its siblings as Cancelled, and the function, still
 // running, is abandoned.
-func (it *batchItem[T]) expired(_ *deadline, gen uint64) {
+func (it *batchItem[T]) expired(d *deadline, gen uint64) {
 	b, p := it.b, it.b.pool
 	p.mu.Lock()
-	if it.due.gen != gen || it.where != whereRunning || b.done {
+	if d.gen != gen || it.state != stateRunning || b.done {
 		p.mu.Unlock()
 		return
 	}
-	d := it.timeOutLocked()
+	dec := it.timeOutLocked()
 	p.mu.Unlock()
-	b.settle(d)
+	b.settle(dec)
 }

@@ -62,3 +62,23 @@ func BenchmarkFanOut(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(fns)), "ns/task")
 	_ = p.Shutdown(ctx)
 }
+
+// BenchmarkBatch1M submits one SpawnAll of a million no-op tasks and awaits
+// it: the cost per task of the batch's cursor, claims and records.
+func BenchmarkBatch1M(b *testing.B) {
+	p, _ := workers.NewPool(workers.Config{})
+	ctx := context.Background()
+	on := workers.OnPool(p)
+	fns := make([]func(context.Context) (int, error), 1_000_000)
+	for i := range fns {
+		fns[i] = noop
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := workers.SpawnAll(ctx, fns, on).Await(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(fns)), "ns/task")
+	_ = p.Shutdown(ctx)
+}

@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 	"runtime/pprof"
+	"sync"
 	"time"
 )
 
@@ -26,6 +27,19 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 // It costs nothing until the function asks for Done or derives a
 // cancellable context from it; then it makes a small record and a channel.
 
+// ctxPart is the state of a task's context once it needs more than its
+// parent: its Done channel, why it ended, the contexts derived from it, and
+// the pprof labels of a named task.
+type ctxPart struct {
+	labels   context.Context // set by the worker before the function starts
+	hooked   context.Context // what Config.OnTaskStart returned; set and read by the worker
+	mu       sync.Mutex
+	done     chan struct{}
+	err      error           // the context's Err once ended
+	inner    context.Context // a cancelled context carrying the cause
+	afterFns []*afterFunc
+}
+
 // Deadline reports the earliest of the task's deadlines (Spawn time plus
 // its WithTimeout, the function's start plus its WithRunTimeout) and the
 // parent's.
@@ -38,8 +52,10 @@ func (b *taskBase) Deadline() (time.Time, bool) {
 	if x.timeout > 0 && (!ok || x.deadline.Before(d)) {
 		d, ok = x.deadline, true
 	}
-	if x.runTimeout > 0 && !x.runDeadline.IsZero() && (!ok || x.runDeadline.Before(d)) {
-		d, ok = x.runDeadline, true
+	if x.runTimeout > 0 && x.runAt > 0 {
+		if rd := b.pool.epoch.Add(x.runAt); !ok || rd.Before(d) {
+			d, ok = rd, true
+		}
 	}
 	return d, ok
 }
@@ -140,14 +156,14 @@ func (b *taskBase) AfterFunc(f func()) (stop func() bool) {
 		return func() bool { return false }
 	}
 	a := &afterFunc{f: f}
-	x.afterFuncs = append(x.afterFuncs, a)
+	x.afterFns = append(x.afterFns, a)
 	x.mu.Unlock()
 	return func() bool {
 		x.mu.Lock()
 		defer x.mu.Unlock()
-		for i, o := range x.afterFuncs {
+		for i, o := range x.afterFns {
 			if o == a {
-				x.afterFuncs = append(x.afterFuncs[:i], x.afterFuncs[i+1:]...)
+				x.afterFns = append(x.afterFns[:i], x.afterFns[i+1:]...)
 				return true
 			}
 		}
@@ -184,8 +200,8 @@ func (b *taskBase) cancelContext(ctxErr, cause error) {
 		close(x.done)
 	}
 	b.ctxState.Store(ctxEnded)
-	fns := x.afterFuncs
-	x.afterFuncs = nil
+	fns := x.afterFns
+	x.afterFns = nil
 	x.mu.Unlock()
 	for _, a := range fns {
 		a.f()

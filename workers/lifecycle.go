@@ -25,7 +25,7 @@ func (p *Pool) cancelAll(cause error) int {
 	p.mu.Lock()
 	var ts []*taskBase
 	p.running.each(func(t *taskBase) {
-		if !t.abandoned {
+		if t.state != stateAbandoned {
 			ts = append(ts, t)
 		}
 	})

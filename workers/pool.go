@@ -88,10 +88,10 @@ type Pool struct {
 	mu      sync.Mutex
 	max     int
 	workers int         // live worker goroutines
-	active  int         // tasks whose function is running
-	queued  int         // tasks in the queue
-	queue   list        // waiting tasks, oldest first
-	running list        // tasks whose function is running
+	active  int         // tasks whose function is running; moveLocked
+	waiting int         // tasks due later or waiting to retry; moveLocked
+	queue   queue       // waiting tasks, oldest first; moveLocked
+	running list        // tasks whose function is running; moveLocked
 	slots   []*worker   // slots[i] names worker i+1; made on first use
 	free    []*worker   // slots with no live worker
 	parked  []*worker   // idle workers waiting for work, most recent last
@@ -99,7 +99,7 @@ type Pool struct {
 	closed  bool
 	drained chan struct{} // made by Shutdown; closed when the last worker exits
 	nextID  uint64
-	abandon int // running functions whose future was cancelled or timed out
+	abandon int // running functions whose future was cancelled or timed out; moveLocked
 
 	timeouts deadlines
 
@@ -194,12 +194,16 @@ func (p *Pool) ActiveCount() int {
 	return p.active
 }
 
-// QueuedCount reports how many tasks wait for a worker.
+// QueuedCount reports how many tasks wait for a worker, those due later
+// (WithDelay) and those waiting to retry (WithRetry) included.
 func (p *Pool) QueuedCount() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.queued
+	return p.queuedLocked()
 }
+
+// queuedLocked is QueuedCount.
+func (p *Pool) queuedLocked() int { return p.queue.len() + p.waiting }
 
 // errParentDone tells Spawn that the parent context had already ended.
 var errParentDone = errors.New("parent context done")
@@ -207,7 +211,7 @@ var errParentDone = errors.New("parent context done")
 // submit publishes task t under one acquisition of the pool's mutex: it
 // refuses it if the pool is closed or its queue is full, or if its parent
 // context has ended (errParentDone); otherwise t gets its observer, its
-// timeout and its watch on the parent context, then goes to a waiting
+// limits (timeouts, watch on the parent context), then goes to a waiting
 // worker, to a new worker if a slot is free, or to the queue. It counts t in
 // Stats.Submitted if it takes it, and nowhere if it refuses it. It never
 // blocks beyond the mutex.
@@ -230,7 +234,7 @@ func (p *Pool) submit(s *settings, t *taskBase) error {
 	t.id = p.nextID
 	t.enqueued = now
 	t.body.attach()
-	t.arm(s, now)
+	p.limitLocked(t, s, now)
 	if w := p.unparkLocked(); w != nil {
 		p.runLocked(t, w, now)
 		w.park.ch <- t
@@ -244,9 +248,7 @@ func (p *Pool) submit(s *settings, t *taskBase) error {
 		go t.work()
 		return nil
 	}
-	t.where = whereQueued
-	p.queue.push(t)
-	p.queued++
+	p.moveLocked(t, stateQueued)
 	p.mu.Unlock()
 	return nil
 }
@@ -259,7 +261,7 @@ func (p *Pool) refuseLocked(n int) error {
 	switch {
 	case p.closed:
 		return ErrPoolClosed
-	case p.queueSize > 0 && p.queued+n-max(p.max-p.workers, 0)-len(p.parked) > p.queueSize:
+	case p.queueSize > 0 && p.queuedLocked()+n-max(p.max-p.workers, 0)-len(p.parked) > p.queueSize:
 		return ErrQueueFull
 	}
 	return nil
@@ -282,23 +284,9 @@ func (p *Pool) slotLocked() *worker {
 
 // runLocked marks t as running on w since now.
 func (p *Pool) runLocked(t *taskBase, w *worker, now time.Duration) {
-	t.where = whereRunning
 	t.worker = w
 	t.started = now
-	t.startLocked(now)
-	p.running.push(t)
-	p.active++
-}
-
-// finishLocked takes t, whose function has returned, off the running list.
-func (p *Pool) finishLocked(t *taskBase) {
-	t.releaseLocked()
-	p.running.remove(t)
-	p.active--
-	if t.abandoned {
-		p.abandon--
-	}
-	t.where = whereDone
+	p.moveLocked(t, stateRunning)
 }
 
 // exitLocked retires worker w, whose goroutine is about to return.

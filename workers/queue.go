@@ -23,14 +23,6 @@ func (l *list) push(t *taskBase) {
 	l.tail = t
 }
 
-func (l *list) pop() *taskBase {
-	t := l.head
-	if t != nil {
-		l.remove(t)
-	}
-	return t
-}
-
 func (l *list) remove(t *taskBase) {
 	if t.prev == nil {
 		l.head = t.next
@@ -52,6 +44,40 @@ func (l *list) each(fn func(*taskBase)) {
 	}
 }
 
+// queue is the list of queue entries with the number of tasks they hold:
+// one for a task, those not yet claimed for a batch. It is the only writer
+// of that number.
+type queue struct {
+	list
+	n int
+}
+
+// push appends entry t with the tasks it holds.
+func (q *queue) push(t *taskBase) {
+	q.list.push(t)
+	q.n += weight(t)
+}
+
+// remove takes entry t off, with the tasks it still holds.
+func (q *queue) remove(t *taskBase) {
+	q.list.remove(t)
+	q.n -= weight(t)
+}
+
+// claimed counts one task claimed from the batch at the head, which stays.
+func (q *queue) claimed() { q.n-- }
+
+// len is how many tasks the queue holds.
+func (q *queue) len() int { return q.n }
+
+// weight is how many tasks queue entry t holds.
+func weight(t *taskBase) int {
+	if b, ok := t.body.(queuedBatch); ok {
+		return b.waitingLocked()
+	}
+	return 1
+}
+
 // popLocked returns the next queued task, marked running on worker w, or
 // nil if the queue is empty or the pool has shrunk below its workers. The
 // clock is read only when there is a task to start.
@@ -65,22 +91,31 @@ func (p *Pool) popLocked(w *worker) *taskBase {
 }
 
 // takeLocked takes the next task off the non-empty queue for worker w: the
-// task at its head, or the next task of the batch at its head.
+// task at its head, or the next task of the batch at its head, whose entry
+// leaves the queue with its last task. The caller runs the task at once
+// (runLocked), which takes a plain task off the queue.
 func (p *Pool) takeLocked(w *worker) *taskBase {
 	t := p.queue.head
-	if b, ok := t.body.(queuedBatch); ok {
-		return b.claimLocked(w)
+	b, ok := t.body.(queuedBatch)
+	if !ok {
+		return t // runLocked takes it off the queue
 	}
-	p.queue.pop()
-	p.queued--
-	return t
+	i, last := b.claimLocked()
+	p.queue.claimed()
+	if last {
+		p.moveLocked(t, stateDone)
+	}
+	return b.itemLocked(w, i)
 }
 
 // queuedBatch is the body of a batch's entry in the queue (see batch).
 type queuedBatch interface {
-	// claimLocked returns the record of the batch's next task, for worker
-	// w, not yet running; the entry leaves the queue with the last one.
-	claimLocked(w *worker) *taskBase
+	// claimLocked claims the batch's next task and returns its index, and
+	// whether it was the last one waiting.
+	claimLocked() (i int, last bool)
+	// itemLocked returns worker w's record of the batch, set up to run
+	// task i.
+	itemLocked(w *worker, i int) *taskBase
 	// waitingLocked is how many of the batch's tasks wait in the queue.
 	waitingLocked() int
 	// nextLocked describes the batch's tasks in the queue: the ID and name
@@ -113,12 +148,4 @@ func (p *Pool) fillLocked(starts []*taskBase, now time.Duration) []*taskBase {
 
 // withdrawLocked takes a queued task, or a batch with all the tasks it
 // still holds, off the queue for good: they will never run.
-func (p *Pool) withdrawLocked(t *taskBase) {
-	p.queue.remove(t)
-	if b, ok := t.body.(queuedBatch); ok {
-		p.queued -= b.waitingLocked()
-	} else {
-		p.queued--
-	}
-	t.where = whereDone
-}
+func (p *Pool) withdrawLocked(t *taskBase) { p.moveLocked(t, stateDone) }

@@ -43,7 +43,7 @@ type Stats struct {
 func (p *Pool) Stats() Stats {
 	p.ready()
 	p.mu.Lock()
-	s := Stats{MaxWorkers: p.max, Workers: p.workers, Active: p.active, Queued: p.queued, Abandoned: p.abandon, Idle: len(p.parked)}
+	s := Stats{MaxWorkers: p.max, Workers: p.workers, Active: p.active, Queued: p.queuedLocked(), Abandoned: p.abandon, Idle: len(p.parked)}
 	for _, w := range p.slots {
 		s.Completed += w.completed.Load()
 		s.Failed += w.failed.Load()
@@ -100,10 +100,10 @@ func (p *Pool) Tasks() []TaskInfo {
 	p.ready()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]TaskInfo, 0, p.active+min(p.queued, 1024))
+	out := make([]TaskInfo, 0, p.active+min(p.queuedLocked(), 1024))
 	p.running.each(func(t *taskBase) {
 		out = append(out, TaskInfo{ID: t.id, Name: t.name(), Worker: t.worker.name, State: TaskRunning,
-			Abandoned: t.abandoned, Enqueued: p.epoch.Add(t.enqueued), Started: p.epoch.Add(t.started), Waiting: 1})
+			Abandoned: t.state == stateAbandoned, Enqueued: p.epoch.Add(t.enqueued), Started: p.epoch.Add(t.started), Waiting: 1})
 	})
 	p.queue.each(func(t *taskBase) {
 		ti := TaskInfo{ID: t.id, Name: t.name(), State: TaskQueued, Enqueued: p.epoch.Add(t.enqueued), Waiting: 1}

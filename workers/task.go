@@ -3,7 +3,6 @@ package workers
 import (
 	"context"
 	"runtime/pprof"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -11,22 +10,15 @@ import (
 	"github.com/velalang/runtime/internal/safecall"
 )
 
-// where a task is, as seen by its pool's mutex.
-type where uint8
-
-const (
-	whereNew     where = iota // not yet in the pool
-	whereQueued               // in the queue
-	whereRunning              // its function is running
-	whereDone                 // its function returned, or it left the queue
-)
-
-// taskBase is the untyped part of a task: its place in the pool, its
-// statistics hooks and its context (a task is its own context.Context, so
-// running a function costs no context allocation). The typed part, task[T],
-// holds the function and the promise.
+// taskBase is the untyped part of a task: its place in the pool (a node of
+// the queue or the running list, its state), its pool's record of it, and
+// its context (a task is its own context.Context, so running a function
+// costs no context allocation; see context.go). The typed part, task[T],
+// holds the function and the promise. What most tasks never need (a name,
+// timeouts, a watch on the parent, a Done channel) is in taskExtra, made on
+// first need.
 type taskBase struct {
-	prev, next *taskBase // pool.mu
+	prev, next *taskBase // pool.mu: the queue or the running list
 	pool       *Pool
 	body       taskBody
 	parent     context.Context // the ctx given to Spawn
@@ -35,40 +27,45 @@ type taskBase struct {
 	enqueued   time.Duration   // since pool.epoch; fixed before the task is published
 	started    time.Duration   // since pool.epoch; pool.mu
 	ctxState   atomic.Uint32   // ctxLive, ctxClosing (Done is being closed, see isEnded), ctxEnded (extra holds why)
-	where      where           // pool.mu
-	abandoned  bool            // pool.mu: settled by cancel or timeout while running
+	state      taskState       // pool.mu; written by moveLocked alone
 	panicked   bool            // written by the worker before it settles the future
 	hook       hookState       // pool.mu: see hookState
 	extra      atomic.Pointer[taskExtra]
 }
 
-// taskExtra holds what most tasks never need: a name, a timeout, a
-// cancellable parent, a Done channel. It is allocated on first need.
+// taskExtra holds what most tasks never need, one record per role,
+// allocated together on first need.
 type taskExtra struct {
-	// Fixed before the task is published.
+	limits
+	parentLink
+	ctxPart
+}
+
+// limits are a task's name and deadlines. The name and the timeouts are
+// fixed before the task is published; the deadlines are armed and disarmed
+// under pool.mu by the pool (limitLocked, moveLocked).
+type limits struct {
 	name       string
 	timeout    time.Duration // WithTimeout, from submission
 	runTimeout time.Duration // WithRunTimeout, from the start of the function
 	deadline   time.Time     // submission + timeout
-	due        deadline      // the timeout in the pool's heap; pool.mu
-	// The task's link in its pool's watch on its parent (see watch);
-	// pool.mu.
+	due        deadline      // the timeout in the pool's heap
+	// runDue is the run timeout in the pool's heap while the function runs
+	// (at runAt, on the pool's clock, set before it starts).
+	runAt  time.Duration
+	runDue deadline
+	// wakeAt is when a task due later, or waiting to retry, goes to the
+	// queue (runDue is then armed for it).
+	wakeAt time.Duration
+	// timedOut is set by the first *TimeoutError built for the task.
+	timedOut atomic.Bool
+}
+
+// parentLink is the task's link in its pool's watch on its parent context
+// (see watch); pool.mu.
+type parentLink struct {
 	watch                *watch
 	watchPrev, watchNext *taskBase
-
-	// Set under pool.mu when a worker starts the function, before it runs.
-	runDeadline time.Time // start + runTimeout
-	runDue      deadline  // the run timeout in the pool's heap; pool.mu
-
-	labels   context.Context // set by the worker before the function starts
-	hooked   context.Context // what Config.OnTaskStart returned; set and read by the worker
-	timedOut atomic.Bool     // a *TimeoutError was built for the task
-
-	mu         sync.Mutex
-	done       chan struct{}
-	err        error           // the context's Err once ended
-	inner      context.Context // a cancelled context carrying the cause
-	afterFuncs []*afterFunc
 }
 
 // taskBody is the typed half of a task.
@@ -87,6 +84,9 @@ type taskBody interface {
 	cancelledTasks() int
 	// attach makes the task the observer of its future (async.Observer).
 	attach()
+	// expired is called by the pool's timer when one of the task's
+	// deadlines passes.
+	expirer
 }
 
 // hookState is the OnTaskDone hand-over of a Spawn task that a worker took
@@ -144,8 +144,8 @@ func (t *task[T]) run() *taskBase {
 	}
 	t.fn = nil // do not keep the closure alive
 	p.mu.Lock()
-	p.finishLocked(b)
-	abandoned := b.abandoned
+	abandoned := b.state == stateAbandoned
+	p.moveLocked(b, stateDone)
 	p.mu.Unlock()
 	// The pool's books are right; settling runs user code (observers,
 	// wakers, Then functions), and the worker takes its next task after it.
@@ -234,7 +234,7 @@ func (t *task[T]) settle(v T, r *safecall.Recovered, err error) bool {
 		switch {
 		case x.timeout > 0 && !now.Before(x.deadline):
 			b.timeOut(false)
-		case x.runTimeout > 0 && !now.Before(x.runDeadline):
+		case x.runTimeout > 0 && !now.Before(b.pool.epoch.Add(x.runAt)):
 			b.timeOut(true)
 		}
 	}
@@ -268,8 +268,8 @@ func (e *taskExit) Goexited() {
 	b := (*taskBase)(e)
 	p, w := b.pool, b.worker
 	p.mu.Lock()
-	p.finishLocked(b)
-	abandoned := b.abandoned
+	abandoned := b.state == stateAbandoned
+	p.moveLocked(b, stateDone)
 	p.mu.Unlock()
 	settled := b.body.reject(async.ErrGoexit)
 	if !settled {
@@ -306,20 +306,19 @@ func (o *taskWatch) Settled(state async.State, err error) {
 	}
 }
 
-// abort ends a task whose future was cancelled or timed out: a queued task
-// leaves the queue and never runs; a running one is marked abandoned and its
-// context is cancelled with err as the cause.
+// abort ends a task whose future was cancelled or timed out: a task that
+// waits (queued, due later, waiting to retry) leaves the pool and never
+// runs; a running one is marked abandoned and its context is cancelled
+// with err as the cause.
 func (b *taskBase) abort(ctxErr, err error) {
 	p := b.pool
 	p.mu.Lock()
-	b.releaseLocked()
 	running := false
-	switch b.where {
-	case whereQueued:
-		p.withdrawLocked(b)
-	case whereRunning:
-		b.abandoned = true
-		p.abandon++
+	switch b.state {
+	case stateQueued, stateDue, stateRetrying:
+		p.moveLocked(b, stateDone)
+	case stateRunning:
+		p.moveLocked(b, stateAbandoned)
 		running = true
 	}
 	// A task no worker took never will: its record is this goroutine's to
@@ -347,45 +346,23 @@ func (b *taskBase) abort(ctxErr, err error) {
 	}
 }
 
-// releaseLocked disarms the task's timeouts and stops its watch on the
-// parent context.
-func (b *taskBase) releaseLocked() {
-	if x := b.extra.Load(); x != nil {
-		b.pool.disarmLocked(&x.due)
-		b.pool.disarmLocked(&x.runDue)
-		b.pool.unwatchLocked(b, x)
-	}
-}
-
-// arm arms the task's timeout in the pool's heap and starts its watch on
-// the parent context. It runs under the pool's mutex, before the task is
-// published to a worker; now is the pool's clock.
-func (b *taskBase) arm(s *settings, now time.Duration) {
-	if s.name == "" && s.timeout == 0 && s.runTimeout == 0 && b.parent.Done() == nil {
+// expired runs on the pool's timer when one of the task's deadlines
+// passes: WithTimeout's, or the run timeout of the call that is running.
+// A run timeout armed for an earlier call is told apart by its generation.
+func (b *taskBase) expired(d *deadline, gen uint64) {
+	x := b.extra.Load()
+	if d == &x.due {
+		b.timeOut(false)
 		return
 	}
-	x := &taskExtra{name: s.name, timeout: s.timeout, runTimeout: s.runTimeout}
-	b.extra.Store(x)
-	if s.timeout > 0 {
-		x.deadline = b.pool.epoch.Add(now + s.timeout)
-		b.pool.armLocked(&x.due, b, now+s.timeout)
-	}
-	if b.parent.Done() != nil {
-		b.pool.watchLocked(b, x)
+	p := b.pool
+	p.mu.Lock()
+	current := d.gen == gen && b.state == stateRunning
+	p.mu.Unlock()
+	if current {
+		b.timeOut(true)
 	}
 }
-
-// startLocked arms the run timeout of a task whose function a worker is
-// about to start, at now on the pool's clock.
-func (b *taskBase) startLocked(now time.Duration) {
-	if x := b.extra.Load(); x != nil && x.runTimeout > 0 {
-		x.runDeadline = b.pool.epoch.Add(now + x.runTimeout)
-		b.pool.armLocked(&x.runDue, b, now+x.runTimeout)
-	}
-}
-
-// expired times the task out when one of its deadlines passes.
-func (b *taskBase) expired(d *deadline, _ uint64) { b.timeOut(d == &b.extra.Load().runDue) }
 
 // timeOut rejects the task's future with its *TimeoutError, for the run
 // timeout if run is true, else for WithTimeout. Only the first call builds
