@@ -555,7 +555,6 @@ func (b *batch[T]) reportUnclaimed() {
 	p.done(&r)
 }
 
-
 // followLocked is worker w's next task once one of the batch's tasks has
 // ended with outcome d: with nothing to settle, the queue's next, taken
 // under the same lock; otherwise nil, so that the worker takes its next
