@@ -350,7 +350,7 @@ func (b *batch[T]) itemLocked(w *worker, i int) *taskBase {
 	name := b.nameOf(i)
 	if name != "" || b.runFor > 0 || it.extra.Load() != nil {
 		x := it.ensureExtra()
-		x.name, x.runTimeout = name, b.runFor
+		x.name, x.runTimeout, x.attempt = name, b.runFor, 0
 	}
 	if b.names != nil {
 		it.ctx = b.newCtx(w, name)

@@ -34,6 +34,10 @@ type ctxPart struct {
 	labels   context.Context // set by the worker before the function starts
 	hooked   context.Context // what Config.OnTaskStart returned; set and read by the worker
 	mu       sync.Mutex
+	call     *callCtx // mu: the running call's own context, once the task's has ended (see callCtx)
+	// mu: why the context ended for good (the future settled by cancel or
+	// timeout), for a call context made afterwards.
+	finalErr, finalCause error
 	done     chan struct{}
 	err      error           // the context's Err once ended
 	inner    context.Context // a cancelled context carrying the cause
@@ -171,14 +175,36 @@ func (b *taskBase) AfterFunc(f func()) (stop func() bool) {
 	}
 }
 
-// cancelContext ends the task's context, once: Err will return ctxErr and
-// context.Cause will return cause, which is the error the future settled
-// with. The context that carries the cause keeps the parent's values but not
-// its cancellation, so that a parent that has ended cannot substitute its own
-// cause.
+// cancelContext ends the task's context, once, for good (its future has
+// settled by cancel or timeout): Err will return ctxErr and context.Cause
+// will return cause, which is the error the future settled with. The
+// context that carries the cause keeps the parent's values but not its
+// cancellation, so that a parent that has ended cannot substitute its own
+// cause. The context of the running call, if it has its own, ends too.
 func (b *taskBase) cancelContext(ctxErr, cause error) {
+	b.end(ctxErr, cause, true)
+}
+
+// endCall ends the context of the running call, which ran past its run
+// timeout and is to be retried: the task's own context, or the call's own
+// if the task's had ended already.
+func (b *taskBase) endCall(cause error) {
+	b.end(context.DeadlineExceeded, cause, false)
+}
+
+func (b *taskBase) end(ctxErr, cause error, final bool) {
 	x := b.ensureExtra()
 	x.mu.Lock()
+	if final && x.finalErr == nil {
+		x.finalErr, x.finalCause = ctxErr, cause
+	}
+	if x.call != nil {
+		x.call.end(ctxErr, cause)
+		if !final {
+			x.mu.Unlock()
+			return
+		}
+	}
 	if b.ctxState.Load() == ctxEnded {
 		x.mu.Unlock()
 		return
@@ -270,4 +296,22 @@ func taskLabels(parent context.Context, w *worker, name string) context.Context 
 		labels = append(labels, "task", name)
 	}
 	return pprof.WithLabels(context.Background(), pprof.Labels(labels...))
+}
+
+// callContext returns the context of the call about to start: the task
+// itself, unless an earlier call's run timeout ended it, in which case a
+// context of the call's own (see callCtx). It runs on the worker.
+func (b *taskBase) callContext() context.Context {
+	if b.ctxState.Load() == ctxLive {
+		return b
+	}
+	c := newCallCtx(b)
+	x := b.extra.Load()
+	x.mu.Lock()
+	x.call = c
+	if x.finalErr != nil { // the future settled meanwhile
+		c.end(x.finalErr, x.finalCause)
+	}
+	x.mu.Unlock()
+	return c
 }

@@ -7,7 +7,8 @@ import (
 	"github.com/velalang/runtime/internal/safecall"
 )
 
-// CancelAll cancels every queued and running task of the pool, as
+// CancelAll cancels every queued and running task of the pool (those due
+// later and those waiting to retry included), as
 // Future.Cancel would, and returns how many of them it found pending and
 // left cancelled: this counts the siblings that a SpawnAll cancels when one
 // of its tasks is cancelled, so the count matches the rise of
@@ -29,9 +30,11 @@ func (p *Pool) cancelAll(cause error) int {
 			ts = append(ts, t)
 		}
 	})
-	for t := p.queue.head; t != nil; t = p.queue.head {
-		p.withdrawLocked(t)
-		ts = append(ts, t)
+	for _, l := range []*list{&p.queue.list, &p.waits} {
+		for t := l.head; t != nil; t = l.head {
+			p.withdrawLocked(t)
+			ts = append(ts, t)
+		}
 	}
 	p.mu.Unlock()
 	cancelEach(ts, cause)
@@ -52,7 +55,9 @@ func cancelEach(ts []*taskBase, cause error) {
 
 // Shutdown stops the pool gracefully: it refuses new work at once (Spawn
 // then rejects with ErrPoolClosed), lets queued and running tasks finish,
-// and returns nil once every worker goroutine has exited. If ctx ends
+// and returns nil once every worker goroutine has exited. Tasks due later
+// (WithDelay) and waiting to retry (WithRetry) count as queued: Shutdown
+// waits for them to run, so a long delay keeps it waiting. If ctx ends
 // first, it cancels whatever is left, with context.Cause(ctx) as the cause,
 // and returns ctx.Err() without waiting for functions that ignore their
 // context. Shutdown may be called several times and from several
@@ -73,7 +78,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	}
 	p.mu.Lock()
 	p.closeLocked()
-	if p.workers == 0 {
+	if p.workers == 0 && p.waiting == 0 {
 		p.mu.Unlock()
 		return nil
 	}

@@ -135,10 +135,7 @@ func collect(opts []Option) settings {
 	o, err := ReadOptions(opts...)
 	s := settings{timeout: o.Timeout, runTimeout: o.RunTimeout, name: o.Name, names: o.Names, pool: o.Pool,
 		retry: o.Retry, delay: o.Delay, err: err}
-	if s.err == nil && (o.Retry.retries() || o.Delay > 0) {
-		// Until the pool honours them, say so rather than ignore them.
-		s.err = invalid("WithRetry and WithDelay are not supported by Spawn and SpawnAll yet")
-	}
+
 	if s.pool == nil {
 		s.pool = Default() // also the pool that counts a call refused for bad options
 	}

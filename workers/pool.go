@@ -92,6 +92,7 @@ type Pool struct {
 	waiting int         // tasks due later or waiting to retry; moveLocked
 	queue   queue       // waiting tasks, oldest first; moveLocked
 	running list        // tasks whose function is running; moveLocked
+	waits   list        // tasks due later or waiting to retry; moveLocked
 	slots   []*worker   // slots[i] names worker i+1; made on first use
 	free    []*worker   // slots with no live worker
 	parked  []*worker   // idle workers waiting for work, most recent last
@@ -235,6 +236,11 @@ func (p *Pool) submit(s *settings, t *taskBase) error {
 	t.enqueued = now
 	t.body.attach()
 	p.limitLocked(t, s, now)
+	if s.delay > 0 {
+		p.waitLocked(t, stateDue, now+s.delay)
+		p.mu.Unlock()
+		return nil
+	}
 	if w := p.unparkLocked(); w != nil {
 		p.runLocked(t, w, now)
 		w.park.ch <- t
@@ -294,7 +300,13 @@ func (p *Pool) exitLocked(w *worker) {
 	p.workers--
 	w.park = nil
 	p.free = append(p.free, w)
-	if p.workers == 0 && p.drained != nil {
+	p.drainedLocked()
+}
+
+// drainedLocked tells Shutdown, if it waits, once the pool has neither a
+// worker nor a task waiting to be due or to retry.
+func (p *Pool) drainedLocked() {
+	if p.workers == 0 && p.waiting == 0 && p.drained != nil {
 		close(p.drained)
 		p.drained = nil
 	}
@@ -303,7 +315,7 @@ func (p *Pool) exitLocked(w *worker) {
 // counters are the pool's cumulative statistics, but for those each worker
 // keeps (see worker).
 type counters struct {
-	submitted, cancelled, timedOut, rejected, hookPanics atomic.Uint64
+	submitted, cancelled, timedOut, rejected, hookPanics, retried atomic.Uint64
 }
 
 // now is the clock of Tasks snapshots: time since the pool was made, read

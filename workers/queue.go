@@ -146,6 +146,10 @@ func (p *Pool) fillLocked(starts []*taskBase, now time.Duration) []*taskBase {
 	return starts
 }
 
-// withdrawLocked takes a queued task, or a batch with all the tasks it
-// still holds, off the queue for good: they will never run.
-func (p *Pool) withdrawLocked(t *taskBase) { p.moveLocked(t, stateDone) }
+// withdrawLocked takes a waiting task (queued, due later or waiting to
+// retry), or a batch with all the tasks it still holds, out of the pool
+// for good: they will never run. The caller settles their futures.
+func (p *Pool) withdrawLocked(t *taskBase) {
+	t.hook |= hookWithdrawn
+	p.moveLocked(t, stateDone)
+}

@@ -100,6 +100,9 @@ type hooks struct {
 func (p *Pool) record(t *taskBase, ctx context.Context) TaskRecord {
 	r := TaskRecord{Pool: p.name, ID: t.id, Name: t.name(), Attempt: 1, Count: 1,
 		Enqueued: p.epoch.Add(t.enqueued), Context: ctx}
+	if x := t.extra.Load(); x != nil && x.attempt > 1 {
+		r.Attempt = x.attempt
+	}
 	if t.worker != nil {
 		r.Worker = t.worker.name
 		r.Started = p.epoch.Add(t.started)

@@ -136,6 +136,10 @@ func SpawnAll[T any](ctx context.Context, fns []func(context.Context) (T, error)
 			s.err = invalid("SpawnAll: function %d is nil", i)
 		}
 	}
+	if s.err == nil && (s.retry.retries() || s.delay > 0) {
+		// Until batches honour them, say so rather than ignore them.
+		s.err = invalid("WithRetry and WithDelay are not supported by SpawnAll yet")
+	}
 	if s.err != nil {
 		return refuse[[]T](&s, s.err)
 	}

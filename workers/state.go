@@ -47,7 +47,8 @@ func (p *Pool) moveLocked(t *taskBase, to taskState) {
 	case stateQueued:
 		p.queue.remove(t)
 	case stateDue, stateRetrying:
-		p.waiting--
+		p.waits.remove(t)
+		p.waiting -= weight(t)
 		p.disarmLocked(&t.extra.Load().runDue)
 	case stateRunning:
 		if to == stateAbandoned {
@@ -69,19 +70,49 @@ func (p *Pool) moveLocked(t *taskBase, to taskState) {
 	case stateQueued:
 		p.queue.push(t)
 	case stateDue, stateRetrying:
-		p.waiting++
+		p.waits.push(t)
+		p.waiting += weight(t)
 		x := t.extra.Load()
 		p.armLocked(&x.runDue, t.body, x.wakeAt)
 	case stateRunning:
 		p.running.push(t)
 		p.active++
-		if x := t.extra.Load(); x != nil && x.runTimeout > 0 {
-			x.runAt = t.started + x.runTimeout
-			p.armLocked(&x.runDue, t.body, x.runAt)
+		if x := t.extra.Load(); x != nil {
+			x.attempt++
+			if x.runTimeout > 0 {
+				x.runAt = t.started + x.runTimeout
+				p.armLocked(&x.runDue, t.body, x.runAt)
+			}
 		}
 	case stateDone:
 		p.releaseLocked(t)
+		if from == stateDue || from == stateRetrying {
+			p.drainedLocked()
+		}
 	}
+}
+
+// wake moves task t, due later or waiting to retry, to the queue once its
+// deadline d, armed with generation gen, has fired, and starts a worker for
+// it if one is free. A firing for a wait that has since ended is ignored.
+func (p *Pool) wake(t *taskBase, d *deadline, gen uint64) {
+	p.mu.Lock()
+	if d.gen != gen || (t.state != stateDue && t.state != stateRetrying) {
+		p.mu.Unlock()
+		return
+	}
+	p.moveLocked(t, stateQueued)
+	var buf [1]*taskBase
+	starts := p.fillLocked(buf[:0], p.now())
+	p.mu.Unlock()
+	p.startWorkers(starts)
+}
+
+// waitLocked makes task t, new or running, wait until at on the pool's
+// clock: due later (WithDelay) or waiting to retry.
+func (p *Pool) waitLocked(t *taskBase, to taskState, at time.Duration) {
+	t.extra.Load().wakeAt = at
+	p.moveLocked(t, to)
 }
 
 // disarmRunLocked disarms the run timeout of t, whose function has
@@ -103,19 +134,25 @@ func (p *Pool) releaseLocked(t *taskBase) {
 }
 
 // limitLocked gives task t, about to be published, its limits: its name,
-// its WithTimeout deadline (armed in the heap), its run timeout and its
-// watch on the parent context. Most tasks have none of them and get no
+// its WithTimeout deadline (armed in the heap), its run timeout, its retry
+// policy and its watch on the parent context. Most tasks have none of them and get no
 // record at all.
 func (p *Pool) limitLocked(t *taskBase, s *settings, now time.Duration) {
-	if s.name == "" && s.timeout == 0 && s.runTimeout == 0 && t.parent.Done() == nil {
+	if s.name == "" && s.timeout == 0 && s.runTimeout == 0 && s.delay == 0 && !s.retry.retries() && t.parent.Done() == nil {
 		return
 	}
 	x := &taskExtra{}
 	x.name, x.timeout, x.runTimeout = s.name, s.timeout, s.runTimeout
+	if s.retry.retries() {
+		x.retry = s.retry
+	}
 	t.extra.Store(x)
 	if s.timeout > 0 {
-		x.deadline = p.epoch.Add(now + s.timeout)
-		p.armLocked(&x.due, t.body, now+s.timeout)
+		// WithTimeout counts from the due time: a delay is not the task's
+		// to spend.
+		at := now + s.delay + s.timeout
+		x.deadline = p.epoch.Add(at)
+		p.armLocked(&x.due, t.body, at)
 	}
 	if t.parent.Done() != nil {
 		p.watchLocked(t, x)

@@ -1,6 +1,10 @@
 package workers
 
-import "time"
+import (
+	"cmp"
+	"slices"
+	"time"
+)
 
 // Stats is a snapshot of a pool. The gauges are read together under the
 // pool's mutex; the counters are read one by one and may be a task apart
@@ -35,6 +39,7 @@ type Stats struct {
 	Panicked  uint64 // of Failed, the functions that panicked
 	Rejected  uint64 // Spawn and SpawnAll calls refused before submission: bad input, full queue, closed pool
 	Late      uint64 // outcomes (a value, an error, a panic, a Goexit) after the future was cancelled or timed out, dropped
+	Retried   uint64 // calls beyond the first (WithRetry), counted as each starts; not tasks
 
 	HookPanics uint64 // panics recovered from Config.OnTaskDone
 }
@@ -56,6 +61,7 @@ func (p *Pool) Stats() Stats {
 	s.Cancelled = c.cancelled.Load()
 	s.TimedOut = c.timedOut.Load()
 	s.Rejected = c.rejected.Load()
+	s.Retried = c.retried.Load()
 	s.HookPanics = c.hookPanics.Load()
 	return s
 }
@@ -64,14 +70,21 @@ func (p *Pool) Stats() Stats {
 type TaskState uint8
 
 const (
-	TaskQueued  TaskState = iota // waiting for a worker
-	TaskRunning                  // its function is running
+	TaskQueued   TaskState = iota // waiting for a worker
+	TaskRunning                   // its function is running
+	TaskDue                       // WithDelay: not due yet; holds no worker
+	TaskRetrying                  // WithRetry: waiting for its next call; holds no worker
 )
 
-// String returns "queued" or "running".
+// String returns "queued", "running", "due" or "retrying".
 func (s TaskState) String() string {
-	if s == TaskRunning {
+	switch s {
+	case TaskRunning:
 		return "running"
+	case TaskDue:
+		return "due"
+	case TaskRetrying:
+		return "retrying"
 	}
 	return "queued"
 }
@@ -82,20 +95,28 @@ type TaskInfo struct {
 	ID        uint64    // unique within the pool, in submission order
 	Name      string    // the WithName (or WithNames) name, or ""
 	Worker    string    // the worker running it, or "" while queued
-	State     TaskState // queued or running
+	State     TaskState // queued, running, due or retrying
 	Abandoned bool      // running although its future was cancelled or timed out
 	Enqueued  time.Time // when it was submitted
-	Started   time.Time // when its function started; zero while queued
+	Started   time.Time // when its function (its last call, with WithRetry) started; zero if it never did
+	// Attempt is the number of the call running, or of the last call made
+	// while the task waits to retry (1 for the first call); 0 until the
+	// first call starts.
+	Attempt int
+	// Due is when a task due later or waiting to retry goes to the queue;
+	// zero in the other states.
+	Due time.Time
 	// Waiting is 1 for a task; for a SpawnAll in the queue, one entry
 	// stands for all its tasks that have not started, ID and Name being
 	// those of the next, and Waiting counts them.
 	Waiting int
 }
 
-// Tasks returns a snapshot of the pool's queued and running tasks, running
-// ones first, each group oldest first. A SpawnAll's tasks that have not
-// started appear as one queued entry (see TaskInfo.Waiting), so a snapshot
-// costs O(running + queue entries), whatever the size of the batches.
+// Tasks returns a snapshot of the pool's tasks: running ones first, then
+// queued ones, then those due later or waiting to retry, each group oldest
+// first. A SpawnAll's tasks that have not started appear as one entry (see
+// TaskInfo.Waiting), so a snapshot costs O(running + queue entries +
+// waiting tasks), whatever the size of the batches.
 func (p *Pool) Tasks() []TaskInfo {
 	p.ready()
 	p.mu.Lock()
@@ -103,14 +124,43 @@ func (p *Pool) Tasks() []TaskInfo {
 	out := make([]TaskInfo, 0, p.active+min(p.queuedLocked(), 1024))
 	p.running.each(func(t *taskBase) {
 		out = append(out, TaskInfo{ID: t.id, Name: t.name(), Worker: t.worker.name, State: TaskRunning,
-			Abandoned: t.state == stateAbandoned, Enqueued: p.epoch.Add(t.enqueued), Started: p.epoch.Add(t.started), Waiting: 1})
+			Abandoned: t.state == stateAbandoned, Enqueued: p.epoch.Add(t.enqueued), Started: p.epoch.Add(t.started),
+			Attempt: max(t.attempt(), 1), Waiting: 1})
 	})
 	p.queue.each(func(t *taskBase) {
-		ti := TaskInfo{ID: t.id, Name: t.name(), State: TaskQueued, Enqueued: p.epoch.Add(t.enqueued), Waiting: 1}
-		if b, ok := t.body.(queuedBatch); ok {
-			ti.ID, ti.Name, ti.Waiting = b.nextLocked()
+		out = append(out, p.infoLocked(t, TaskQueued))
+	})
+	wait := len(out)
+	p.waits.each(func(t *taskBase) {
+		state := TaskDue
+		if t.state == stateRetrying {
+			state = TaskRetrying
 		}
+		ti := p.infoLocked(t, state)
+		ti.Due = p.epoch.Add(t.extra.Load().wakeAt)
 		out = append(out, ti)
 	})
+	slices.SortFunc(out[wait:], func(a, b TaskInfo) int { return cmp.Compare(a.ID, b.ID) })
 	return out
+}
+
+// infoLocked describes task t, not running, in state.
+func (p *Pool) infoLocked(t *taskBase, state TaskState) TaskInfo {
+	ti := TaskInfo{ID: t.id, Name: t.name(), State: state, Enqueued: p.epoch.Add(t.enqueued), Attempt: t.attempt(), Waiting: 1}
+	if b, ok := t.body.(queuedBatch); ok {
+		ti.ID, ti.Name, ti.Waiting = b.nextLocked()
+	}
+	if ti.Attempt > 0 {
+		ti.Started = p.epoch.Add(t.started)
+	}
+	return ti
+}
+
+// attempt is the number of the task's current or last call, 0 before the
+// first; pool.mu.
+func (t *taskBase) attempt() int {
+	if x := t.extra.Load(); x != nil {
+		return x.attempt
+	}
+	return 0
 }

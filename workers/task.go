@@ -59,6 +59,15 @@ type limits struct {
 	wakeAt time.Duration
 	// timedOut is set by the first *TimeoutError built for the task.
 	timedOut atomic.Bool
+
+	// WithRetry: the policy, fixed; the calls started so far (moveLocked
+	// counts each start); and, once the run timeout of a call to be
+	// retried has fired, the wait decided then (overran), for when the
+	// call returns. pool.mu.
+	retry       RetryPolicy
+	attempt     int
+	overran     bool
+	overranWait time.Duration
 }
 
 // parentLink is the task's link in its pool's watch on its parent context
@@ -101,6 +110,7 @@ type hookState uint8
 const (
 	hookWorkerDone hookState = 8  // the worker is done with the task
 	hookRan        hookState = 16 // and its function ran
+	hookWithdrawn  hookState = 32 // taken off the queue or the waits by CancelAll, Shutdown or Close: no worker holds it
 	hookOutcome    hookState = 7  // the mask of the outcome
 )
 
@@ -132,14 +142,26 @@ func (t *task[T]) run() *taskBase {
 	var r *safecall.Recovered
 	var err error
 	if start {
+		ctx := context.Context(b)
+		x := b.extra.Load()
+		if x != nil && x.attempt > 1 {
+			p.stats.retried.Add(1)
+			ctx = b.callContext()
+		}
 		labelled := b.setLabels()
 		if p.hooks.onStart != nil {
-			v, r, err = safecall.Call(t.hooked, context.Context(b), (*taskExit)(b))
+			v, r, err = safecall.Call(t.hooked, ctx, (*taskExit)(b))
 		} else {
-			v, r, err = safecall.Call(t.fn, context.Context(b), (*taskExit)(b))
+			v, r, err = safecall.Call(t.fn, ctx, (*taskExit)(b))
 		}
 		if labelled {
 			pprof.SetGoroutineLabels(w.labels)
+		}
+		if x != nil && x.retry.retries() {
+			var again bool
+			if again, err = b.again(r, err); again {
+				return nil // waits to retry, off this worker
+			}
 		}
 	}
 	t.fn = nil // do not keep the closure alive
@@ -222,6 +244,54 @@ func (b *taskBase) doneRecord(started bool) TaskRecord {
 	return r
 }
 
+// again decides, on the worker, whether the call of a task with a retry
+// policy that just returned (r, err) is followed by another, and if so
+// moves the task to waiting to retry and reports true. A call that failed
+// (an error, a panic, a run past WithRunTimeout) is retried as the policy
+// says, unless the future has settled meanwhile (a cancel, the parent's
+// end, WithTimeout's deadline), which no retry outlives. When it is not
+// retried, again returns the error the future is to settle with: err, or
+// the error a Permanent mark wrapped.
+func (b *taskBase) again(r *safecall.Recovered, err error) (bool, error) {
+	p, x := b.pool, b.extra.Load()
+	p.mu.Lock()
+	overran, wait, running := x.overran, x.overranWait, b.state == stateRunning
+	p.mu.Unlock()
+	if !running {
+		return false, err
+	}
+	if !overran {
+		failure := err
+		switch {
+		case r != nil:
+			failure = &PanicError{Value: r.Value, Stack: r.Stack}
+		case x.runTimeout > 0 && !time.Now().Before(p.epoch.Add(x.runAt)):
+			// Returned past its run timeout before the timer fired: a
+			// failure like any other, whatever it returned.
+			failure = &TimeoutError{Name: x.name, Timeout: x.runTimeout, Run: true}
+		}
+		if failure == nil {
+			return false, nil
+		}
+		var retry bool
+		var final error
+		if wait, retry, final = x.retry.Next(x.attempt, failure); !retry {
+			if r == nil && err != nil {
+				err = final
+			}
+			return false, err
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b.state != stateRunning {
+		return false, err
+	}
+	x.overran = false
+	p.waitLocked(b, stateRetrying, p.now()+wait)
+	return true, nil
+}
+
 // settle settles the future with what the function returned (v and err, or
 // the panic r), and counts the outcome as late if the future had already
 // settled by cancel or timeout.
@@ -244,6 +314,9 @@ func (t *task[T]) settle(v T, r *safecall.Recovered, err error) bool {
 		b.panicked = true
 		ok = t.promise.Reject(&PanicError{Value: r.Value, Stack: r.Stack})
 	case err != nil:
+		if pe, isPermanent := err.(*permanentError); isPermanent {
+			err = pe.err // the mark is for the retry policy, not the caller
+		}
 		ok = t.promise.Reject(err)
 	default:
 		ok = t.promise.Resolve(v)
@@ -313,27 +386,29 @@ func (o *taskWatch) Settled(state async.State, err error) {
 func (b *taskBase) abort(ctxErr, err error) {
 	p := b.pool
 	p.mu.Lock()
-	running := false
+	running, waiting, retried := false, false, b.state == stateRetrying
 	switch b.state {
 	case stateQueued, stateDue, stateRetrying:
 		p.moveLocked(b, stateDone)
+		waiting = true
 	case stateRunning:
 		p.moveLocked(b, stateAbandoned)
 		running = true
 	}
-	// A task no worker took never will: its record is this goroutine's to
-	// make. For one a worker took, the worker makes it once done with the
-	// task, unless it was done first (see hookState).
+	// A task no worker holds (it waited: queued, due later, waiting to
+	// retry) never will: its record is this goroutine's to make. For one a
+	// worker holds, the worker makes it once done with the task, unless it
+	// was done first (see hookState).
 	report, unstarted := false, b.worker == nil
 	if p.hooks.onDone != nil {
-		report = unstarted || b.hook&hookWorkerDone != 0
+		report = waiting || b.hook&(hookWorkerDone|hookWithdrawn) != 0
 		if ctxErr == context.DeadlineExceeded {
 			b.hook |= hookState(TimedOut)
 		} else {
 			b.hook |= hookState(Cancelled)
 		}
 	}
-	started := b.hook&hookRan != 0
+	started := b.hook&hookRan != 0 || retried || (waiting && !unstarted)
 	p.mu.Unlock()
 	if report {
 		b.reportSettled(unstarted, started, running, ctxErr, err)
@@ -347,8 +422,9 @@ func (b *taskBase) abort(ctxErr, err error) {
 }
 
 // expired runs on the pool's timer when one of the task's deadlines
-// passes: WithTimeout's, or the run timeout of the call that is running.
-// A run timeout armed for an earlier call is told apart by its generation.
+// passes: WithTimeout's; the run timeout of the call that is running; or,
+// for a task due later or waiting to retry, its due time. A deadline armed
+// for an earlier state is told apart by its generation.
 func (b *taskBase) expired(d *deadline, gen uint64) {
 	x := b.extra.Load()
 	if d == &x.due {
@@ -357,10 +433,34 @@ func (b *taskBase) expired(d *deadline, gen uint64) {
 	}
 	p := b.pool
 	p.mu.Lock()
-	current := d.gen == gen && b.state == stateRunning
+	state, attempt := b.state, x.attempt
+	current := d.gen == gen
 	p.mu.Unlock()
-	if current {
+	switch {
+	case !current:
+	case state == stateDue || state == stateRetrying:
+		p.wake(b, d, gen)
+	case state != stateRunning:
+	case !x.retry.retries():
 		b.timeOut(true)
+	default:
+		// A call past its run timeout is retried like a failure: its
+		// context ends now, and the retry waits for it to return.
+		te := &TimeoutError{Name: x.name, Timeout: x.runTimeout, Run: true}
+		wait, retry, _ := x.retry.Next(attempt, te)
+		if !retry {
+			b.timeOut(true)
+			return
+		}
+		p.mu.Lock()
+		current = d.gen == gen && b.state == stateRunning
+		if current {
+			x.overran, x.overranWait = true, wait
+		}
+		p.mu.Unlock()
+		if current {
+			b.endCall(te)
+		}
 	}
 }
 
