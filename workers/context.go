@@ -31,17 +31,17 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 // parent: its Done channel, why it ended, the contexts derived from it, and
 // the pprof labels of a named task.
 type ctxPart struct {
-	labels   context.Context // set by the worker before the function starts
-	hooked   context.Context // what Config.OnTaskStart returned; set and read by the worker
-	mu       sync.Mutex
-	call     *callCtx // mu: the running call's own context, once the task's has ended (see callCtx)
+	labels context.Context // set by the worker before the function starts
+	hooked context.Context // what Config.OnTaskStart returned; set and read by the worker
+	mu     sync.Mutex
+	call   *callCtx // mu: the running call's own context, once the task's has ended (see callCtx)
 	// mu: why the context ended for good (the future settled by cancel or
 	// timeout), for a call context made afterwards.
 	finalErr, finalCause error
-	done     chan struct{}
-	err      error           // the context's Err once ended
-	inner    context.Context // a cancelled context carrying the cause
-	afterFns []*afterFunc
+	done                 chan struct{}
+	err                  error           // the context's Err once ended
+	inner                context.Context // a cancelled context carrying the cause
+	afterFns             []*afterFunc
 }
 
 // Deadline reports the earliest of the task's deadlines (Spawn time plus
