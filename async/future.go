@@ -236,6 +236,13 @@ func (f *Future[T]) settle(s State, v T, err error) bool {
 	if !f.state.CompareAndSwap(uint32(Pending), settling) {
 		return false
 	}
+	f.finish(s, v, err)
+	return true
+}
+
+// finish is the rest of a settle whose first step (Pending to settling)
+// the caller won: by settle itself, or earlier by Promise.Claim.
+func (f *Future[T]) finish(s State, v T, err error) {
 	f.value, f.err = v, err
 	// Deferred, so that an observer or handler that panics or calls
 	// runtime.Goexit cannot leave the future settling forever, its waiters
@@ -251,7 +258,6 @@ func (f *Future[T]) settle(s State, v T, err error) bool {
 	if o != nil {
 		o.Settled(s, err)
 	}
-	return true
 }
 
 // cancelled runs the cancellation handlers of a future being cancelled,
