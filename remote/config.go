@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -29,13 +31,24 @@ type Config struct {
 	MaxDeliver int           // deliveries before a task fails with ErrWorkerLost; 0 means 3
 	MaxQueued  int           // queued tasks beyond this are refused with workers.ErrQueueFull; 0 means no bound
 	Codec      Codec         // nil means JSON (encoding/json); CBOR is the other one provided
+	Replicas   int           // servers that keep a copy of the queue (its stream's replicas), for a cluster; 0 means 1
 	Hooks      Hooks         // metrics and traces: what the observe module plugs in; zero means none
 }
 
-// settings is a Config with its defaults applied.
+// settings is a Config with its defaults applied, and the subjects of
+// its queue:
+//
+//	vela.<queue>.tasks.<user>.<client>.<batch>   a batch of tasks (the stream holds vela.<queue>.tasks.>)
+//	vela.<queue>.cancel.<user>                   cancels, "<batch> <secret>" per line
+//	_VELA.<user>.<client>.(r|a|l|p).<n>          a client's replies, publish acks, loss marks, purge answers
+//	_VELA.<user>.<worker>.p.<n>                  a worker's deliveries, by pull request
+//
+// <user> is Config.User, or "_" without one.
 type settings struct {
 	Config
-	stream, tasks, cancels, advisory string
+	user                                  string // the user's token in subjects
+	stream, tasksAll, tasksBase, advisory string
+	cancels, cancelsAll, bucket           string
 }
 
 const consumerName = "workers"
@@ -53,6 +66,8 @@ func (c Config) settings() (settings, error) {
 		return s, invalid("Config.MaxDeliver %d", c.MaxDeliver)
 	case c.MaxQueued < 0:
 		return s, invalid("Config.MaxQueued %d", c.MaxQueued)
+	case c.Replicas < 0 || c.Replicas > 5:
+		return s, invalid("Config.Replicas %d (1 to 5)", c.Replicas)
 	}
 	if s.Queue == "" {
 		s.Queue = "default"
@@ -74,9 +89,13 @@ func (c Config) settings() (settings, error) {
 	if s.Codec == nil {
 		s.Codec = JSON
 	}
+	s.user = "_"
 	s.stream = "VELA_" + s.Queue
-	s.tasks = "vela." + s.Queue + ".tasks"
-	s.cancels = "vela." + s.Queue + ".cancel"
+	s.tasksBase = "vela." + s.Queue + ".tasks."
+	s.tasksAll = s.tasksBase + ">"
+	s.cancels = "vela." + s.Queue + ".cancel." + s.user
+	s.cancelsAll = "vela." + s.Queue + ".cancel.*"
+	s.bucket = "VELA_GIVEN_" + s.Queue
 	s.advisory = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + s.stream + "." + consumerName
 	return s, nil
 }
@@ -98,6 +117,13 @@ func dial(ctx context.Context, s *settings, name string, opts ...nats.Option) (*
 		return nil, fmt.Errorf("remote: %s: %w", name, err)
 	}
 	l := &link{srv: s.Server}
+	if s.URL != "" && strings.HasPrefix(s.URL, inProcessScheme) {
+		srv, err := lookupInProcess(s.URL)
+		if err != nil {
+			return nil, fmt.Errorf("remote: %s: %w", name, err)
+		}
+		l.srv = srv
+	}
 	if s.URL == "" && s.Server == nil {
 		srv, err := acquireShared()
 		if err != nil {
@@ -119,7 +145,7 @@ func dial(ctx context.Context, s *settings, name string, opts ...nats.Option) (*
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		l.release()
-		return nil, fmt.Errorf("remote: %s: connecting to %q: %w", name, s.URL, err)
+		return nil, fmt.Errorf("remote: %s: connecting to %q: %w", name, redact(s.URL), err)
 	}
 	l.nc = nc
 	l.js, err = jetstream.New(nc)
@@ -128,6 +154,27 @@ func dial(ctx context.Context, s *settings, name string, opts ...nats.Option) (*
 		return nil, fmt.Errorf("remote: %s: %w", name, err)
 	}
 	return l, nil
+}
+
+func (s *settings) replicas() int { return max(s.Replicas, 1) }
+
+// checkPermissions waits until the server has seen what was sent so far
+// and reports a permission it refused (a subscription or a publish) as
+// an error wrapping ErrNotPermitted.
+func (l *link) checkPermissions(ctx context.Context) error {
+	var err error
+	if _, ok := ctx.Deadline(); ok {
+		err = l.nc.FlushWithContext(ctx)
+	} else {
+		err = l.nc.FlushTimeout(5 * time.Second)
+	}
+	if last := l.nc.LastError(); errors.Is(last, nats.ErrPermissionViolation) {
+		return fmt.Errorf("remote: %w: %w", ErrNotPermitted, last)
+	}
+	if err != nil {
+		return fmt.Errorf("remote: %w", err)
+	}
+	return nil
 }
 
 // flush sends what is buffered (acknowledgements, cancels) before the
@@ -169,13 +216,21 @@ func (l *link) streamConfig(s *settings) jetstream.StreamConfig {
 	}
 	return jetstream.StreamConfig{
 		Name:      s.stream,
-		Subjects:  []string{s.tasks},
+		Subjects:  []string{s.tasksAll},
 		Retention: jetstream.WorkQueuePolicy,
 		Storage:   l.storage(),
+		Replicas:  s.replicas(),
 		MaxMsgs:   maxMsgs,
 		Discard:   jetstream.DiscardNew,
+		// Duplicates is the window in which a task published again with
+		// the same Nats-Msg-Id (a retry after a lost acknowledgement) is
+		// stored once.
+		Duplicates: dedupWindow,
 	}
 }
+
+// dedupWindow is how long the server remembers a task's Nats-Msg-Id.
+const dedupWindow = 2 * time.Minute
 
 // ensureStream creates the queue's stream if it is missing. With setBound,
 // an existing stream whose bound differs from s.MaxQueued is updated.
@@ -230,4 +285,25 @@ func (l *link) ensureConsumer(ctx context.Context, s *settings, update bool) (je
 		return nil, fmt.Errorf("remote: consumer of %s: %w", s.stream, err)
 	}
 	return c, nil
+}
+
+// redact returns urls, a comma-separated list of server URLs, with any
+// password or token replaced by "xxxxx", for error messages.
+func redact(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		switch {
+		case err != nil:
+			parts[i] = "(unreadable URL)"
+		case u.User != nil:
+			if _, has := u.User.Password(); has {
+				u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			} else {
+				u.User = url.User("xxxxx") // a token
+			}
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
 }

@@ -3,6 +3,7 @@ package remote
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 var (
@@ -24,7 +25,29 @@ var (
 	// ErrTooLarge is wrapped by the error of a Spawn whose encoded argument
 	// does not fit the server's payload limit; nothing is sent.
 	ErrTooLarge = errors.New("remote: message exceeds the server's payload limit")
+	// ErrNotPermitted is wrapped by the error of a Dial or Serve, or of a
+	// task, that the server refused because the user may not do it (use
+	// that queue, in that role).
+	ErrNotPermitted = errors.New("remote: not permitted")
 )
+
+// taskError is the error of one task that the remote package decided (not
+// the function's own error): `remote "resize": unknown function`. The
+// function's name comes once, after the package's prefix, and the
+// wrapped sentinels' own prefixes are not repeated; errors.Is and errors.As
+// see the wrapped error.
+type taskError struct {
+	fn  string
+	err error
+}
+
+func (e *taskError) Error() string {
+	return fmt.Sprintf("remote %q: %s", e.fn, strings.ReplaceAll(e.err.Error(), "remote: ", ""))
+}
+
+func (e *taskError) Unwrap() error { return e.err }
+
+func fnError(fn string, err error) error { return &taskError{fn: fn, err: err} }
 
 // RemoteError is the error of a task whose function returned an error. A
 // Go error value cannot cross machines, so only its message does; match on

@@ -20,5 +20,41 @@ var QuickSeq = quickSeq
 // data with the encoded result: the subject and the data.
 func FakeReply(task []byte, result []byte) (string, []byte) {
 	h, _, _ := decodeTask(task)
-	return h.reply, encodeReply(statusOK, "", result)
+	return h.reply, encodeReply(statusOK, h.secret, "", result)
+}
+
+// ForgedReply is a reply to the task message data without its secret.
+func ForgedReply(task []byte, result []byte) (string, []byte) {
+	h, _, _ := decodeTask(task)
+	return h.reply, encodeReply(statusOK, "guess", "", result)
+}
+
+// TaskEnvelope returns a task's id, secret and reply subject.
+func TaskEnvelope(task []byte) (id, secret, reply string, ok bool) {
+	h, _, ok := decodeTask(task)
+	return h.id, h.secret, h.reply, ok
+}
+
+// DropAcks makes c ignore its next n publish acknowledgements, as if the
+// network had lost them.
+func DropAcks(c *Client, n int32) { c.dropAcks.Store(n) }
+
+// RememberedCancels is how many cancels w remembers.
+func RememberedCancels(w *Worker) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cancels.len()
+}
+
+// MaxCancels is the bound on remembered cancels.
+const MaxCancels = maxCancels
+
+// AckPending is how many tasks of c's queue are delivered and not yet
+// acknowledged.
+func AckPending(c *Client) int {
+	cons, err := c.l.js.Consumer(context.Background(), c.s.stream, consumerName)
+	if err != nil {
+		return -1
+	}
+	return cons.CachedInfo().NumAckPending
 }

@@ -3,9 +3,12 @@ package remote_test
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/velalang/runtime/remote"
 )
 
@@ -98,4 +101,50 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// within polls cond for at most d, failing the test if it does not hold
+// by then (for bounds the tests promise, such as "at once").
+func within(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// connect opens a plain NATS connection to srv, in-process, as a third
+// party would.
+func connect(t *testing.T, srv *remote.Server) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect("", nats.InProcessServer(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// countRequests counts the JetStream API requests on subjects starting
+// with any of prefixes, seen by a connection to srv.
+func countRequests(t *testing.T, srv *remote.Server, prefixes ...string) func() int64 {
+	t.Helper()
+	nc := connect(t, srv)
+	var n atomic.Int64
+	if _, err := nc.Subscribe("$JS.API.>", func(m *nats.Msg) {
+		for _, p := range prefixes {
+			if strings.HasPrefix(m.Subject, p) {
+				n.Add(1)
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return n.Load
 }

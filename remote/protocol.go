@@ -1,34 +1,42 @@
 package remote
 
 import (
+	"crypto/subtle"
 	"encoding/binary"
 	"time"
 )
 
 // The wire format. A task message's data is an envelope, not headers, so
-// that neither the server nor the worker parses headers per task:
+// that neither the server nor the worker parses headers per task (the one
+// header, Nats-Msg-Id, is read by the server only):
 //
-//	"VT1" id fn reply deadline runTimeout argument
+//	"VT2" id secret fn reply deadline runTimeout argument
 //
-// where id, fn and reply are uvarint-length-prefixed strings (the task's
-// id "<client>.<n>", the function's name, the subject for the reply),
-// deadline is a varint of Unix nanoseconds on the caller's clock (0: no
-// WithTimeout), runTimeout a varint of nanoseconds (0: none), and the
-// argument, encoded by the Codec, is the rest. A reply's data is
+// where id, secret, fn and reply are uvarint-length-prefixed strings (the
+// task's id "<client>.<n>", its secret, the function's name, the subject
+// for the reply), deadline is a varint of Unix nanoseconds on the caller's
+// clock (0: no WithTimeout), runTimeout a varint of nanoseconds (0: none),
+// and the argument, encoded by the Codec, is the rest. A reply's data is
 //
-//	status extra result
+//	status secret extra result
 //
-// with a one-byte status, a uvarint-length-prefixed extra string (a
-// panic's value) and the rest: the encoded result, an error's message or a
-// panic's stack.
+// with a one-byte status, the task's secret and an extra string (a panic's
+// value), both uvarint-length-prefixed, and the rest: the encoded result,
+// an error's message or a panic's stack. A cancel is one line per task,
+// "<id> <secret>\n".
+//
+// The secret is known only to the client that sent the task and to the
+// workers that received it: a reply or a cancel without it is dropped, so
+// a party that can publish on a reply or cancel subject but never received
+// the task cannot settle or cancel it.
 
-const taskMagic = "VT1"
+const taskMagic = "VT2"
 
 // taskHead is a task message's envelope.
 type taskHead struct {
-	id, fn, reply string
-	deadline      int64         // Unix nanoseconds; 0 means none
-	runTimeout    time.Duration // 0 means none
+	id, secret, fn, reply string
+	deadline              int64         // Unix nanoseconds; 0 means none
+	runTimeout            time.Duration // 0 means none
 }
 
 func appendString(b []byte, s string) []byte {
@@ -38,9 +46,10 @@ func appendString(b []byte, s string) []byte {
 
 // encodeTask returns the data of a task message.
 func encodeTask(h *taskHead, arg []byte) []byte {
-	b := make([]byte, 0, len(taskMagic)+len(h.id)+len(h.fn)+len(h.reply)+24+len(arg))
+	b := make([]byte, 0, len(taskMagic)+len(h.id)+len(h.secret)+len(h.fn)+len(h.reply)+26+len(arg))
 	b = append(b, taskMagic...)
 	b = appendString(b, h.id)
+	b = appendString(b, h.secret)
 	b = appendString(b, h.fn)
 	b = appendString(b, h.reply)
 	b = binary.AppendVarint(b, h.deadline)
@@ -81,10 +90,10 @@ func decodeTask(data []byte) (h taskHead, arg []byte, ok bool) {
 		return h, nil, false
 	}
 	r := reader{b: data[len(taskMagic):], ok: true}
-	h.id, h.fn, h.reply = r.str(), r.str(), r.str()
+	h.id, h.secret, h.fn, h.reply = r.str(), r.str(), r.str(), r.str()
 	h.deadline = r.varint()
 	h.runTimeout = time.Duration(r.varint())
-	if !r.ok || h.id == "" || h.reply == "" || h.runTimeout < 0 {
+	if !r.ok || h.id == "" || h.secret == "" || h.reply == "" || h.runTimeout < 0 {
 		return taskHead{}, nil, false
 	}
 	return h, r.b, true
@@ -103,19 +112,26 @@ const (
 )
 
 // encodeReply returns the data of a reply message.
-func encodeReply(status byte, extra string, rest []byte) []byte {
-	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(extra)+len(rest))
+func encodeReply(status byte, secret, extra string, rest []byte) []byte {
+	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(secret)+len(extra)+len(rest))
 	b = append(b, status)
+	b = appendString(b, secret)
 	b = appendString(b, extra)
 	return append(b, rest...)
 }
 
 // decodeReply reads a reply message's data.
-func decodeReply(data []byte) (status byte, extra string, rest []byte, ok bool) {
-	if len(data) < 2 {
-		return 0, "", nil, false
+func decodeReply(data []byte) (status byte, secret, extra string, rest []byte, ok bool) {
+	if len(data) < 3 {
+		return 0, "", "", nil, false
 	}
 	r := reader{b: data[1:], ok: true}
+	secret = r.str()
 	extra = r.str()
-	return data[0], extra, r.b, r.ok
+	return data[0], secret, extra, r.b, r.ok
+}
+
+// sameSecret compares two secrets in constant time.
+func sameSecret(a, b string) bool {
+	return len(a) > 0 && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }

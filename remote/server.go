@@ -16,6 +16,12 @@ import (
 type ServerConfig struct {
 	Dir  string // JetStream store directory; "" keeps the store in memory
 	Port int    // 0: no listener (in-process connections only); -1: a free loopback port; >0: that port
+	// NoSync, with a Dir, lets the server acknowledge a task before its
+	// write reaches the disk (the file store then flushes every two
+	// minutes, and a power failure or an OS crash can lose acknowledged
+	// tasks). By default every write is synced before it is
+	// acknowledged; BENCHMARKS.md gives the cost.
+	NoSync bool
 }
 
 // Server is a NATS server with JetStream running inside this process.
@@ -30,7 +36,7 @@ type Server struct {
 	dir    string // the store directory
 	memory bool   // Dir was "": streams created through this server are kept in memory
 	tmp    string // scratch directory to remove on Shutdown, or ""
-	url    string
+	url    string // the listener's URL, or the in-process one
 
 	mu     sync.Mutex
 	closed bool
@@ -64,6 +70,7 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		StoreDir:   s.dir,
 		NoLog:      true,
 		NoSigs:     true,
+		SyncAlways: !s.memory && !cfg.NoSync,
 	}
 	switch cfg.Port {
 	case 0:
@@ -90,6 +97,8 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		if a, ok := ns.Addr().(*net.TCPAddr); ok {
 			s.url = fmt.Sprintf("nats://127.0.0.1:%d", a.Port)
 		}
+	} else {
+		s.url = registerInProcess(s)
 	}
 	return s, nil
 }
@@ -99,8 +108,10 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 // nats.InProcessServer option to use the embedded server directly.
 func (s *Server) InProcessConn() (net.Conn, error) { return s.ns.InProcessConn() }
 
-// URL returns "nats://127.0.0.1:PORT" for a server with a listener, or ""
-// for one reachable only in-process.
+// URL returns "nats://127.0.0.1:PORT" for a server with a listener. For
+// one reachable only in-process it returns "vela-inprocess://<id>", which
+// Config.URL accepts in this process only (as it accepts Config.Server),
+// so that Config{URL: srv.URL()} never falls back to another server.
 func (s *Server) URL() string { return s.url }
 
 // Shutdown first settles what the in-process Clients and Workers of this
@@ -127,6 +138,7 @@ func (s *Server) Shutdown() {
 	s.ns.Shutdown()
 	s.ns.WaitForShutdown()
 	s.removeTmp()
+	unregisterInProcess(s.url)
 }
 
 func (s *Server) removeTmp() {
@@ -184,4 +196,40 @@ func releaseShared() {
 		shared.srv.Shutdown()
 		shared.srv = nil
 	}
+}
+
+// The in-process servers by URL, for Config.URL.
+const inProcessScheme = "vela-inprocess://"
+
+var inProcess struct {
+	mu   sync.Mutex
+	next uint64
+	srvs map[string]*Server
+}
+
+func registerInProcess(s *Server) string {
+	inProcess.mu.Lock()
+	defer inProcess.mu.Unlock()
+	if inProcess.srvs == nil {
+		inProcess.srvs = make(map[string]*Server)
+	}
+	inProcess.next++
+	u := fmt.Sprintf("%s%d", inProcessScheme, inProcess.next)
+	inProcess.srvs[u] = s
+	return u
+}
+
+func unregisterInProcess(u string) {
+	inProcess.mu.Lock()
+	delete(inProcess.srvs, u)
+	inProcess.mu.Unlock()
+}
+
+func lookupInProcess(u string) (*Server, error) {
+	inProcess.mu.Lock()
+	defer inProcess.mu.Unlock()
+	if s := inProcess.srvs[u]; s != nil {
+		return s, nil
+	}
+	return nil, fmt.Errorf("remote: %s is not an embedded server running in this process: %w", u, workers.ErrPoolClosed)
 }

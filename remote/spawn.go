@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/velalang/runtime/async"
 	"github.com/velalang/runtime/workers"
 )
@@ -54,14 +53,14 @@ func Spawn[R, A any](ctx context.Context, c *Client, name string, arg A, opts ..
 	}
 	data, err := encodeArg(c, name, arg)
 	if err != nil {
-		return async.FromError[R](err)
+		return async.FromError[R](fnError(name, err))
 	}
 	t := newTask[R](c, name, o)
 	if ctx.Err() != nil {
 		t.p.Future().CancelWithCause(context.Cause(ctx))
 		return t.p.Future()
 	}
-	if err := c.send(ctx, &t.e, name, data, o.Timeout, o.RunTimeout); err != nil {
+	if err := c.send(ctx, &t.e, c.newBatch(), name, data, o.Timeout, o.RunTimeout); err != nil {
 		t.p.Reject(err)
 	}
 	return t.p.Future()
@@ -88,7 +87,7 @@ func readOptions(ctx context.Context, c *Client, name string, opts []workers.Opt
 func encodeArg[A any](c *Client, name string, arg A) ([]byte, error) {
 	data, err := c.s.Codec.Marshal(arg)
 	if err != nil {
-		return nil, fmt.Errorf("remote: encoding the argument of %q: %w: %w", name, ErrCodec, err)
+		return nil, fmt.Errorf("encoding the argument: %w: %w", ErrCodec, err)
 	}
 	return data, nil
 }
@@ -114,17 +113,12 @@ func newTask[R any](c *Client, fn string, o workers.Settings) *task[R] {
 	return t
 }
 
-func (t *task[R]) reply(m *nats.Msg) {
-	status, extra, rest, ok := decodeReply(m.Data)
-	if !ok {
-		t.p.Reject(fmt.Errorf("remote: %q: unreadable reply", t.fn))
-		return
-	}
+func (t *task[R]) reply(status byte, extra string, rest []byte) {
 	switch status {
 	case statusOK:
 		var v R
 		if err := t.c.s.Codec.Unmarshal(rest, &v); err != nil {
-			t.p.Reject(fmt.Errorf("remote: decoding the result of %q: %w: %w", t.fn, ErrCodec, err))
+			t.p.Reject(fnError(t.fn, fmt.Errorf("decoding the result: %w: %w", ErrCodec, err)))
 			return
 		}
 		t.p.Resolve(v)
@@ -133,20 +127,21 @@ func (t *task[R]) reply(m *nats.Msg) {
 	case statusPanic:
 		t.p.Reject(&async.PanicError{Value: extra, Stack: rest})
 	case statusUnknown:
-		t.p.Reject(fmt.Errorf("remote: %q: %w", t.fn, ErrUnknownFunction))
+		t.p.Reject(fnError(t.fn, ErrUnknownFunction))
 	case statusLost:
-		t.p.Reject(fmt.Errorf("remote: %q is NotIdempotent and was delivered again after its worker was lost: %w", t.fn, ErrWorkerLost))
+		t.p.Reject(fnError(t.fn, fmt.Errorf("NotIdempotent, and delivered again after its worker was lost: %w", ErrWorkerLost)))
 	case statusCodec:
-		t.p.Reject(fmt.Errorf("remote: worker: %s: %w", rest, ErrCodec))
+		t.p.Reject(fnError(t.fn, fmt.Errorf("worker: %s: %w", rest, ErrCodec)))
 	case statusTimeout:
 		t.timedOut()
 	case statusRunOver:
 		t.p.Reject(&workers.TimeoutError{Name: t.name, Timeout: t.runTimeout, Run: true})
 	default:
-		t.p.Reject(fmt.Errorf("remote: %q: unreadable reply (status %q)", t.fn, status))
+		t.p.Reject(fnError(t.fn, fmt.Errorf("unreadable reply (status %q)", status)))
 	}
 }
 
+func (t *task[R]) function() string       { return t.fn }
 func (t *task[R]) reject(err error)       { t.p.Reject(err) }
 func (t *task[R]) watch(o async.Observer) { t.p.Observe(o) }
 func (t *task[R]) done() bool             { return t.p.Future().State() != async.Pending }
@@ -172,7 +167,7 @@ func SpawnAll[R, A any](ctx context.Context, c *Client, name string, args []A, o
 	data := make([][]byte, len(args))
 	for i, a := range args {
 		if data[i], err = encodeArg(c, name, a); err != nil {
-			return async.FromError[[]R](fmt.Errorf("remote: SpawnAll: argument %d: %w", i, err))
+			return async.FromError[[]R](fnError(name, fmt.Errorf("argument %d: %w", i, err)))
 		}
 	}
 	g := &group[R]{vals: make([]R, len(args)), tasks: make([]*task[R], len(args))}
@@ -193,11 +188,12 @@ func SpawnAll[R, A any](ctx context.Context, c *Client, name string, args []A, o
 		g.tasks[i] = newTask[R](c, name, oi)
 	}
 	g.p.OnCancel(func(cause error) { g.cancelAll(cause) })
+	b := c.newBatch()
 	for i, t := range g.tasks {
 		if t.done() { // a sibling failed, or the group was cancelled
 			continue
 		}
-		if err := c.send(ctx, &t.e, name, data[i], o.Timeout, o.RunTimeout); err != nil {
+		if err := c.send(ctx, &t.e, b, name, data[i], o.Timeout, o.RunTimeout); err != nil {
 			t.p.Reject(err)
 		}
 		if t.p.Future().Poll(member[R]{g, i}).IsReady() {

@@ -6,6 +6,10 @@
 // comparison.
 //
 //	go run ./remote/cmd/velaremote [-tasks 300] [-workers 3] [-rounds 20000]
+//
+// SIGINT or SIGTERM stops the demo and its worker processes; a worker
+// process also stops when its parent is gone (its stdin, a pipe from the
+// parent, reaches end of file), even after a SIGKILL of the parent.
 package main
 
 import (
@@ -74,16 +78,25 @@ func main() {
 	rounds := flag.Int("rounds", 20000, "SHA-256 rounds per task (about 10 ms for 20000)")
 	killAt := flag.Float64("kill-at", 0.3, "fraction of the batch after which one worker is killed (0: none)")
 	flag.Parse()
-	if err := run(os.Stdout, *tasks, *nworkers, *rounds, *killAt); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Stdout, *tasks, *nworkers, *rounds, *killAt); err != nil {
+		stop()
 		fmt.Fprintln(os.Stderr, "velaremote:", err)
 		os.Exit(1)
 	}
 }
 
-// serve is a worker process: one slot, until SIGTERM or SIGKILL.
+// serve is a worker process: one slot, until SIGTERM, SIGINT, SIGKILL or
+// the end of its stdin (its parent is gone).
 func serve(url string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	ctx, orphaned := context.WithCancel(ctx)
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin) // returns when the parent's end closes
+		orphaned()
+	}()
 	reg := remote.NewRegistry()
 	if err := remote.Register(reg, "hash", hash); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -104,8 +117,9 @@ func serve(url string) int {
 
 // worker is a worker process seen from the demo.
 type worker struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed once its stdout is drained
+	cmd   *exec.Cmd
+	stdin io.WriteCloser // held open while the worker should live
+	done  chan struct{}  // closed once its stdout is drained
 }
 
 func startWorker(url string) (*worker, error) {
@@ -120,10 +134,14 @@ func startWorker(url string) (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	w := &worker{cmd: cmd, done: make(chan struct{})}
+	w := &worker{cmd: cmd, stdin: in, done: make(chan struct{})}
 	ready := make(chan bool, 1)
 	go func() {
 		defer close(w.done)
@@ -148,11 +166,14 @@ func startWorker(url string) (*worker, error) {
 // stop ends the process with SIGTERM (a no-op if it is dead) and waits.
 func (w *worker) stop() {
 	_ = w.cmd.Process.Signal(syscall.SIGTERM)
+	_ = w.stdin.Close()
 	_ = w.cmd.Wait()
 	<-w.done
 }
 
-func run(out io.Writer, tasks, nworkers, rounds int, killAt float64) error {
+// run is the demo; it stops early, with its worker processes, when ctx
+// ends.
+func run(ctx context.Context, out io.Writer, tasks, nworkers, rounds int, killAt float64) error {
 	if tasks <= 0 || nworkers <= 0 || rounds < 0 {
 		return fmt.Errorf("-tasks and -workers must be positive, -rounds not negative")
 	}
@@ -182,7 +203,6 @@ func run(out io.Writer, tasks, nworkers, rounds int, killAt float64) error {
 	}
 	fmt.Fprintf(out, "%d worker processes, 1 slot each: %v (this process: %d, %d cores)\n", len(ws), pids, os.Getpid(), runtime.NumCPU())
 
-	ctx := context.Background()
 	c, err := remote.Dial(ctx, remote.Config{Server: srv, Queue: queue})
 	if err != nil {
 		return err
@@ -215,7 +235,12 @@ func run(out io.Writer, tasks, nworkers, rounds int, killAt float64) error {
 	killed := 0
 	victim := -1
 	for n := 0; n < tasks; n++ {
-		<-settled
+		select {
+		case <-settled:
+		case <-ctx.Done():
+			fmt.Fprintln(out)
+			return fmt.Errorf("stopped: %w", context.Cause(ctx))
+		}
 		fmt.Fprintf(out, "\rremote: %d/%d done", n+1, tasks)
 		if victim < 0 && killAt > 0 && float64(n+1) >= killAt*float64(tasks) && len(ws) > 1 {
 			victim = len(ws) - 1

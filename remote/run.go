@@ -1,0 +1,228 @@
+package remote
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/velalang/runtime/async"
+	"github.com/velalang/runtime/workers"
+)
+
+// run is one task accepted by a Worker: its message, its envelope's
+// fields, and the future of its function on the pool.
+type run struct {
+	w         *Worker
+	order     uint64 // Worker.nruns when accepted
+	id        string
+	secret    string
+	batch     string // "<user>.<client>.<batch>", the tail of its subject
+	reply     string
+	fn        *function
+	m         *nats.Msg
+	again     bool // a NotIdempotent task run after give-backs: forget them when done
+	f         *async.Future[[]byte]
+	requeue   atomic.Bool  // give the task back to the queue instead of answering
+	started   atomic.Bool  // its function has started on the pool
+	startedAt atomic.Int64 // Unix nanoseconds when it started, 0 before
+}
+
+func sortRunsNewestFirst(rs []*run) {
+	slices.SortFunc(rs, func(a, b *run) int { return int(b.order - a.order) })
+}
+
+// batchOf returns the tail of a task subject after "vela.<queue>.tasks.".
+func (w *Worker) batchOf(subject string) string {
+	return strings.TrimPrefix(subject, w.s.tasksBase)
+}
+
+// accept looks at one message with a slot taken. It returns false if the
+// task was answered or dropped without starting, so the slot is free again.
+func (w *Worker) accept(m *nats.Msg) bool {
+	h, data, ok := decodeTask(m.Data)
+	if !ok {
+		_ = m.Term() // not a task of ours
+		return false
+	}
+	batch := w.batchOf(m.Subject)
+	w.mu.Lock()
+	cancelled := w.cancels.has(batch, h.id, h.secret)
+	w.mu.Unlock()
+	if cancelled {
+		_ = m.Ack()
+		return false
+	}
+	var timeout time.Duration
+	if h.deadline != 0 {
+		timeout = time.Until(time.Unix(0, h.deadline))
+		if timeout <= 0 {
+			_ = m.Ack() // its caller has given up on it: it never runs
+			return false
+		}
+	}
+	fn := w.reg.lookup(h.fn)
+	if fn == nil {
+		w.answer(h.reply, statusUnknown, h.secret, nil, "")
+		_ = m.Ack()
+		return false
+	}
+	r := &run{w: w, id: h.id, secret: h.secret, batch: batch, reply: h.reply, fn: fn, m: m}
+	if fn.notIdempotent {
+		if md, err := m.Metadata(); err != nil || md.NumDelivered > 1 {
+			if !w.onlyGivenBack(h.id, md) {
+				w.answer(h.reply, statusLost, h.secret, nil, "")
+				_ = m.Ack()
+				return false
+			}
+			r.again = true
+		}
+	}
+	opts := []workers.Option{workers.OnPool(w.pool), workers.WithName(h.fn)}
+	if timeout > 0 {
+		opts = append(opts, workers.WithTimeout(timeout))
+	}
+	if h.runTimeout > 0 {
+		opts = append(opts, workers.WithRunTimeout(h.runTimeout))
+	}
+	codec := w.s.Codec
+	parent := context.Background()
+	if w.s.Hooks.worker() {
+		attempt := uint64(1)
+		if md, err := m.Metadata(); err == nil {
+			attempt = md.NumDelivered
+		}
+		parent = w.taskContext(m, h.id, attempt)
+	}
+	r.f = workers.Spawn(parent, func(ctx context.Context) ([]byte, error) {
+		t0 := time.Now()
+		r.startedAt.Store(t0.UnixNano())
+		r.started.Store(true)
+		out, err := fn.call(ctx, codec, data)
+		w.noteRun(time.Since(t0))
+		return out, err
+	}, opts...)
+	w.mu.Lock()
+	cancelled = w.cancels.has(batch, h.id, h.secret)
+	if !cancelled {
+		w.nruns++
+		r.order = w.nruns
+		w.runs[h.id] = r
+	}
+	w.mu.Unlock()
+	if cancelled {
+		r.f.CancelWithCause(errCallerCancelled)
+		_ = m.Ack()
+		return false
+	}
+	if r.f.Poll(r).IsReady() {
+		r.Wake()
+	}
+	return true
+}
+
+// onlyGivenBack reports whether every earlier delivery of a NotIdempotent
+// task was a give-back, so that it never started.
+func (w *Worker) onlyGivenBack(id string, md *nats.MsgMetadata) bool {
+	if md == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n, err := givenBack(ctx, w.kv, id)
+	return err == nil && n >= md.NumDelivered-1
+}
+
+// Wake runs once the run's future has settled, on the goroutine that
+// settled it: it answers the caller, acknowledges the message and frees
+// the slot.
+func (r *run) Wake() {
+	w := r.w
+	w.mu.Lock()
+	if w.runs[r.id] == r { // else a second delivery of the task took its place
+		delete(w.runs, r.id)
+	}
+	w.mu.Unlock()
+	res, _ := r.f.Result()
+	switch {
+	case r.requeue.Load():
+		w.giveBack(r.m, r.id, r.fn, !r.started.Load())
+	case r.f.State() == async.Cancelled:
+		_ = r.m.Ack() // the caller no longer wants it
+	default:
+		w.answerResult(r.reply, r.secret, res.Value, res.Err)
+		_ = r.m.Ack()
+		if r.again {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			forgetGiveBacks(ctx, w.kv, r.id)
+			cancel()
+		}
+	}
+	w.release()
+}
+
+// giveBack returns a task to the queue for another worker (a NAK). A
+// NotIdempotent task that never started has the give-back recorded first,
+// so that the next worker may still run it.
+func (w *Worker) giveBack(m *nats.Msg, id string, fn *function, unstarted bool) {
+	if unstarted && fn != nil && fn.notIdempotent {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = noteGiveBack(ctx, w.kv, id) // if it fails, the task fails as lost: the safe side
+		cancel()
+	}
+	_ = m.Nak()
+}
+
+// giveBackUnread returns a task that arrived while the worker stops or
+// beyond its window.
+func (w *Worker) giveBackUnread(m *nats.Msg) {
+	h, _, ok := decodeTask(m.Data)
+	if !ok {
+		_ = m.Term()
+		return
+	}
+	w.giveBack(m, h.id, w.reg.lookup(h.fn), true)
+}
+
+func (w *Worker) answerResult(reply, secret string, v []byte, err error) {
+	if err == nil {
+		w.answer(reply, statusOK, secret, v, "")
+		return
+	}
+	switch e := err.(type) {
+	case *async.PanicError:
+		w.answer(reply, statusPanic, secret, e.Stack, fmt.Sprint(e.Value))
+	case *codecFailure:
+		w.answer(reply, statusCodec, secret, []byte(e.Error()), "")
+	case *workers.TimeoutError:
+		if e.Run {
+			w.answer(reply, statusRunOver, secret, nil, "")
+		} else {
+			w.answer(reply, statusTimeout, secret, nil, "")
+		}
+	default:
+		w.answer(reply, statusError, secret, []byte(err.Error()), "")
+	}
+}
+
+// answer publishes a reply; extra is a panic's value.
+func (w *Worker) answer(reply string, status byte, secret string, rest []byte, extra string) {
+	_ = w.l.nc.Publish(reply, encodeReply(status, secret, extra, rest))
+}
+
+// cancelRuns cancels the runs whose function has not started, then the
+// others: cancelling a running function frees its pool worker, which
+// would start the next waiting task.
+func cancelRuns(rs []*run, cause error) {
+	for _, r := range rs {
+		if !r.started.Load() {
+			r.f.CancelWithCause(cause)
+		}
+	}
+	for _, r := range rs {
+		r.f.CancelWithCause(cause)
+	}
+}
