@@ -37,6 +37,17 @@ type batch[T any] struct {
 	runFor time.Duration    // WithRunTimeout: each task's, or 0
 	p      async.Promise[[]T]
 
+	// SpawnAllSettled: no fail-fast; each task's outcome in results, and
+	// the future is all instead of p.
+	settled bool
+	results []async.Result[T]
+	all     async.Promise[[]async.Result[T]]
+	// pool.mu, then the settler's: the tasks unfinished when the outcome
+	// was decided by the context's end, those running then and those from
+	// the first unclaimed on, whose Results the settle fills in.
+	unfinished     []int
+	unfinishedFrom int
+
 	ctx     context.Context // every function's context
 	ctxDone <-chan struct{} // ctx.Done() if the context can end on its own, else nil
 	end     context.CancelCauseFunc
@@ -146,7 +157,11 @@ func (b *batch[T]) start(parent context.Context, timeout time.Duration) {
 		b.ctxDone = b.ctx.Done()
 		b.stop = context.AfterFunc(b.ctx, b.ctxEnded)
 	}
-	b.p.Observe(b)
+	if b.settled {
+		b.all.Observe(b)
+	} else {
+		b.p.Observe(b)
+	}
 }
 
 // Settled observes the batch's future: whoever cancelled it (Future.Cancel,
@@ -166,7 +181,9 @@ func (b *batch[T]) release(cause error) {
 	if b.stop != nil {
 		b.stop()
 	}
-	b.end(cause)
+	if b.end != nil { // nil for a batch refused before it started
+		b.end(cause)
+	}
 }
 
 // nameOf is the name of task i.
@@ -252,8 +269,12 @@ func (b *batch[T]) decideExceptLocked(c *atomic.Uint64, x *batchItem[T]) bool {
 	if b.anchor.state == stateQueued {
 		p.moveLocked(&b.anchor, stateDone)
 	}
+	b.unfinishedFrom = b.cursor
 	for _, it := range b.items {
 		if it != nil && it.state == stateRunning {
+			if b.settled {
+				b.unfinished = append(b.unfinished, it.i)
+			}
 			p.moveLocked(&it.taskBase, stateAbandoned)
 			if it != x {
 				rest++
@@ -366,9 +387,12 @@ func (b *batch[T]) newCtx(w *worker, name string) *itemCtx {
 
 // recordLocked records how task i ended, on worker w, and decides the batch
 // if it was the last task or the first to fail.
-func (b *batch[T]) recordLocked(i int, v T, err error, panicked bool, w *worker) decision {
+// A task of a SpawnAllSettled keeps its outcome and decides nothing
+// unless it is the last. settled says the task's outcome was recorded
+// already (its run timeout, in a SpawnAllSettled).
+func (b *batch[T]) recordLocked(i int, v T, err error, panicked, settled bool, w *worker) decision {
 	switch {
-	case b.done:
+	case b.done || settled:
 		w.late.Add(1)
 		return decision{}
 	case err != nil:
@@ -376,11 +400,27 @@ func (b *batch[T]) recordLocked(i int, v T, err error, panicked bool, w *worker)
 		if panicked {
 			w.panicked.Add(1)
 		}
-		b.decideLocked(&b.pool.stats.cancelled)
-		return decision{o: rejectBatch, i: i, err: err}
+		if pe, ok := err.(*permanentError); ok {
+			err = pe.err
+		}
+		if !b.settled {
+			b.decideLocked(&b.pool.stats.cancelled)
+			return decision{o: rejectBatch, i: i, err: err}
+		}
+		b.results[i].Err = err
+	case b.settled:
+		w.completed.Add(1)
+		b.results[i].Value = v
+	default:
+		w.completed.Add(1)
+		b.vals[i] = v
 	}
-	w.completed.Add(1)
-	b.vals[i] = v
+	return b.leftLocked()
+}
+
+// leftLocked counts one more task of the batch finished, and decides the
+// batch resolved if it was the last.
+func (b *batch[T]) leftLocked() decision {
 	if b.left--; b.left == 0 {
 		b.decideOnceLocked()
 		return decision{o: resolveBatch}
@@ -394,6 +434,10 @@ func (b *batch[T]) recordLocked(i int, v T, err error, panicked bool, w *worker)
 func (b *batch[T]) settle(d decision) {
 	if d.o != noOutcome {
 		b.reportUnclaimed()
+	}
+	if b.settled {
+		b.settleAll(d)
+		return
 	}
 	switch d.o {
 	case resolveBatch:
@@ -413,14 +457,55 @@ func (b *batch[T]) settle(d decision) {
 	}
 }
 
+// settleAll carries out the outcome of a SpawnAllSettled: its future is
+// fulfilled, with the tasks that had not finished when the batch's context
+// ended holding the timeout or the cancellation in their Result.
+func (b *batch[T]) settleAll(d decision) {
+	var err error
+	switch d.o {
+	case noOutcome:
+		return
+	case timeoutBatch:
+		err = b.timeout
+	case cancelBatch:
+		err = &cancelledError{context.Cause(b.anchor.parent)}
+	}
+	if err != nil {
+		for _, i := range b.unfinished {
+			b.results[i].Err = err
+		}
+		for i := b.unfinishedFrom; i < len(b.results); i++ {
+			b.results[i].Err = err
+		}
+		b.unfinished = nil
+	}
+	if err != nil {
+		b.release(err)
+	} else {
+		b.release(context.Canceled)
+	}
+	b.all.Resolve(b.results)
+}
+
 // The anchor's body: the pool reaches the batch through it.
 
 // run is never called: workers run claimed items, never the anchor.
 func (b *batch[T]) run() *taskBase { panic("workers: a batch's anchor cannot run") }
 
 func (b *batch[T]) cancelledTasks() int     { return int(b.reported.Swap(0)) }
-func (b *batch[T]) reject(err error) bool   { return b.p.Reject(err) }
-func (b *batch[T]) cancel(cause error) bool { return b.p.Future().CancelWithCause(cause) }
+func (b *batch[T]) reject(err error) bool {
+	if b.settled {
+		return b.all.Reject(err)
+	}
+	return b.p.Reject(err)
+}
+
+func (b *batch[T]) cancel(cause error) bool {
+	if b.settled {
+		return b.all.Future().CancelWithCause(cause)
+	}
+	return b.p.Future().CancelWithCause(cause)
+}
 func (b *batch[T]) attach()                 {}
 
 // expired is never called: a batch's deadline is its context's.
@@ -573,8 +658,9 @@ func (b *batch[T]) followLocked(w *worker, d decision) *taskBase {
 func (it *batchItem[T]) finishLocked(i int, v T, err error, panicked bool, w *worker) decision {
 	b := it.b
 	d := it.overranLocked()
+	settled := it.state == stateAbandoned // its run timeout recorded its outcome (SpawnAllSettled)
 	b.pool.moveLocked(&it.taskBase, stateDone)
-	if r := b.recordLocked(i, v, err, panicked, w); d.o == noOutcome {
+	if r := b.recordLocked(i, v, err, panicked, settled, w); d.o == noOutcome {
 		d = r
 	}
 	return d
@@ -595,7 +681,7 @@ func (it *batchItem[T]) overranLocked() decision {
 		if b.decideLocked(&p.stats.timedOut) {
 			return decision{o: timeoutBatch}
 		}
-	case b.runFor > 0 && p.now() >= it.extra.Load().runAt:
+	case b.runFor > 0 && it.state == stateRunning && p.now() >= it.extra.Load().runAt:
 		return it.timeOutLocked()
 	}
 	return decision{}
@@ -606,6 +692,14 @@ func (it *batchItem[T]) overranLocked() decision {
 // as Cancelled.
 func (it *batchItem[T]) timeOutLocked() decision {
 	b, p := it.b, it.b.pool
+	if b.settled {
+		// Only this task times out; its function runs on, abandoned.
+		p.stats.timedOut.Add(1)
+		it.counted = TimedOut
+		b.results[it.i].Err = &TimeoutError{Name: b.nameOf(it.i), Timeout: b.runFor, Run: true}
+		p.moveLocked(&it.taskBase, stateAbandoned)
+		return b.leftLocked()
+	}
 	b.decideExceptLocked(&p.stats.cancelled, it)
 	p.stats.timedOut.Add(1)
 	it.counted = TimedOut

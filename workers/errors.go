@@ -97,3 +97,11 @@ func (e *siblingError) Unwrap() []error { return []error{async.ErrCancelled, e.f
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("workers: "+format+": %w", append(args, ErrInvalidArgument)...)
 }
+
+// cancelledError is the Result error of a SpawnAllSettled task that had not
+// finished when the caller's context ended: it matches async.ErrCancelled
+// and the context's cause, as a cancelled future's error does.
+type cancelledError struct{ cause error }
+
+func (e *cancelledError) Error() string   { return async.ErrCancelled.Error() + ": " + e.cause.Error() }
+func (e *cancelledError) Unwrap() []error { return []error{async.ErrCancelled, e.cause} }

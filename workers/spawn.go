@@ -62,6 +62,23 @@ func check(ctx context.Context, bad bool, msg string) error {
 	return nil
 }
 
+// checkBatch reports bad input to SpawnAll or SpawnAllSettled.
+func checkBatch[T any](ctx context.Context, fns []func(context.Context) (T, error), s *settings) error {
+	if err := check(ctx, false, ""); err != nil {
+		return err
+	}
+	for i, fn := range fns {
+		if fn == nil {
+			return invalid("SpawnAll: function %d is nil", i)
+		}
+	}
+	if s.retry.retries() || s.delay > 0 {
+		// Until batches honour them, say so rather than ignore them.
+		return invalid("WithRetry and WithDelay are not supported by SpawnAll yet")
+	}
+	return nil
+}
+
 // refuse counts a call refused before submission and returns a future
 // rejected with err.
 func refuse[T any](s *settings, err error) *async.Future[T] {
@@ -129,16 +146,7 @@ func (t *task[T]) refused(ctx context.Context, s *settings, err error) *async.Fu
 func SpawnAll[T any](ctx context.Context, fns []func(context.Context) (T, error), opts ...Option) *async.Future[[]T] {
 	s := collect(opts)
 	if s.err == nil {
-		s.err = check(ctx, false, "")
-	}
-	for i, fn := range fns {
-		if s.err == nil && fn == nil {
-			s.err = invalid("SpawnAll: function %d is nil", i)
-		}
-	}
-	if s.err == nil && (s.retry.retries() || s.delay > 0) {
-		// Until batches honour them, say so rather than ignore them.
-		s.err = invalid("WithRetry and WithDelay are not supported by SpawnAll yet")
+		s.err = checkBatch(ctx, fns, &s)
 	}
 	if s.err != nil {
 		return refuse[[]T](&s, s.err)
