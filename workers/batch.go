@@ -492,7 +492,7 @@ func (b *batch[T]) settleAll(d decision) {
 // run is never called: workers run claimed items, never the anchor.
 func (b *batch[T]) run() *taskBase { panic("workers: a batch's anchor cannot run") }
 
-func (b *batch[T]) cancelledTasks() int     { return int(b.reported.Swap(0)) }
+func (b *batch[T]) cancelledTasks() int { return int(b.reported.Swap(0)) }
 func (b *batch[T]) reject(err error) bool {
 	if b.settled {
 		return b.all.Reject(err)
@@ -506,7 +506,7 @@ func (b *batch[T]) cancel(cause error) bool {
 	}
 	return b.p.Future().CancelWithCause(cause)
 }
-func (b *batch[T]) attach()                 {}
+func (b *batch[T]) attach() {}
 
 // expired is never called: a batch's deadline is its context's.
 func (b *batch[T]) expired(*deadline, uint64) {}
