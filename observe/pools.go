@@ -119,13 +119,13 @@ func (r *ring) percentiles() (p50, p90, p99 time.Duration, n int) {
 // history is the dashboard's record of a pool: outcomes per sample over
 // the last minutes, and the latest percentiles.
 type history struct {
-	mu       sync.Mutex
-	last     workers.Stats // the previous sample's counters
-	sampled  bool
-	points   []point // oldest first, at most historyLen
-	wait     [3]time.Duration
-	run      [3]time.Duration
-	samples  int
+	mu      sync.Mutex
+	last    workers.Stats // the previous sample's counters
+	sampled bool
+	points  []point // oldest first, at most historyLen
+	wait    [3]time.Duration
+	run     [3]time.Duration
+	samples int
 }
 
 // historyLen is how many samples the charts show: five minutes at the
