@@ -98,6 +98,29 @@ func (c *core[T]) take() (v T, wake *waiter[T], ok bool) {
 	return v, nil, false
 }
 
+// putBack returns values taken but not handed on (by a cancelled or failed
+// OnEach) to the front of the channel, in order: to waiting receivers
+// first, then into the buffer. It returns the receivers to wake. Called
+// with the mutex held; after every receiver closed the values are dropped.
+func (c *core[T]) putBack(vals []T, wake []*waiter[T]) []*waiter[T] {
+	if c.gone {
+		return wake
+	}
+	i := 0
+	for ; i < len(vals) && c.buf.len() == 0; i++ {
+		w := c.recvq.claimFirst()
+		if w == nil {
+			break
+		}
+		w.val = vals[i]
+		wake = append(wake, w)
+	}
+	for j := len(vals) - 1; j >= i; j-- {
+		c.buf.pushFront(vals[j])
+	}
+	return wake
+}
+
 // closeSend closes the channel for receivers with failure (ErrClosed for a
 // normal close): waiting senders fail with ErrClosed, waiting receivers
 // (the buffer is empty) get failure. It returns the waiters to wake.

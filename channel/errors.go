@@ -35,3 +35,7 @@ func ctxError(ctx context.Context, op string) error {
 	}
 	return fmt.Errorf("channel: %s: %w", op, err)
 }
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("channel: "+format+": %w", append(args, ErrInvalidArgument)...)
+}

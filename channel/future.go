@@ -25,7 +25,8 @@ func (f *sendFuture[T]) claim() (ok bool) {
 	return ok
 }
 
-func (f *sendFuture[T]) live() bool { return f.p.Pending() }
+func (f *sendFuture[T]) live() bool    { return f.p.Pending() }
+func (f *sendFuture[T]) of() *selector { return nil }
 
 func (f *sendFuture[T]) wake() {
 	if f.w.err != nil {
@@ -69,7 +70,8 @@ func (f *recvFuture[T]) claim() (ok bool) {
 	return ok
 }
 
-func (f *recvFuture[T]) live() bool { return f.p.Pending() }
+func (f *recvFuture[T]) live() bool    { return f.p.Pending() }
+func (f *recvFuture[T]) of() *selector { return nil }
 
 func (f *recvFuture[T]) wake() {
 	if f.w.err != nil {

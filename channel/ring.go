@@ -40,6 +40,16 @@ func (r *ring[T]) push(v T) {
 	r.n++
 }
 
+// pushFront adds v at the front, before every value in the ring.
+func (r *ring[T]) pushFront(v T) {
+	if r.n == len(r.buf) {
+		r.resize(max(2*len(r.buf), r.floor))
+	}
+	r.head = (r.head - 1) & (len(r.buf) - 1)
+	r.buf[r.head] = v
+	r.n++
+}
+
 // pop removes and returns the front value; the ring must not be empty.
 func (r *ring[T]) pop() T {
 	var zero T

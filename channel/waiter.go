@@ -16,6 +16,8 @@ type party interface {
 	// live reports, without claiming, whether claim would succeed now.
 	// Called with the channel's mutex held.
 	live() bool
+	// of returns the Select the waiter belongs to, or nil.
+	of() *selector
 	// wake tells the party that claim succeeded and the waiter's outcome is
 	// written. Called once, without the channel's mutex.
 	wake()
@@ -86,10 +88,22 @@ func (q *queue[T]) claimFirst() *waiter[T] {
 	return nil
 }
 
+// ready reports whether a waiter not of the select except could be fired
+// now (except is the select asking, so that it never matches itself).
+func (q *queue[T]) ready(except *selector) bool {
+	for w := q.head; w != nil; w = w.next {
+		if w.party.of() != except && w.party.live() {
+			return true
+		}
+	}
+	return false
+}
+
 // parker is the party of a goroutine blocked in Send or Recv: a channel of
 // capacity one that wake sends on once.
 type parker chan struct{}
 
-func (p parker) claim() bool { return true }
-func (p parker) live() bool  { return true }
-func (p parker) wake()       { p <- struct{}{} }
+func (p parker) claim() bool   { return true }
+func (p parker) live() bool    { return true }
+func (p parker) wake()         { p <- struct{}{} }
+func (p parker) of() *selector { return nil }
