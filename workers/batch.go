@@ -35,6 +35,8 @@ type batch[T any] struct {
 	name   string           // WithName: every task's name
 	names  func(int) string // WithNames: task i's name, or nil
 	runFor time.Duration    // WithRunTimeout: each task's, or 0
+	delay  time.Duration    // WithDelay: the batch is due delay after submission
+	retry  RetryPolicy      // WithRetry: each task's
 	p      async.Promise[[]T]
 
 	// SpawnAllSettled: no fail-fast; each task's outcome in results, and
@@ -47,6 +49,11 @@ type batch[T any] struct {
 	// the first unclaimed on, whose Results the settle fills in.
 	unfinished     []int
 	unfinishedFrom int
+
+	// WithRetry: the tasks waiting to retry, not yet claimed (pool.mu);
+	// those the decision took out of the pool, for OnTaskDone.
+	retries  []*batchRetry[T]
+	retryIdx []int
 
 	ctx     context.Context // every function's context
 	ctxDone <-chan struct{} // ctx.Done() if the context can end on its own, else nil
@@ -75,10 +82,11 @@ type batch[T any] struct {
 // makes one item per worker that runs its functions, and reuses it.
 type batchItem[T any] struct {
 	taskBase
-	b   *batch[T]
-	i   int      // the index of the function; pool.mu
-	ctx *itemCtx // the function's context: &own, or under WithNames its own
-	own itemCtx  // the context of the batch's functions on this worker
+	b    *batch[T]
+	i    int       // the index of the function; pool.mu
+	ctx  *itemCtx  // the function's context: &own, or under WithNames its own
+	own  itemCtx   // the context of the batch's functions on this worker
+	call *itemCall // pool.mu: the running call's own context, if it has one (see callCtx)
 
 	counted Outcome         // pool.mu: how the batch's decision counted the running task, or 0
 	hookCtx context.Context // what Config.OnTaskStart returned; the worker's
@@ -127,7 +135,10 @@ const (
 
 func newBatch[T any](ctx context.Context, fns []func(context.Context) (T, error), s *settings) *batch[T] {
 	b := &batch[T]{pool: s.pool, fns: fns, vals: make([]T, len(fns)), name: s.name, names: s.names,
-		runFor: s.runTimeout, left: len(fns)}
+		runFor: s.runTimeout, delay: s.delay, left: len(fns)}
+	if s.retry.retries() {
+		b.retry = s.retry
+	}
 	b.anchor.pool, b.anchor.body, b.anchor.parent = s.pool, b, ctx
 	return b
 }
@@ -146,7 +157,7 @@ func (b *batch[T]) start(parent context.Context, timeout time.Duration) {
 		// a cancel with a cause reaches it, and its own cause is the
 		// batch's *TimeoutError.
 		b.timeout = &TimeoutError{Name: b.name, Timeout: timeout}
-		b.endsAt = time.Now().Add(timeout)
+		b.endsAt = time.Now().Add(b.delay + timeout) // counted from the due time
 		var stopTimer context.CancelFunc
 		b.ctx, stopTimer = context.WithDeadlineCause(b.ctx, b.endsAt, b.timeout)
 		b.end = func(cause error) { cancel(cause); stopTimer() }
@@ -266,10 +277,11 @@ func (b *batch[T]) decideExceptLocked(c *atomic.Uint64, x *batchItem[T]) bool {
 		counted = TimedOut
 	}
 	b.unclaimed, b.unclaimedOutcome = rest, counted
-	if b.anchor.state == stateQueued {
+	if b.anchor.state == stateQueued || b.anchor.state == stateDue {
 		p.moveLocked(&b.anchor, stateDone)
 	}
 	b.unfinishedFrom = b.cursor
+	rest += b.withdrawRetriesLocked()
 	for _, it := range b.items {
 		if it != nil && it.state == stateRunning {
 			if b.settled {
@@ -334,6 +346,12 @@ func (b *batch[T]) submit(timeout time.Duration) error {
 	b.anchor.id = p.nextID + 1
 	p.nextID += uint64(n)
 	b.anchor.enqueued = now
+	if b.delay > 0 {
+		b.anchor.ensureExtra()
+		p.waitLocked(&b.anchor, stateDue, now+b.delay)
+		p.mu.Unlock()
+		return nil
+	}
 	p.moveLocked(&b.anchor, stateQueued)
 	var buf [4]*taskBase
 	starts := p.fillLocked(buf[:0], now)
@@ -369,7 +387,7 @@ func (b *batch[T]) itemLocked(w *worker, i int) *taskBase {
 	it.enqueued = b.anchor.enqueued
 	it.counted = 0
 	name := b.nameOf(i)
-	if name != "" || b.runFor > 0 || it.extra.Load() != nil {
+	if name != "" || b.runFor > 0 || b.retry.retries() || it.extra.Load() != nil {
 		x := it.ensureExtra()
 		x.name, x.runTimeout, x.attempt = name, b.runFor, 0
 	}
@@ -508,8 +526,9 @@ func (b *batch[T]) cancel(cause error) bool {
 }
 func (b *batch[T]) attach() {}
 
-// expired is never called: a batch's deadline is its context's.
-func (b *batch[T]) expired(*deadline, uint64) {}
+// expired is the due time of a delayed batch: it goes to the queue. (Its
+// WithTimeout is its context's deadline, not one of the heap's.)
+func (b *batch[T]) expired(d *deadline, gen uint64) { b.pool.wake(&b.anchor, d, gen) }
 
 // The item's body.
 
@@ -545,18 +564,21 @@ func (it *batchItem[T]) run() *taskBase {
 		}
 		return next
 	}
-	ctx := it.ctx
-	labelled := ctx.labels != w.labels
+	ctx := it.callCtx()
+	labelled := it.ctx.labels != w.labels
 	if labelled {
 		pprof.SetGoroutineLabels(ctx)
+	}
+	if x := it.extra.Load(); x != nil && x.attempt > 1 {
+		p.stats.retried.Add(1)
 	}
 	var v T
 	var r *safecall.Recovered
 	var err error
 	if p.hooks.onStart != nil {
-		v, r, err = safecall.Call(it.hooked, context.Context(ctx), it)
+		v, r, err = safecall.Call(it.hooked, ctx, it)
 	} else {
-		v, r, err = safecall.Call(b.fns[i], context.Context(ctx), it)
+		v, r, err = safecall.Call(b.fns[i], ctx, it)
 	}
 	if labelled {
 		pprof.SetGoroutineLabels(w.labels)
@@ -564,6 +586,13 @@ func (it *batchItem[T]) run() *taskBase {
 	panicked := r != nil
 	if panicked {
 		err = &PanicError{Value: r.Value, Stack: r.Stack}
+	}
+	if b.retry.retries() {
+		again, next, final := it.again(err)
+		if again {
+			return next
+		}
+		err = final
 	}
 	p.mu.Lock()
 	d := it.finishLocked(i, v, err, panicked, w)
@@ -623,7 +652,19 @@ func (it *batchItem[T]) recordLocked(started bool, err error, ctx context.Contex
 // released.
 func (b *batch[T]) reportUnclaimed() {
 	p := b.pool
-	if p.hooks.onDone == nil || b.unclaimed == 0 {
+	if p.hooks.onDone == nil {
+		return
+	}
+	for _, i := range b.retryIdx {
+		r := TaskRecord{Pool: p.name, ID: b.anchor.id + uint64(i), Name: b.nameOf(i), Count: 1, Batch: b.anchor.id, Index: i,
+			Enqueued: p.epoch.Add(b.anchor.enqueued), Context: b.anchor.parent, Outcome: b.unclaimedOutcome, Err: async.ErrCancelled}
+		if r.Outcome == TimedOut {
+			r.Err = b.timeout
+		}
+		p.done(&r)
+	}
+	b.retryIdx = nil
+	if b.unclaimed == 0 {
 		return
 	}
 	n := b.unclaimed
@@ -732,11 +773,36 @@ func (it *batchItem[T]) Goexited() {
 func (it *batchItem[T]) expired(d *deadline, gen uint64) {
 	b, p := it.b, it.b.pool
 	p.mu.Lock()
-	if d.gen != gen || it.state != stateRunning || b.done {
-		p.mu.Unlock()
+	current := d.gen == gen && it.state == stateRunning && !b.done
+	x := it.extra.Load()
+	attempt := x.attempt
+	p.mu.Unlock()
+	if !current {
 		return
 	}
-	dec := it.timeOutLocked()
+	if b.retry.retries() {
+		// A call past its run timeout is retried like a failure: its own
+		// context ends now, and the retry waits for it to return.
+		te := &TimeoutError{Name: x.name, Timeout: b.runFor, Run: true}
+		if wait, retry, _ := b.retry.Next(attempt, te); retry {
+			p.mu.Lock()
+			c := it.call
+			current = d.gen == gen && it.state == stateRunning && !b.done
+			if current {
+				x.overran, x.overranWait = true, wait
+			}
+			p.mu.Unlock()
+			if current && c != nil {
+				c.end(te)
+			}
+			return
+		}
+	}
+	p.mu.Lock()
+	var dec decision
+	if d.gen == gen && it.state == stateRunning && !b.done {
+		dec = it.timeOutLocked()
+	}
 	p.mu.Unlock()
 	b.settle(dec)
 }

@@ -202,3 +202,45 @@ func ExampleSpawnAllSettled() {
 	// missing.txt 0 open missing.txt: no such file
 	// b.txt 5 <nil>
 }
+
+// A delayed batch waits as one entry, without a worker, counting all its
+// tasks in Queued; its WithTimeout counts from its due time; cancelled
+// while due, none of its functions runs.
+func TestDelayedBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := scopedPool(t, 2)
+		start := time.Now()
+		var ran atomic.Int32
+		fns := make([]func(context.Context) (time.Duration, error), 5)
+		for i := range fns {
+			fns[i] = func(context.Context) (time.Duration, error) { ran.Add(1); return time.Since(start), nil }
+		}
+		f := workers.SpawnAll(context.Background(), fns, workers.OnPool(p), workers.WithDelay(time.Minute), workers.WithTimeout(time.Second))
+		synctest.Wait()
+		ts := p.Tasks()
+		if s := p.Stats(); s.Queued != 5 || s.Workers != 0 || len(ts) != 1 || ts[0].State != workers.TaskDue || ts[0].Waiting != 5 {
+			t.Fatalf("before the due time: Stats %+v, Tasks %+v; want 5 queued as one due entry, no worker", s, ts)
+		}
+		vs, err := await(f)
+		if err != nil {
+			t.Fatalf("delayed batch: %v (its timeout counts from the due time)", err)
+		}
+		for i, v := range vs {
+			if v != time.Minute {
+				t.Errorf("task %d ran at +%v, want +1m", i, v)
+			}
+		}
+		g := workers.SpawnAllSettled(context.Background(), fns, workers.OnPool(p), workers.WithDelay(time.Minute))
+		synctest.Wait()
+		if !g.Cancel() {
+			t.Fatal("Cancel() of a due batch = false")
+		}
+		time.Sleep(time.Hour)
+		if ran.Load() != 5 {
+			t.Errorf("%d functions ran, want 5 (none of the cancelled batch's)", ran.Load())
+		}
+		if s := p.Stats(); s.Cancelled != 5 || s.Completed != 5 || s.Queued != 0 {
+			t.Errorf("Stats %+v: want Completed 5, Cancelled 5, Queued 0", s)
+		}
+	})
+}

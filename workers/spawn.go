@@ -72,10 +72,6 @@ func checkBatch[T any](ctx context.Context, fns []func(context.Context) (T, erro
 			return invalid("SpawnAll: function %d is nil", i)
 		}
 	}
-	if s.retry.retries() || s.delay > 0 {
-		// Until batches honour them, say so rather than ignore them.
-		return invalid("WithRetry and WithDelay are not supported by SpawnAll yet")
-	}
 	return nil
 }
 
