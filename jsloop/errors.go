@@ -18,7 +18,8 @@ var (
 	// ErrBroken is returned by RunScript after a Go function installed on the
 	// VM, or a callback posted to Loop(), panicked: goja leaves its VM
 	// inconsistent after a Go panic, so the Runtime refuses further
-	// scripts. Close it and make a new one.
+	// scripts. Close it and make a new one. Nothing JavaScript throws or
+	// returns breaks a Runtime.
 	ErrBroken = errors.New("jsloop: runtime unusable after a Go panic on the VM")
 )
 
@@ -42,68 +43,6 @@ func (e *JSError) Error() string {
 		return e.Message
 	}
 	return e.Name + ": " + e.Message
-}
-
-// jsErrorOf describes the thrown JavaScript value v.
-func jsErrorOf(v goja.Value, fallbackStack string) *JSError {
-	e := &JSError{Stack: fallbackStack}
-	if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
-		if v != nil {
-			e.Message = v.String()
-		}
-		return e
-	}
-	if obj, ok := v.(*goja.Object); ok {
-		e.Value = safeExport(v)
-		if n := obj.Get("name"); n != nil && !goja.IsUndefined(n) {
-			e.Name = n.String()
-		}
-		if m := obj.Get("message"); m != nil && !goja.IsUndefined(m) {
-			e.Message = m.String()
-		} else {
-			e.Message = safeString(v)
-		}
-		if s := obj.Get("stack"); s != nil && !goja.IsUndefined(s) && s.String() != "" {
-			e.Stack = s.String()
-		}
-		return e
-	}
-	e.Value = v.Export()
-	e.Message = v.String()
-	return e
-}
-
-// exceptionError turns an error from goja into the error RunScript
-// returns: a *JSError for a JavaScript exception or a syntax error, the
-// error itself otherwise.
-func exceptionError(err error) error {
-	var ex *goja.Exception
-	if errors.As(err, &ex) {
-		return jsErrorOf(ex.Value(), ex.String())
-	}
-	var syn *goja.CompilerSyntaxError
-	if errors.As(err, &syn) {
-		return &JSError{Name: "SyntaxError", Message: syn.Message, Stack: syn.Error()}
-	}
-	return err
-}
-
-func safeExport(v goja.Value) (out any) {
-	defer func() {
-		if recover() != nil {
-			out = nil
-		}
-	}()
-	return v.Export()
-}
-
-func safeString(v goja.Value) (out string) {
-	defer func() {
-		if recover() != nil {
-			out = "[object]"
-		}
-	}()
-	return v.String()
 }
 
 // errorValue is the JavaScript Error an error from Go becomes when it

@@ -108,23 +108,24 @@ function onAbort(signal, fn) {
 	};
 }
 
-function cloneReplacer(k, v) {
-	var t = typeof v;
-	if (t === 'function' || t === 'symbol' || t === 'bigint') {
-		throw makeError('DataCloneError', 'spawnJS: a ' + t + ' cannot be cloned' + (k !== '' ? ' (key "' + k + '")' : ''));
-	}
-	return v;
-}
-// toJSON is how values cross to and from spawnJS: JSON, refusing what
-// JSON would silently drop or cannot write.
-function toJSON(v) {
+// toJSON is how values cross to and from spawnJS, and how spawn's
+// arguments reach Go: JSON, refusing what JSON would silently drop or
+// cannot write. who names the caller in the error.
+function toJSON(v, who) {
 	var t = typeof v;
 	if (t === 'undefined') return '';
+	function cloneReplacer(k, v) {
+		var t = typeof v;
+		if (t === 'function' || t === 'symbol' || t === 'bigint') {
+			throw makeError('DataCloneError', who + ': a ' + t + ' cannot be cloned' + (k !== '' ? ' (key "' + k + '")' : ''));
+		}
+		return v;
+	}
 	try {
 		return stringify(v, cloneReplacer);
 	} catch (e) {
 		if (e && e.name === 'DataCloneError') throw e;
-		throw makeError('DataCloneError', 'spawnJS: ' + (e && e.message ? e.message : String(e)));
+		throw makeError('DataCloneError', who + ': ' + (e && e.message ? e.message : String(e)));
 	}
 }
 function fromJSON(s) { return s === '' ? undefined : parse(s); }

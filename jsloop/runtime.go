@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/dop251/goja"
 	"github.com/velalang/runtime/async"
+	"github.com/velalang/runtime/internal/safecall"
 	"github.com/velalang/runtime/workers"
 )
 
@@ -66,33 +66,24 @@ type Runtime struct {
 	running     atomic.Bool
 	broken      atomic.Bool
 
-	// interrupt guards the VM's interrupt flag: an interrupt is only
-	// delivered while armed, so that it can be cleared for good after.
+	// interruptMu guards the VM's interrupt flag: an interrupt is only
+	// delivered while its run is armed, so that it can be cleared for good
+	// after.
 	interruptMu sync.Mutex
-	armed       uint64 // the run whose context may interrupt; 0 for none
-	runs        uint64
+	armed       *run // the run whose context may interrupt; nil for none
 
-	// Loop-goroutine state.
-	runCtx    context.Context
-	taskCtx   context.Context // runCtx's values, never cancelled: the parent of tasks
-	cancelRun context.CancelCauseFunc
-	live      *call           // spawn and spawnJS calls not finished
-	gen       uint64          // bumped when a RunScript ends: older callbacks are dropped
-	failErr   error           // first error that ends the current RunScript
-	refs      int             // timers and awaits keeping RunScript alive
-	release   func()          // the loop's Hold while refs > 0
-	rejected  []*goja.Promise // rejected with no handler, in order
-	timers    timerQueue
-	turnStart time.Time // when the current turn began: the "now" of new timers
+	cur   *run   // the RunScript in progress (loop goroutine)
+	guard *guard // reads JavaScript values safely (loop goroutine)
 
-	errorCtor  goja.Constructor
-	onAbort    goja.Callable
-	toJSON     goja.Callable
-	fromJSON   goja.Callable
-	isPromise  goja.Callable
-	spawnValue *goja.Object
-	poolOpt    []workers.Option // OnPool(pool), made once
-	jsPoolOpt  []workers.Option // OnPool(jsPool), made once
+	errorCtor                goja.Constructor
+	onAbort                  goja.Callable
+	toJSON                   goja.Callable
+	fromJSON                 goja.Callable
+	isPromise                goja.Callable
+	spawnValue               *goja.Object
+	spawnLabel, spawnJSLabel goja.Value       // "spawn", "spawnJS": toJSON's who
+	poolOpt                  []workers.Option // OnPool(pool), made once
+	jsPoolOpt                []workers.Option // OnPool(jsPool), made once
 }
 
 // New makes a Runtime: a VM with the globals described in the package
@@ -109,13 +100,14 @@ func New(opts Options) (rt *Runtime, err error) {
 		funcs:   make(map[string]Func),
 		modules: make(map[string]*goja.Program, len(opts.Modules)),
 	}
+	r.guard = newGuard(r.vm)
 	if r.pool == nil {
 		r.pool = workers.Default()
 	}
 	for name, src := range opts.Modules {
-		prg, err := goja.Compile(name, "(function (exports, module) {"+src+"\n})", false)
+		prg, err := compile(name, "(function (exports, module) {"+src+"\n})", false)
 		if err != nil {
-			return nil, fmt.Errorf("jsloop: module %q does not compile: %w: %w", name, workers.ErrInvalidArgument, exceptionError(err))
+			return nil, fmt.Errorf("jsloop: module %q does not compile: %w: %w", name, workers.ErrInvalidArgument, exceptionError(r.guard, err))
 		}
 		r.modules[name] = prg
 	}
@@ -123,7 +115,7 @@ func New(opts Options) (rt *Runtime, err error) {
 		return nil, err
 	}
 	if opts.Setup != nil {
-		if err := callSafely(func() { opts.Setup(r.vm) }); err != nil {
+		if err := r.callSafely(func() { opts.Setup(r.vm) }); err != nil {
 			return nil, fmt.Errorf("jsloop: Setup: %w", err)
 		}
 	}
@@ -140,16 +132,25 @@ func New(opts Options) (rt *Runtime, err error) {
 	return r, nil
 }
 
-// callSafely runs fn and turns a panic into an *async.PanicError.
-func callSafely(fn func()) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = &async.PanicError{Value: v, Stack: debug.Stack()}
-		}
-	}()
-	fn()
+// callSafely runs fn through internal/safecall and turns a panic into an
+// *async.PanicError; a runtime.Goexit goes on (the caller's goroutine
+// exits) and marks r broken.
+func (r *Runtime) callSafely(fn func()) error {
+	_, rec, _ := safecall.Call(func(struct{}) (struct{}, error) {
+		fn()
+		return struct{}{}, nil
+	}, struct{}{}, goexitRecorder{r})
+	if rec != nil {
+		return &async.PanicError{Value: rec.Value, Stack: rec.Stack}
+	}
 	return nil
 }
+
+// goexitRecorder marks the Runtime broken when Go code on the VM's
+// goroutine calls runtime.Goexit: the VM was in use and is left as it was.
+type goexitRecorder struct{ r *Runtime }
+
+func (g goexitRecorder) Goexited() { g.r.broken.Store(true) }
 
 // install sets the globals.
 func (r *Runtime) install() error {
@@ -160,16 +161,20 @@ func (r *Runtime) install() error {
 	}
 	natives := vm.NewObject()
 	_ = natives.Set("uncaught", func(call goja.FunctionCall) goja.Value {
-		r.fail(jsErrorOf(call.Argument(0), ""))
+		rn := r.current()
+		rn.fail(describe(r.guard, call.Argument(0), ""))
 		return goja.Undefined()
 	})
 	_ = natives.Set("unrefTimer", func(call goja.FunctionCall) goja.Value {
 		fn, ok := goja.AssertFunction(call.Argument(1))
 		if ok {
-			r.addTimer(fn, nil, delayOf(call.Argument(0)), false, false)
+			r.current().addTimer(fn, nil, delayOf(call.Argument(0)), false, false)
 		}
 		return goja.Undefined()
 	})
+	if err := installDepthGuard(vm); err != nil {
+		return err
+	}
 	fnv, err := vm.RunProgram(preludeProgram)
 	if err != nil {
 		return fmt.Errorf("jsloop: prelude: %w", err)
@@ -185,6 +190,8 @@ func (r *Runtime) install() error {
 		return f
 	}
 	r.onAbort, r.toJSON, r.fromJSON, r.isPromise = get("onAbort"), get("toJSON"), get("fromJSON"), get("isPromise")
+	r.spawnLabel, r.spawnJSLabel = vm.ToValue("spawn"), vm.ToValue("spawnJS")
+
 	global := vm.GlobalObject()
 	for _, name := range []string{"queueMicrotask", "AbortController", "AbortSignal"} {
 		if err := global.DefineDataProperty(name, exports.Get(name), goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
@@ -254,13 +261,15 @@ func (r *Runtime) Close() {
 //
 // An uncaught exception (in the script, a timer, a microtask or an abort
 // listener), or a promise rejected with no handler by the end of a loop
-// turn, ends RunScript at once with a *JSError. A Go function that panics
-// on the loop (one Setup installed) ends it with an error wrapping
-// *async.PanicError, and the Runtime is unusable afterwards (ErrBroken).
-// When ctx ends, RunScript interrupts any JavaScript running on the loop
-// and returns ctx.Err() promptly. However RunScript ends, the contexts of
-// the Go functions and spawnJS calls it started end, its timers are
-// dropped, and callbacks still queued for it never run.
+// turn, ends RunScript at once with a *JSError, whatever the value thrown
+// (getters and proxies that throw give a best-effort name and message). A
+// Go function that panics on the loop (one Setup installed) ends it with an
+// error wrapping *async.PanicError, and the Runtime is unusable afterwards
+// (ErrBroken). When ctx ends, RunScript interrupts any JavaScript running
+// on the loop (a getter run while exporting the result included) and
+// returns ctx.Err() promptly. However RunScript ends, the contexts of the
+// Go functions and spawnJS calls it started end, its timers are dropped,
+// and callbacks still queued for it never run.
 func (r *Runtime) RunScript(ctx context.Context, name, src string) (any, error) {
 	if ctx == nil {
 		return nil, fmt.Errorf("jsloop: RunScript with a nil context: %w", workers.ErrInvalidArgument)
@@ -275,74 +284,57 @@ func (r *Runtime) RunScript(ctx context.Context, name, src string) (any, error) 
 	if r.closeCtx.Err() != nil {
 		return nil, fmt.Errorf("jsloop: RunScript: %w", async.ErrLoopClosed)
 	}
-	prg, err := goja.Compile(name, src, false)
+	prg, err := compile(name, src, false)
 	if err != nil {
-		return nil, exceptionError(err)
+		return nil, exceptionError(r.guard, err)
 	}
 
-	runCtx, cancel := context.WithCancelCause(ctx)
-	stopClose := context.AfterFunc(r.closeCtx, func() { cancel(async.ErrLoopClosed) })
-	r.runCtx, r.cancelRun, r.failErr = runCtx, cancel, nil
-	r.taskCtx = context.WithoutCancel(runCtx)
+	rn := r.newRun(ctx)
+	r.guard.ctx = rn.ctx
+	stopClose := context.AfterFunc(r.closeCtx, func() { rn.cancel(async.ErrLoopClosed) })
+	r.cur = rn
 	r.vm.ClearInterrupt()
-	r.interruptMu.Lock()
-	r.runs++
-	run := r.runs
-	r.armed = run
-	r.interruptMu.Unlock()
-	stopInterrupt := context.AfterFunc(runCtx, func() {
-		r.interruptMu.Lock()
-		if r.armed == run {
-			r.vm.Interrupt(context.Cause(runCtx))
-		}
-		r.interruptMu.Unlock()
-	})
+	r.arm(rn)
+	stopInterrupt := context.AfterFunc(rn.ctx, func() { r.interrupt(rn) })
 
 	var completion goja.Value
-	gen := r.gen
 	r.loop.Post(func() {
-		if gen != r.gen {
-			return
-		}
-		r.turn(func() {
+		rn.turn(func() {
 			v, err := r.vm.RunProgram(prg)
 			if err != nil {
-				r.failJS(err)
+				rn.failJS(err)
 				return
 			}
 			completion = v
 		})
 	})
-	runErr := r.runLoop(runCtx)
+	runErr := r.runLoop(rn)
+	var result any
+	var resultErr error
+	if runErr == nil && rn.failErr == nil && rn.ctx.Err() == nil {
+		// Still armed: exporting may run getters, which the ctx can
+		// interrupt.
+		result, resultErr = r.settle(rn, completion)
+	}
 
 	// The end of this run, on the loop goroutine still.
 	stopInterrupt()
 	stopClose()
-	r.interruptMu.Lock()
-	r.armed = 0
-	r.interruptMu.Unlock()
+	r.arm(nil)
 	r.vm.ClearInterrupt()
-	r.gen++
-	endCause := context.Cause(runCtx)
+	if r.guard.panicked {
+		r.broken.Store(true)
+	}
+	endCause := context.Cause(rn.ctx)
 	if endCause == nil {
 		endCause = errRunEnded
 	}
-	r.cancelLive(endCause)
-	r.clearTimers()
-	r.rejected = nil
-	if r.refs > 0 {
-		r.refs = 0
-		r.release()
-		r.release = nil
-	}
-	failErr := r.failErr
-	r.failErr = nil
-	cancel(context.Canceled)
-	r.runCtx, r.cancelRun, r.taskCtx = nil, nil, nil
+	rn.end(endCause)
+	r.cur = nil
 
 	switch {
-	case failErr != nil:
-		return nil, failErr
+	case rn.failErr != nil:
+		return nil, rn.failErr
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
 	case errors.Is(runErr, async.ErrLoopClosed) || r.closeCtx.Err() != nil:
@@ -350,7 +342,32 @@ func (r *Runtime) RunScript(ctx context.Context, name, src string) (any, error) 
 	case runErr != nil:
 		return nil, runErr
 	}
-	return r.settleCompletion(completion)
+	return result, resultErr
+}
+
+// arm makes rn the run whose context may interrupt the VM (nil: none).
+func (r *Runtime) arm(rn *run) {
+	r.interruptMu.Lock()
+	r.armed = rn
+	r.interruptMu.Unlock()
+}
+
+// interrupt interrupts the VM for rn, if rn is still armed.
+func (r *Runtime) interrupt(rn *run) {
+	r.interruptMu.Lock()
+	if r.armed == rn {
+		r.vm.Interrupt(context.Cause(rn.ctx))
+	}
+	r.interruptMu.Unlock()
+}
+
+// current is the run in progress, for a native function; called outside a
+// run (from Setup, say), it throws a TypeError.
+func (r *Runtime) current() *run {
+	if r.cur == nil {
+		panic(r.vm.NewTypeError("jsloop: no script is running"))
+	}
+	return r.cur
 }
 
 // errRunEnded is the cause of the end of a task's context when the
@@ -358,39 +375,56 @@ func (r *Runtime) RunScript(ctx context.Context, name, src string) (any, error) 
 // (an await that nobody waits for, say).
 var errRunEnded = fmt.Errorf("jsloop: the RunScript that spawned the task ended: %w", context.Canceled)
 
-// runLoop runs the loop; a panic in a callback posted to Loop() by Go code
-// (turns recover their own) ends the run with an error wrapping
-// *async.PanicError instead of unwinding RunScript. The VM may have been
-// in use, so the Runtime is marked broken.
-func (r *Runtime) runLoop(ctx context.Context) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			r.broken.Store(true)
-			err = fmt.Errorf("jsloop: a callback posted to the loop panicked: %w", &async.PanicError{Value: v, Stack: debug.Stack()})
-			if r.failErr == nil {
-				r.failErr = err
-			}
+// runLoop runs the loop. A panic in a loop callback (a Go function Setup
+// installed on the VM, or a callback posted to Loop() by Go code) is
+// recovered through internal/safecall and ends the run with an error
+// wrapping *async.PanicError instead of unwinding RunScript; the VM may
+// have been in use, so the Runtime is marked broken.
+func (r *Runtime) runLoop(rn *run) error {
+	_, rec, err := safecall.Call(func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, r.loop.Run(ctx)
+	}, rn.ctx, goexitRecorder{r})
+	if rec != nil {
+		r.broken.Store(true)
+		perr := fmt.Errorf("jsloop: a Go function panicked on the loop: %w", &async.PanicError{Value: rec.Value, Stack: rec.Stack})
+		rn.fail(perr)
+		if rn.failErr == nil {
+			rn.failErr = perr
 		}
-	}()
-	return r.loop.Run(ctx)
+		return nil
+	}
+	return err
 }
 
-// settleCompletion is RunScript's result for the completion value v.
-func (r *Runtime) settleCompletion(v goja.Value) (any, error) {
+// settle is RunScript's result for the completion value v, read through
+// the guard.
+func (r *Runtime) settle(rn *run, v goja.Value) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
-	if p, ok := v.Export().(*goja.Promise); ok {
-		switch p.State() {
-		case goja.PromiseStateFulfilled:
-			return exportValue(p.Result()), nil
-		case goja.PromiseStateRejected:
-			return nil, jsErrorOf(p.Result(), "")
-		default:
-			return nil, ErrUnsettled
+	var out any
+	var outErr error
+	err := r.guard.run(func() {
+		if p, ok := v.Export().(*goja.Promise); ok {
+			switch p.State() {
+			case goja.PromiseStateFulfilled:
+				out = exportValue(p.Result())
+			case goja.PromiseStateRejected:
+				outErr = describe(r.guard, p.Result(), "")
+			default:
+				outErr = ErrUnsettled
+			}
+			return
 		}
+		out = v.Export()
+	})
+	switch {
+	case err == nil:
+		return out, outErr
+	case rn.ctx.Err() != nil:
+		return nil, rn.ctx.Err()
 	}
-	return exportValue(v), nil
+	return nil, exceptionError(r.guard, err)
 }
 
 func exportValue(v goja.Value) any {
@@ -400,87 +434,20 @@ func exportValue(v goja.Value) any {
 	return v.Export()
 }
 
-// turn runs fn, one loop turn that touches the VM, unless this RunScript
-// has already failed. Like libuv's loop time, the turn's start is the "now"
-// from which the timers it makes count their delay, so that the order of
-// timers made by one synchronous block does not depend on how long it ran. goja drains its microtask queue when the outermost
-// call into the VM returns, so by the end of fn every microtask has run;
-// turn then reports a promise rejected with no handler, and turns a Go
-// panic into a failure.
-func (r *Runtime) turn(fn func()) {
-	if r.failErr != nil || r.runCtx == nil || r.runCtx.Err() != nil {
-		return
-	}
-	r.turnStart = time.Now()
-	defer func() {
-		r.turnStart = time.Time{} // outside a turn, timers count from time.Now()
-		if v := recover(); v != nil {
-			r.broken.Store(true)
-			r.fail(fmt.Errorf("jsloop: a Go function panicked on the loop: %w", &async.PanicError{Value: v, Stack: debug.Stack()}))
-		}
-	}()
-	fn()
-	if len(r.rejected) > 0 && r.failErr == nil {
-		p := r.rejected[0]
-		r.rejected = r.rejected[:0]
-		e := jsErrorOf(p.Result(), "")
-		if e.Name == "" {
-			e.Message = "unhandled promise rejection: " + e.Message
-		}
-		r.fail(e)
-	}
-}
-
-// failJS ends the run with the error goja returned, unless it is the
-// interrupt of the run's own ending.
-func (r *Runtime) failJS(err error) {
-	var ie *goja.InterruptedError
-	if errors.As(err, &ie) && r.runCtx != nil && r.runCtx.Err() != nil {
-		return
-	}
-	r.fail(exceptionError(err))
-}
-
-// fail ends the current RunScript with err, if nothing ended it before.
-func (r *Runtime) fail(err error) {
-	if r.failErr != nil || r.cancelRun == nil {
-		return
-	}
-	r.failErr = err
-	r.cancelRun(err)
-}
-
 func (r *Runtime) trackRejection(p *goja.Promise, op goja.PromiseRejectionOperation) {
+	rn := r.cur
+	if rn == nil {
+		return
+	}
 	switch op {
 	case goja.PromiseRejectionReject:
-		r.rejected = append(r.rejected, p)
+		rn.rejected = append(rn.rejected, p)
 	case goja.PromiseRejectionHandle:
-		for i, q := range r.rejected {
+		for i, q := range rn.rejected {
 			if q == p {
-				r.rejected = append(r.rejected[:i], r.rejected[i+1:]...)
+				rn.rejected = append(rn.rejected[:i], rn.rejected[i+1:]...)
 				break
 			}
 		}
-	}
-}
-
-// ref counts one more thing (a timer, an Await) that keeps RunScript
-// running; unref ends it. Both run on the loop goroutine. While the count
-// is positive the Runtime holds the loop (async.Loop.Hold) once.
-func (r *Runtime) ref() {
-	if r.refs == 0 {
-		r.release = r.loop.Hold()
-	}
-	r.refs++
-}
-
-func (r *Runtime) unref() {
-	if r.refs == 0 {
-		return
-	}
-	r.refs--
-	if r.refs == 0 {
-		r.release()
-		r.release = nil
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"runtime/debug"
+	"reflect"
 	"sync/atomic"
 	"time"
 
@@ -88,6 +88,7 @@ func (r *Runtime) installCall(name string, call func(callOptions, []goja.Value) 
 
 // spawn is spawn(name, ...args) with options o. It returns a promise.
 func (r *Runtime) spawn(o callOptions, args []goja.Value) goja.Value {
+	rn := r.current()
 	p, resolve, reject := r.vm.NewPromise()
 	name := ""
 	if len(args) > 0 {
@@ -99,11 +100,12 @@ func (r *Runtime) spawn(o callOptions, args []goja.Value) goja.Value {
 		_ = reject(r.vm.NewTypeError("spawn: no Go function registered as %q", name))
 		return r.vm.ToValue(p)
 	}
-	goArgs := make([]any, len(args))
-	for i, a := range args {
-		goArgs[i] = a.Export()
+	goArgs, err := r.exportArgs(args)
+	if err != nil {
+		_ = reject(r.thrownValue(err))
+		return r.vm.ToValue(p)
 	}
-	c := &call{r: r, resolve: resolve, reject: reject}
+	c := &call{rn: rn, resolve: resolve, reject: reject}
 	if !c.watchSignal(o.signal) {
 		return r.vm.ToValue(p)
 	}
@@ -112,9 +114,59 @@ func (r *Runtime) spawn(o callOptions, args []goja.Value) goja.Value {
 		taskName = name
 	}
 	c.goFn, c.goArgs = fn, goArgs
-	c.f = workers.Spawn(r.taskCtx, c.run, r.spawnOptions(r.pool, o.timeout, taskName)...)
+	c.f = workers.Spawn(rn.taskCtx, c.run, r.spawnOptions(r.pool, o.timeout, taskName)...)
 	c.start()
 	return r.vm.ToValue(p)
+}
+
+// exportArgs is how spawn's arguments reach Go: strings, numbers (int64 or
+// float64), booleans, null and undefined (nil) as goja exports them;
+// anything else is cloned through JSON by the spawnJS rules (objects
+// become map[string]any, arrays []any), so the Go function never holds a
+// value of the VM, which it could only touch by racing with the loop.
+// Functions, symbols and BigInts are refused with a DataCloneError. An
+// interrupt while cloning (a getter the ctx cut) is passed on as a panic,
+// so it ends the JavaScript instead of becoming a value it could catch.
+func (r *Runtime) exportArgs(args []goja.Value) ([]any, error) {
+	out := make([]any, len(args))
+	for i, a := range args {
+		if v, ok := plainPrimitive(a); ok {
+			out[i] = v
+			continue
+		}
+		s, err := r.toJSON(goja.Undefined(), a, r.spawnLabel)
+		if err == nil {
+			var v goja.Value
+			if v, err = r.fromJSON(goja.Undefined(), s); err == nil {
+				out[i] = v.Export()
+				continue
+			}
+		}
+		if isUncatchable(err) {
+			panic(err)
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// plainPrimitive is v exported, if v is undefined, null, a string, a
+// number or a boolean.
+func plainPrimitive(v goja.Value) (any, bool) {
+	if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
+		return nil, true
+	}
+	switch v.(type) {
+	case *goja.Object, *goja.Symbol:
+		return nil, false
+	}
+	switch t := v.ExportType(); {
+	case t == nil:
+		return nil, false
+	case t.Kind() == reflect.String, t.Kind() == reflect.Int64, t.Kind() == reflect.Float64, t.Kind() == reflect.Bool:
+		return v.Export(), true
+	}
+	return nil, false
 }
 
 // spawnOptions are the workers options of one call; the common case
@@ -137,17 +189,27 @@ func (r *Runtime) spawnOptions(p *workers.Pool, timeout time.Duration, name stri
 	return opts
 }
 
-// call is one spawn or spawnJS promise: it settles the JavaScript promise,
-// on the loop, with the function's result, or with the future's error
-// (timeout, cancel, refusal), or at once when its AbortSignal aborts.
+// call is one spawn or spawnJS promise of a run: it settles the
+// JavaScript promise, on the loop, with the outcome of the task, or at once
+// when its AbortSignal aborts.
+//
+// The outcome is decided once, by the first of two events: the function
+// returning while its context is still live (the worker then posts the
+// result straight from the function's frame), or the future settling
+// otherwise (a timeout, a cancel, a refusal by the pool, a panic, a
+// Goexit). Whichever wins the delivered flag writes value and err and posts
+// deliver; the other does nothing. So exactly one path delivers a result.
+// The worker posts itself, rather than through the future's waker, because
+// a waker runs at the bottom of the future's settle, deep enough that a
+// fresh worker goroutine grows (copies) its stack to signal the loop, which
+// cost about as much as the rest of a round trip.
 type call struct {
-	r               *Runtime
-	gen             uint64
+	rn              *run
 	f               *async.Future[any]
 	resolve, reject func(any) error
 	settled         bool          // the promise is settled (loop goroutine)
-	held            bool          // the call holds a ref and is in r.live (loop goroutine)
-	prev, next      *call         // r.live, the calls not finished yet
+	held            bool          // the call holds a ref and is in rn.live (loop goroutine)
+	prev, next      *call         // rn.live, the calls not finished yet
 	unwatch         goja.Callable // stops watching the signal; nil if none
 	convert         func(any) (goja.Value, error)
 
@@ -157,44 +219,41 @@ type call struct {
 	goArgs []any
 	js     *jsTask
 
-	// The worker's own delivery of the function's result (see run).
-	posted atomic.Bool
-	value  any
-	err    error
+	// The outcome: written by the winner of delivered before it posts
+	// deliver, read by deliver on the loop.
+	delivered atomic.Bool
+	value     any
+	err       error
 }
 
-// run is the task: it runs the Go function or the spawnJS call, then posts
-// the result to the loop itself, straight from the function's frame, rather
-// than through the future's waker: a waker runs at the bottom of the
-// future's settle, deep enough that a fresh worker goroutine grows (copies)
-// its stack to signal the loop, which cost about as much as the rest of a
-// round trip. The future still reports what the function cannot: a
-// timeout or cancel (the context has ended, so the worker does not post),
-// a refusal, a Goexit. A panic is recovered here and returned as an
-// *async.PanicError.
+// run is the task. A panic is not recovered here: the pool recovers it
+// (internal/safecall), counts it in Stats.Panicked and settles the future
+// with a *PanicError, which reaches JavaScript through Wake.
 func (c *call) run(ctx context.Context) (any, error) {
-	// run's own frame stays small (the call and its recover live in
-	// invoke), since the post is where a fresh goroutine's stack is deepest.
+	// run's own frame stays small (the call lives in invoke), since the
+	// post is where a fresh goroutine's stack is deepest.
 	v, err := c.invoke(ctx)
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && c.delivered.CompareAndSwap(false, true) {
 		c.value, c.err = v, err
-		c.posted.Store(true)
-		c.r.loop.Post(c.onPosted)
+		c.rn.r.loop.Post(c.deliver)
 	}
 	return v, err
 }
 
-// invoke runs the function and turns a panic into an *async.PanicError.
-func (c *call) invoke(ctx context.Context) (v any, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			v, err = nil, &async.PanicError{Value: p, Stack: debug.Stack()}
-		}
-	}()
+func (c *call) invoke(ctx context.Context) (any, error) {
 	if c.js != nil {
 		return c.js.run(ctx)
 	}
 	return c.goFn(ctx, c.goArgs)
+}
+
+// Wake runs on the goroutine that settled the future.
+func (c *call) Wake() {
+	if c.delivered.CompareAndSwap(false, true) {
+		res, _ := c.f.Result()
+		c.value, c.err = res.Value, res.Err
+		c.rn.r.loop.Post(c.deliver)
+	}
 }
 
 // watchSignal rejects the promise at once with the signal's reason if it
@@ -204,7 +263,7 @@ func (c *call) watchSignal(signal *goja.Object) bool {
 	if signal == nil {
 		return true
 	}
-	r := c.r
+	r := c.rn.r
 	stop, err := r.onAbort(goja.Undefined(), signal, r.vm.ToValue(func(goja.FunctionCall) goja.Value {
 		c.abort(signal.Get("reason"))
 		return goja.Undefined()
@@ -222,41 +281,27 @@ func (c *call) watchSignal(signal *goja.Object) bool {
 }
 
 // start watches the future: when it settles, the loop settles the
-// promise. The call keeps RunScript alive until then.
+// promise. The call keeps the run alive until then.
 func (c *call) start() {
-	r := c.r
-	c.gen = r.gen
+	rn := c.rn
 	c.held = true
-	r.ref()
-	c.next = r.live
-	if r.live != nil {
-		r.live.prev = c
+	rn.ref()
+	c.next = rn.live
+	if rn.live != nil {
+		rn.live.prev = c
 	}
-	r.live = c
+	rn.live = c
 	if c.f.Poll(c).IsReady() {
 		c.Wake()
 	}
 }
 
-// Wake runs on the goroutine that settled the future. When the worker has
-// posted the result already, there is nothing to do.
-func (c *call) Wake() {
-	if !c.posted.Load() {
-		c.r.loop.Post(c.onSettled)
-	}
-}
-
-func (c *call) onPosted() { c.finish(c.value, c.err) }
-
-func (c *call) onSettled() {
-	res, _ := c.f.Result()
-	c.finish(res.Value, res.Err)
-}
-
-// finish settles the promise with v or err, once, on the loop.
-func (c *call) finish(v any, err error) {
-	r := c.r
-	if c.gen != r.gen {
+// deliver settles the promise with the outcome, once, on the loop; a call
+// of an ended run does nothing (the run's end released it).
+func (c *call) deliver() {
+	rn := c.rn
+	r := rn.r
+	if r.cur != rn {
 		return
 	}
 	// Released after the turn: a continuation that spawns again keeps the
@@ -267,7 +312,9 @@ func (c *call) finish(v any, err error) {
 		return
 	}
 	c.settled = true
-	r.turn(func() {
+	v, err := c.value, c.err
+	c.value, c.err = nil, nil // do not keep the result alive
+	rn.turn(func() {
 		c.stopWatching()
 		if err != nil {
 			_ = c.reject(r.errorValue(err))
@@ -290,33 +337,18 @@ func (c *call) release() {
 	if !c.held {
 		return
 	}
-	r := c.r
+	rn := c.rn
 	c.held = false
 	if c.prev != nil {
 		c.prev.next = c.next
 	} else {
-		r.live = c.next
+		rn.live = c.next
 	}
 	if c.next != nil {
 		c.next.prev = c.prev
 	}
 	c.prev, c.next = nil, nil
-	r.unref()
-}
-
-// cancelLive cancels the future of every call not finished yet, at the end
-// of a RunScript: queued tasks never run and running ones see their
-// context end with cause. Tasks derive their context from one that is
-// never cancelled (so that a spawn costs no context registration); this is
-// how they end with the run.
-func (r *Runtime) cancelLive(cause error) {
-	for c := r.live; c != nil; {
-		next := c.next
-		c.held, c.prev, c.next = false, nil, nil
-		c.f.CancelWithCause(cause)
-		c = next
-	}
-	r.live = nil
+	rn.unref()
 }
 
 // abort runs in the signal's abort listener, on the loop.
@@ -357,16 +389,21 @@ func (r *Runtime) thrownValue(err error) goja.Value {
 // its error becomes (see the package documentation for names). Until f
 // settles, the promise keeps the RunScript in progress alive. Call it only
 // on the loop goroutine, from a function installed on the VM (by Setup, or
-// from a callback posted to Loop()); if RunScript ends first, the promise
-// never settles and nothing is kept alive.
+// from a callback posted to Loop()) while a RunScript runs; if RunScript
+// ends first, the promise never settles and nothing is kept alive.
 func Await[T any](r *Runtime, f *async.Future[T]) goja.Value {
 	p, resolve, reject := r.vm.NewPromise()
-	if f == nil {
+	rn := r.cur
+	switch {
+	case rn == nil:
+		_ = reject(r.vm.NewTypeError("Await outside a RunScript"))
+		return r.vm.ToValue(p)
+	case f == nil:
 		_ = reject(r.vm.NewTypeError("Await of a nil future"))
 		return r.vm.ToValue(p)
 	}
-	a := &awaitCall[T]{r: r, f: f, gen: r.gen, resolve: resolve, reject: reject}
-	r.ref()
+	a := &awaitCall[T]{rn: rn, f: f, resolve: resolve, reject: reject}
+	rn.ref()
 	if f.Poll(a).IsReady() {
 		a.Wake()
 	}
@@ -374,22 +411,22 @@ func Await[T any](r *Runtime, f *async.Future[T]) goja.Value {
 }
 
 type awaitCall[T any] struct {
-	r               *Runtime
+	rn              *run
 	f               *async.Future[T]
-	gen             uint64
 	resolve, reject func(any) error
 }
 
-func (a *awaitCall[T]) Wake() { a.r.loop.Post(a.onSettled) }
+func (a *awaitCall[T]) Wake() { a.rn.r.loop.Post(a.onSettled) }
 
 func (a *awaitCall[T]) onSettled() {
-	r := a.r
-	if a.gen != r.gen {
+	rn := a.rn
+	r := rn.r
+	if r.cur != rn {
 		return
 	}
-	defer r.unref()
+	defer rn.unref()
 	res, _ := a.f.Result()
-	r.turn(func() {
+	rn.turn(func() {
 		if res.Err != nil {
 			_ = a.reject(r.errorValue(res.Err))
 			return

@@ -2,7 +2,6 @@ package jsloop
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/dop251/goja"
@@ -14,6 +13,7 @@ func (r *Runtime) installSpawnJS() { r.installCall("spawnJS", r.spawnJS) }
 // spawnJS is spawnJS(module, exportName, ...args) with options o.
 func (r *Runtime) spawnJS(o callOptions, args []goja.Value) goja.Value {
 	vm := r.vm
+	rn := r.current()
 	p, resolve, reject := vm.NewPromise()
 	var modName, export string
 	if len(args) > 0 {
@@ -31,13 +31,16 @@ func (r *Runtime) spawnJS(o callOptions, args []goja.Value) goja.Value {
 	if len(args) > 2 {
 		rest = args[2:]
 	}
-	argsJSON, err := r.toJSON(goja.Undefined(), vm.NewArray(toAnys(rest)...))
+	argsJSON, err := r.toJSON(goja.Undefined(), vm.NewArray(toAnys(rest)...), r.spawnJSLabel)
 	if err != nil {
+		if isUncatchable(err) {
+			panic(err) // an interrupt ends the JavaScript; it is not a rejection
+		}
 		_ = reject(r.thrownValue(err))
 		return vm.ToValue(p)
 	}
 	in := argsJSON.String()
-	c := &call{r: r, resolve: resolve, reject: reject, convert: r.fromWorker}
+	c := &call{rn: rn, resolve: resolve, reject: reject, convert: r.fromWorker}
 	if !c.watchSignal(o.signal) {
 		return vm.ToValue(p)
 	}
@@ -46,7 +49,7 @@ func (r *Runtime) spawnJS(o callOptions, args []goja.Value) goja.Value {
 		taskName = modName + "." + export
 	}
 	c.js = &jsTask{prg: prg, module: modName, export: export, argsJSON: in}
-	c.f = workers.Spawn(r.taskCtx, c.run, r.spawnOptions(r.jsPool, o.timeout, taskName)...)
+	c.f = workers.Spawn(rn.taskCtx, c.run, r.spawnOptions(r.jsPool, o.timeout, taskName)...)
 	c.start()
 	return vm.ToValue(p)
 }
@@ -83,22 +86,26 @@ func (r *Runtime) fromWorker(v any) (goja.Value, error) {
 // later call.
 func runInWorker(ctx context.Context, prg *goja.Program, modName, export, argsJSON string) (any, error) {
 	vm := goja.New()
+	if err := installDepthGuard(vm); err != nil {
+		return nil, err
+	}
 	stop := context.AfterFunc(ctx, func() { vm.Interrupt(context.Cause(ctx)) })
 	defer stop()
-	out, err := workerCall(vm, prg, modName, export, argsJSON)
+	g := newGuard(vm)
+	g.ctx = ctx
+	out, err := workerCall(vm, g, prg, modName, export, argsJSON)
 	if err != nil {
-		var ie *goja.InterruptedError
-		if errors.As(err, &ie) {
+		if _, interrupted := err.(*goja.InterruptedError); interrupted {
 			if cause := context.Cause(ctx); cause != nil {
 				return nil, cause
 			}
 		}
-		return nil, workerError(err)
+		return nil, workerError(g, err)
 	}
 	return out, nil
 }
 
-func workerCall(vm *goja.Runtime, prg *goja.Program, modName, export, argsJSON string) (string, error) {
+func workerCall(vm *goja.Runtime, g *guard, prg *goja.Program, modName, export, argsJSON string) (string, error) {
 	modFn, err := vm.RunProgram(prg)
 	if err != nil {
 		return "", err
@@ -117,7 +124,7 @@ func workerCall(vm *goja.Runtime, prg *goja.Program, modName, export, argsJSON s
 		case goja.PromiseStateFulfilled:
 			res = p.Result()
 		case goja.PromiseStateRejected:
-			e := jsErrorOf(p.Result(), "")
+			e := describe(g, p.Result(), "")
 			return "", &JSError{Name: e.Name, Message: e.Message, Stack: e.Stack}
 		default:
 			return "", &JSError{Name: "Error", Message: fmt.Sprintf("spawnJS: %s.%s returned a promise that did not settle; spawnJS workers have no timers or event loop", modName, export)}
@@ -137,8 +144,8 @@ func workerCall(vm *goja.Runtime, prg *goja.Program, modName, export, argsJSON s
 
 // workerError is the error of a call whose JavaScript threw: a *JSError
 // with plain strings only, since the worker's values die with its runtime.
-func workerError(err error) error {
-	e := exceptionError(err)
+func workerError(g *guard, err error) error {
+	e := exceptionError(g, err)
 	if je, ok := e.(*JSError); ok {
 		return &JSError{Name: je.Name, Message: je.Message, Stack: je.Stack}
 	}

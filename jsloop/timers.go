@@ -20,7 +20,7 @@ type jsTimer struct {
 	index    int           // in the heap; -1 once out of it
 }
 
-// timerQueue is the loop's one ordered timer queue: a heap by due time,
+// timerQueue is a run's one ordered timer queue: a heap by due time,
 // then creation order, so timers with equal delays fire in the order they
 // were made. One Go timer, armed for the earliest, posts the firing to the
 // loop. All of it is touched on the loop goroutine only, but for the Go
@@ -31,7 +31,7 @@ type timerQueue struct {
 	nextID int64
 	seq    uint64
 	wake   *time.Timer
-	fire   func() // r.fireTimers, made once
+	fire   func() // the run's fireTimers, made once
 }
 
 type timerHeap []*jsTimer
@@ -86,7 +86,7 @@ func (r *Runtime) installTimers() {
 			if len(call.Arguments) > 2 {
 				args = append(args, call.Arguments[2:]...)
 			}
-			return vm.ToValue(r.addTimer(fn, args, delayOf(call.Argument(1)), repeat, true))
+			return vm.ToValue(r.cur.addTimer(fn, args, delayOf(call.Argument(1)), repeat, true))
 		})
 	}
 	set("setTimeout", false)
@@ -100,7 +100,7 @@ func (r *Runtime) installTimers() {
 		if math.IsNaN(f) {
 			return goja.Undefined()
 		}
-		r.clearTimer(int64(f))
+		r.cur.clearTimer(int64(f))
 		return goja.Undefined()
 	}
 	_ = vm.Set("clearTimeout", clear)
@@ -108,15 +108,15 @@ func (r *Runtime) installTimers() {
 }
 
 // addTimer queues a timer and returns its id.
-func (r *Runtime) addTimer(fn goja.Callable, args []goja.Value, d time.Duration, repeat, ref bool) int64 {
-	q := &r.timers
+func (rn *run) addTimer(fn goja.Callable, args []goja.Value, d time.Duration, repeat, ref bool) int64 {
+	q := &rn.timers
 	if q.byID == nil {
 		q.byID = make(map[int64]*jsTimer)
-		q.fire = r.fireTimers
+		q.fire = rn.fireTimers
 	}
 	q.nextID++
 	q.seq++
-	now := r.turnStart
+	now := rn.turnStart
 	if now.IsZero() {
 		now = time.Now()
 	}
@@ -127,37 +127,31 @@ func (r *Runtime) addTimer(fn goja.Callable, args []goja.Value, d time.Duration,
 	q.byID[t.id] = t
 	heap.Push(&q.heap, t)
 	if ref {
-		r.ref()
+		rn.ref()
 	}
-	r.armTimers()
+	rn.armTimers()
 	return t.id
 }
 
-func (r *Runtime) clearTimer(id int64) {
-	q := &r.timers
+func (rn *run) clearTimer(id int64) {
+	q := &rn.timers
 	t := q.byID[id]
 	if t == nil {
 		return
 	}
-	r.dropTimer(t)
-	r.armTimers()
-}
-
-// dropTimer takes t out of the queue for good.
-func (r *Runtime) dropTimer(t *jsTimer) {
-	q := &r.timers
 	delete(q.byID, t.id)
 	if t.index >= 0 {
 		heap.Remove(&q.heap, t.index)
 	}
 	if t.ref {
-		r.unref()
+		rn.unref()
 	}
+	rn.armTimers()
 }
 
 // armTimers points the Go timer at the earliest due timer.
-func (r *Runtime) armTimers() {
-	q := &r.timers
+func (rn *run) armTimers() {
+	q := &rn.timers
 	if len(q.heap) == 0 {
 		if q.wake != nil {
 			q.wake.Stop()
@@ -166,7 +160,7 @@ func (r *Runtime) armTimers() {
 	}
 	d := time.Until(q.heap[0].when)
 	if q.wake == nil {
-		loop, fire := r.loop, q.fire
+		loop, fire := rn.r.loop, q.fire
 		q.wake = time.AfterFunc(d, func() { loop.Post(fire) })
 		return
 	}
@@ -176,11 +170,11 @@ func (r *Runtime) armTimers() {
 // fireTimers runs every timer due now, each as its own turn (so microtasks
 // run between two timer callbacks, as in Node), in due-time then creation
 // order. A timer made by a callback is not due before the next firing.
-func (r *Runtime) fireTimers() {
-	q := &r.timers
+func (rn *run) fireTimers() {
+	q := &rn.timers
 	now := time.Now()
 	for len(q.heap) > 0 && !q.heap[0].when.After(now) {
-		if r.failErr != nil || r.runCtx == nil || r.runCtx.Err() != nil {
+		if !rn.active() {
 			return
 		}
 		t := heap.Pop(&q.heap).(*jsTimer)
@@ -191,26 +185,25 @@ func (r *Runtime) fireTimers() {
 		} else {
 			delete(q.byID, t.id)
 			if t.ref {
-				defer r.unref() // after the callback, so the loop cannot end in between
+				defer rn.unref() // after the callback, so the loop cannot end in between
 			}
 		}
-		r.turn(func() {
+		rn.turn(func() {
 			if _, err := t.fn(goja.Undefined(), t.args...); err != nil {
-				r.failJS(err)
+				rn.failJS(err)
 			}
 		})
 	}
-	r.armTimers()
+	rn.armTimers()
 }
 
-// clearTimers drops every timer, at the end of a RunScript.
-func (r *Runtime) clearTimers() {
-	q := &r.timers
+// stop drops every timer, at the end of the run.
+func (q *timerQueue) stop() {
 	for _, t := range q.heap {
 		t.index = -1
 	}
-	q.heap = q.heap[:0]
-	clear(q.byID)
+	q.heap = nil
+	q.byID = nil
 	if q.wake != nil {
 		q.wake.Stop()
 	}
