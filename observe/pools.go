@@ -26,9 +26,8 @@ type poolWatch struct {
 	wait prometheus.Observer
 	run  [5]prometheus.Observer // by workers.Outcome
 
-	retries atomic.Uint64 // attempts beyond the first, from the records
-	waits   ring          // recent wait times, for the dashboard's percentiles
-	runs    ring          // recent run times
+	waits ring // recent wait times, for the dashboard's percentiles
+	runs  ring // recent run times
 
 	hist history // guarded by its own mutex
 }
@@ -75,9 +74,6 @@ func (pw *poolWatch) onDone(r workers.TaskRecord) {
 		}
 		pw.waits.add(wait)
 		pw.runs.add(run)
-	}
-	if r.Attempt > 1 {
-		pw.retries.Add(uint64(r.Attempt - 1))
 	}
 	if m := o.meters; m != nil {
 		m.taskDone(pw, &r)

@@ -54,7 +54,7 @@ var (
 	dPanicked  = desc("vela_pool_tasks_panicked_total", "Task functions that panicked (part of outcome failed).", "pool")
 	dRejected  = desc("vela_pool_tasks_rejected_total", "Spawn and SpawnAll calls refused before submission: bad input, full queue, closed pool.", "pool")
 	dLate      = desc("vela_pool_tasks_late_total", "Outcomes dropped because the future had already been cancelled or timed out.", "pool")
-	dRetried   = desc("vela_pool_tasks_retried_total", "Attempts beyond the first, from the task records.", "pool")
+	dRetried   = desc("vela_pool_tasks_retried_total", "Calls beyond the first (WithRetry), counted as each starts.", "pool")
 	dHookPanic = desc("vela_pool_hook_panics_total", "Panics recovered from OnTaskDone hooks.", "pool")
 
 	dInFlight    = desc("vela_remote_calls_in_flight", "Remote calls sent and not yet settled.", "queue")
@@ -110,7 +110,7 @@ func (o *Observer) Collect(ch chan<- prometheus.Metric) {
 		counter(dPanicked, float64(s.Panicked), n)
 		counter(dRejected, float64(s.Rejected), n)
 		counter(dLate, float64(s.Late), n)
-		counter(dRetried, float64(pw.retries.Load()), n)
+		counter(dRetried, float64(s.Retried), n)
 		counter(dHookPanic, float64(s.HookPanics), n)
 	}
 	for _, q := range queues {
