@@ -4,7 +4,9 @@ package workers_test
 // target. The input bytes decode into a pool configuration and a list of
 // operations — Spawn and SpawnAll of functions that return, fail, panic,
 // call runtime.Goexit, wait for their context, ignore it, wait for another
-// task or spawn one; Cancel, CancelAll, Resize, parent cancels, timeouts,
+// task or spawn one, fail once then succeed; with retries (WithRetry) and
+// delays (WithDelay), SpawnAllSettled; Cancel, CancelAll, Resize, parent
+// cancels, timeouts,
 // Then continuations that panic, call Goexit, spawn, cancel or wait; wakers
 // that call Goexit; Shutdown and Close — which several goroutines run at
 // once. Then the model stops every function that still blocks, ends the
@@ -91,7 +93,19 @@ type spec struct {
 	named   bool
 	target  int   // kAwait: which tracked future to wait for
 	inner   *spec // kSpawn: the task it spawns
+
+	// From the spec's second byte, present when the first has its top bit.
+	attempts int           // WithRetry's MaxAttempts; 0: no WithRetry
+	delay    time.Duration // WithDelay
+	flaky    bool          // kValue: the first call fails with errModel
+	settled  bool          // the first spec of a batch: SpawnAllSettled instead of SpawnAll
 }
+
+var (
+	modelAttempts = [...]int{0, 2, 3, 5}
+	modelDelays   = [...]time.Duration{0, 10 * time.Microsecond, 200 * time.Microsecond, 2 * time.Millisecond}
+	modelRetry    = workers.RetryPolicy{Backoff: 10 * time.Microsecond, MaxBackoff: 100 * time.Microsecond}
+)
 
 var modelTimeouts = [...]time.Duration{0, 0, 0, 0, time.Microsecond, 20 * time.Microsecond, 200 * time.Microsecond, 2 * time.Millisecond}
 
@@ -106,6 +120,13 @@ func readSpec(r *fuzzinput.Reader, depth int) *spec {
 	}
 	s.named = b&0x20 != 0
 	s.run = b&0x40 != 0 && s.timeout > 0
+	if b&0x80 != 0 {
+		e := r.Byte()
+		s.attempts = modelAttempts[e&3]
+		s.delay = modelDelays[(e>>2)&3]
+		s.flaky = e&0x10 != 0
+		s.settled = e&0x20 != 0
+	}
 	switch s.kind {
 	case kAwait:
 		s.target = int(r.Byte())
@@ -196,6 +217,7 @@ func decodeModel(data []byte) modelConfig {
 				// first one's parent, timeout and name.
 				for _, s := range o.batch[1:] {
 					s.parent, s.timeout, s.run, s.named = o.batch[0].parent, o.batch[0].timeout, o.batch[0].run, o.batch[0].named
+					s.attempts, s.delay = o.batch[0].attempts, o.batch[0].delay
 				}
 			}
 		case opCancel, opGoexitWaker:
@@ -225,6 +247,7 @@ type tracked struct {
 	values  []int
 	then    bool
 	batch   bool // a SpawnAll's future, of a []int
+	settled bool // a SpawnAllSettled's future, of a []async.Result[int]
 
 	wakes  atomic.Int32
 	done   <-chan struct{}
@@ -288,6 +311,15 @@ func trackSlice(tr *tracked, f *async.Future[[]int]) {
 	}
 }
 
+func trackAll(tr *tracked, f *async.Future[[]async.Result[int]]) {
+	tr.done, tr.state, tr.cancel = f.Done(), f.State, f.Cancel
+	tr.result = func() (any, error) { r, _ := f.Result(); return r.Value, r.Err }
+	tr.goexit = func() { f.Poll(async.WakerFunc(runtime.Goexit)) }
+	if f.Poll(async.WakerFunc(func() { tr.wakes.Add(1) })).IsReady() {
+		tr.wakes.Add(1)
+	}
+}
+
 func (m *model) ctxFor(s *spec) context.Context {
 	if s.parent < 0 {
 		return context.Background()
@@ -306,6 +338,14 @@ func (m *model) options(s *spec) []workers.Option {
 	if s.named {
 		opts = append(opts, workers.WithName("model"))
 	}
+	if s.attempts > 0 {
+		r := modelRetry
+		r.MaxAttempts = s.attempts
+		opts = append(opts, workers.WithRetry(r))
+	}
+	if s.delay > 0 {
+		opts = append(opts, workers.WithDelay(s.delay))
+	}
 	return opts
 }
 
@@ -315,11 +355,15 @@ func (m *model) fn(s *spec, v int) func(context.Context) (int, error) {
 	if s.kind == kAwait {
 		target = m.pick(s.target)
 	}
+	var calls atomic.Int32
 	return func(ctx context.Context) (int, error) {
 		m.running.Add(1)
 		defer m.running.Add(-1)
 		switch s.kind {
 		case kValue:
+			if s.flaky && calls.Add(1) == 1 {
+				return 0, errModel
+			}
 			return v, nil
 		case kFail:
 			return 0, errModel
@@ -401,9 +445,13 @@ func (m *model) spawnAll(specs []*spec) {
 	if len(specs) > 0 {
 		ctx, opts = m.ctxFor(specs[0]), m.options(specs[0])
 	}
-	f := workers.SpawnAll(ctx, fns, opts...)
 	tr := &tracked{what: fmt.Sprintf("SpawnAll of %d", len(specs)), poolFut: true, batch: true, n: len(specs), specs: specs, values: values}
-	trackSlice(tr, f)
+	if len(specs) > 0 && specs[0].settled {
+		tr.what, tr.batch, tr.settled = fmt.Sprintf("SpawnAllSettled of %d", len(specs)), false, true
+		trackAll(tr, workers.SpawnAllSettled(ctx, fns, opts...))
+	} else {
+		trackSlice(tr, workers.SpawnAll(ctx, fns, opts...))
+	}
 	m.mu.Lock()
 	m.futs = append(m.futs, tr)
 	m.mu.Unlock()
@@ -536,6 +584,25 @@ func checkOutcome(tr *tracked) string {
 		if tr.then {
 			return ""
 		}
+		if tr.settled {
+			rs := v.([]async.Result[int])
+			if len(rs) != len(tr.specs) {
+				return fmt.Sprintf("fulfilled with %d results for %d functions", len(rs), len(tr.specs))
+			}
+			for i, r := range rs {
+				s := tr.specs[i]
+				switch {
+				case r.Err == nil:
+					if !s.kind.canFulfil() || r.Value != tr.values[i] {
+						return fmt.Sprintf("result %d is %v from a %v function that returns %d", i, r.Value, s.kind, tr.values[i])
+					}
+				case errors.Is(r.Err, async.ErrCancelled), allowedError(s, r.Err):
+				default:
+					return fmt.Sprintf("result %d is %v (%T), which its %v function does not allow", i, r.Err, r.Err, s.kind)
+				}
+			}
+			return ""
+		}
 		if !tr.batch {
 			if !tr.specs[0].kind.canFulfil() || v.(int) != tr.values[0] {
 				return fmt.Sprintf("fulfilled with %v from a %v function that returns %d", v, tr.specs[0].kind, tr.values[0])
@@ -580,6 +647,8 @@ func allowedError(s *spec, err error) bool {
 	var pe *workers.PanicError
 	panicked := errors.As(err, &pe)
 	switch s.kind {
+	case kValue:
+		return s.flaky && errors.Is(err, errModel) && !panicked
 	case kFail:
 		return errors.Is(err, errModel) && !panicked
 	case kPanic:
@@ -765,6 +834,9 @@ func modelSeeds() map[string][]byte {
 		fourWorker = 0x03
 	)
 	goexitWaker := func(i byte) []byte { return []byte{byte(opGoexitWaker), i} }
+	// retried is a Spawn whose spec has the second byte ext: attempts (bits
+	// 0-1), delay (2-3), flaky (0x10).
+	retried := func(kind fnKind, spec, ext byte) []byte { return []byte{byte(opSpawn), byte(kind), spec | 0x80, ext} }
 	parentSpec := byte(0 << 3) // parent 0, no timeout
 	return map[string][]byte{
 		// Defect 1: a batch of more than 256 whose first task fails.
@@ -796,6 +868,18 @@ func modelSeeds() map[string][]byte {
 		// schedule-to-close one.
 		"mix-run-timeouts": cat([]byte{twoWorkers, 0x40}, spawn(kBlockCtx, 0x40|5), spawn(kIgnoreCtx, 0x40|4),
 			batch(4, 0x40|6, kValue, kBlockCtx, kValue, kIgnoreCtx), spawn(kBlockCtx, 6), []byte{byte(opCancelAll)}),
+		// Retries and delays: a flaky task retried to success, a failing
+		// one with a timeout across its retries, a retried overrun, a
+		// delayed settled batch with a flaky task, a delayed task cancelled
+		// while due, CancelAll during the waits.
+		"mix-retries-delays": cat([]byte{twoWorkers, 0}, retried(kValue, 0, 2|1<<2|0x10), retried(kFail, 5, 3),
+			retried(kBlockCtx, 0x40|6, 2), []byte{byte(opSpawnAll), 4, byte(kValue), 0x80, 0x20 | 0x10 | 1<<2 | 1,
+				byte(kFail), 0, byte(kBlockCtx), 0, byte(kValue), 0}, retried(kValue, 0, 3<<2), []byte{byte(opCancel), 4},
+			spawn(kValue, 0), []byte{byte(opCancelAll)}, retried(kFail, 0, 2)),
+		// A settled batch whose parent ends while a task waits to retry,
+		// then Close.
+		"mix-settled-parent-close": cat([]byte{oneWorker, 0}, []byte{byte(opSpawnAll), 3, byte(kValue), 0x80 | parentSpec, 0x20 | 0x10 | 2,
+			byte(kPanic), 0, byte(kIgnoreCtx), 0}, []byte{byte(opCancelParent), 0}, retried(kValue, 0, 1<<2|0x10|1), []byte{byte(opClose)}),
 		// Idle workers, a batch cancelled by its parent, Then that cancels.
 		"mix-idle-batch-parent": cat([]byte{twoWorkers, 1 | 0x40}, batch(8, parentSpec, kBlockCtx, kValue, kValue, kValue, kValue, kValue, kValue, kValue),
 			[]byte{byte(opThen), 0, 4, 0, 0}, spawn(kFail, 0), spawn(kGoexit, 0), []byte{byte(opCancelParent), 0},
