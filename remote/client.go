@@ -118,7 +118,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	_, _ = rand.Read(key[:])
 	c.keys, _ = aes.NewCipher(key[:])
 	c.stop, c.stopNow = context.WithCancel(context.Background())
-	c.prefix = "_VELA." + s.user + "." + c.id + "."
+	c.prefix = s.prefix(c.id)
 	if err := c.start(ctx); err != nil {
 		c.stopNow()
 		c.teardown()
@@ -140,12 +140,6 @@ func (c *Client) start(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := l.ensureStream(ctx, &c.s, true); err != nil {
-		return err
-	}
-	if _, err := l.ensureConsumer(ctx, &c.s, false); err != nil {
-		return err
-	}
 	if c.sub, err = l.nc.Subscribe(c.prefix+">", c.onMsg); err != nil {
 		return fmt.Errorf("remote: Dial: %w", err)
 	}
@@ -160,7 +154,10 @@ func (c *Client) start(ctx context.Context) error {
 	if err := l.nc.Publish(c.s.cancels, nil); err != nil {
 		return fmt.Errorf("remote: Dial: %w", err)
 	}
-	return l.checkPermissions(ctx)
+	if err := l.checkPermissions(ctx); err != nil {
+		return err
+	}
+	return l.setUp(ctx, &c.s, false)
 }
 
 func (c *Client) teardown() {

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/url"
@@ -33,6 +34,14 @@ type Config struct {
 	Codec      Codec         // nil means JSON (encoding/json); CBOR is the other one provided
 	Replicas   int           // servers that keep a copy of the queue (its stream's replicas), for a cluster; 0 means 1
 	Hooks      Hooks         // metrics and traces: what the observe module plugs in; zero means none
+
+	// User and Password log in to a server with users (ServerConfig.Users,
+	// or an external server configured as docs/remote-delivery.md says).
+	// User is also the name under which this Client's or Worker's
+	// subjects live. The password never appears in an error.
+	User, Password string
+	TLS            *tls.Config   // connect with TLS, verified against this configuration (RootCAs, a client certificate)
+	NATS           []nats.Option // anything else nats.go takes (creds files, nkeys, JWTs), applied last
 }
 
 // settings is a Config with its defaults applied, and the subjects of
@@ -68,6 +77,10 @@ func (c Config) settings() (settings, error) {
 		return s, invalid("Config.MaxQueued %d", c.MaxQueued)
 	case c.Replicas < 0 || c.Replicas > 5:
 		return s, invalid("Config.Replicas %d (1 to 5)", c.Replicas)
+	case c.User != "" && !validName(c.User):
+		return s, invalid("Config.User %q: use letters, digits, '-' and '_'", c.User)
+	case c.Password != "" && c.User == "":
+		return s, invalid("Config.Password without a User")
 	}
 	if s.Queue == "" {
 		s.Queue = "default"
@@ -90,6 +103,9 @@ func (c Config) settings() (settings, error) {
 		s.Codec = JSON
 	}
 	s.user = "_"
+	if s.User != "" {
+		s.user = s.User
+	}
 	s.stream = "VELA_" + s.Queue
 	s.tasksBase = "vela." + s.Queue + ".tasks."
 	s.tasksAll = s.tasksBase + ">"
@@ -139,8 +155,25 @@ func dial(ctx context.Context, s *settings, name string, opts ...nats.Option) (*
 	} else {
 		opts = append(opts, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.ReconnectJitter(0, 0))
 	}
+	// The connection's handshake, login included, gets at most 5s (a
+	// refused in-process login shows only as a closed pipe, at the end).
+	timeout := 5 * time.Second
 	if d, ok := ctx.Deadline(); ok {
-		opts = append(opts, nats.Timeout(time.Until(d)))
+		timeout = min(timeout, time.Until(d))
+	}
+	opts = append(opts, nats.Timeout(timeout))
+	if s.User != "" {
+		opts = append(opts, nats.UserInfo(s.User, s.Password), nats.CustomInboxPrefix("_VELA."+s.user+"._INBOX"))
+	}
+	if s.TLS != nil && l.srv == nil {
+		opts = append(opts, nats.Secure(s.TLS))
+	}
+	opts = append(opts, s.NATS...)
+	if l.srv != nil {
+		if err := l.srv.checkLogin(s.User, s.Password); err != nil {
+			l.release()
+			return nil, fmt.Errorf("remote: %s: %w", name, err)
+		}
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
@@ -157,6 +190,21 @@ func dial(ctx context.Context, s *settings, name string, opts ...nats.Option) (*
 }
 
 func (s *settings) replicas() int { return max(s.Replicas, 1) }
+
+// secured reports whether the connection logs in as a user, who then
+// sets up and withdraws through the server's control connection.
+func (s *settings) secured() bool { return s.User != "" }
+
+// control is the subject of a control request (control.go).
+func (s *settings) control(op string) string {
+	return "vela." + s.Queue + ".ctl." + s.user + "." + op
+}
+
+// prefix is the subject prefix of a Client's or Worker's own subjects,
+// "_VELA.<user>.<queue>.<id>.".
+func (s *settings) prefix(id string) string {
+	return "_VELA." + s.user + "." + s.Queue + "." + id + "."
+}
 
 // checkPermissions waits until the server has seen what was sent so far
 // and reports a permission it refused (a subscription or a publish) as

@@ -61,8 +61,7 @@ func (c *Client) recheck() {
 
 // recheckOnce checks the tasks pending at disconnection epoch.
 func (c *Client) recheckOnce(ctx context.Context, epoch uint64) error {
-	_ = c.l.ensureStream(ctx, &c.s, true)
-	_, _ = c.l.ensureConsumer(ctx, &c.s, false)
+	_ = c.l.setUp(ctx, &c.s, false)
 	var gone func(seq uint64) bool
 	st, err := c.l.js.Stream(ctx, c.s.stream)
 	switch {

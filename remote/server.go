@@ -1,12 +1,18 @@
 package remote
 
 import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/nats-io/nuid"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/velalang/runtime/workers"
@@ -22,6 +28,19 @@ type ServerConfig struct {
 	// tasks). By default every write is synced before it is
 	// acknowledged; BENCHMARKS.md gives the cost.
 	NoSync bool
+
+	// Host is the listener's address; "" means 127.0.0.1. A Host beyond
+	// loopback needs Users (secure by default).
+	Host string
+	// Users, when set, are the only logins the server accepts (in-process
+	// connections included), each with the permissions of its Role
+	// (security.go; docs/remote-delivery.md says what each may do). A
+	// Client or Worker logs in with Config.User and Config.Password.
+	Users []User
+	// TLS, when set, makes the listener require TLS with this
+	// configuration (its certificate; ClientAuth and ClientCAs to verify
+	// clients' certificates). In-process connections do not use it.
+	TLS *tls.Config
 }
 
 // Server is a NATS server with JetStream running inside this process.
@@ -32,11 +51,14 @@ type ServerConfig struct {
 // directory is still made for the server and removed by Shutdown); with a
 // Dir they are kept in files there and survive a restart of the server.
 type Server struct {
-	ns     *server.Server
-	dir    string // the store directory
-	memory bool   // Dir was "": streams created through this server are kept in memory
-	tmp    string // scratch directory to remove on Shutdown, or ""
-	url    string // the listener's URL, or the in-process one
+	ns      *server.Server
+	dir     string            // the store directory
+	memory  bool              // Dir was "": streams created through this server are kept in memory
+	tmp     string            // scratch directory to remove on Shutdown, or ""
+	url     string            // the listener's URL, or the in-process one
+	ctl     *control          // the control connection of a server with Users
+	secured bool              // the server has Users
+	logins  map[string]string // user -> password, to refuse a bad in-process login at once
 
 	mu     sync.Mutex
 	closed bool
@@ -55,6 +77,16 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	if cfg.Port < -1 || cfg.Port > 65535 {
 		return nil, invalid("StartServer: port %d", cfg.Port)
 	}
+	host := cfg.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if !loopback(host) && len(cfg.Users) == 0 {
+		return nil, invalid("StartServer: Host %q beyond loopback without Users", host)
+	}
+	if err := checkUsers(cfg.Users); err != nil {
+		return nil, err
+	}
 	s := &Server{dir: cfg.Dir, memory: cfg.Dir == "", users: make(map[serverUser]struct{})}
 	if s.memory {
 		tmp, err := os.MkdirTemp("", "vela-remote-")
@@ -65,12 +97,26 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	}
 	opts := &server.Options{
 		ServerName: "vela-remote",
-		Host:       "127.0.0.1",
+		Host:       host,
 		JetStream:  true,
 		StoreDir:   s.dir,
 		NoLog:      true,
 		NoSigs:     true,
 		SyncAlways: !s.memory && !cfg.NoSync,
+	}
+	var ctlUser User
+	if len(cfg.Users) > 0 {
+		s.secured = true
+		s.logins = make(map[string]string, len(cfg.Users)+1)
+		ctlUser = User{Name: "_vela_control_" + nuid.Next(), Password: nuid.Next() + nuid.Next(), Role: RoleAdmin}
+		for _, u := range append(cfg.Users, ctlUser) {
+			opts.Users = append(opts.Users, &server.User{Username: u.Name, Password: u.Password, Permissions: permissions(u)})
+			s.logins[u.Name] = u.Password
+		}
+	}
+	if cfg.TLS != nil {
+		opts.TLSConfig = cfg.TLS
+		opts.TLS = true
 	}
 	switch cfg.Port {
 	case 0:
@@ -95,10 +141,28 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	}
 	if !opts.DontListen {
 		if a, ok := ns.Addr().(*net.TCPAddr); ok {
-			s.url = fmt.Sprintf("nats://127.0.0.1:%d", a.Port)
+			h := host
+			if ip := net.ParseIP(h); ip != nil && ip.IsUnspecified() {
+				h = "127.0.0.1"
+			}
+			s.url = "nats://" + net.JoinHostPort(h, strconv.Itoa(a.Port))
 		}
 	} else {
 		s.url = registerInProcess(s)
+	}
+	if ctlUser.Name != "" {
+		cs := settings{Config: Config{Server: s, User: ctlUser.Name, Password: ctlUser.Password}, user: ctlUser.Name}
+		l, err := dial(context.Background(), &cs, "vela-remote-control")
+		if err == nil {
+			s.ctl, err = startControl(l, cfg.Users)
+			if err != nil {
+				l.close()
+			}
+		}
+		if err != nil {
+			s.Shutdown()
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -135,10 +199,26 @@ func (s *Server) Shutdown() {
 	for _, u := range users {
 		u.serverClosing()
 	}
+	if s.ctl != nil {
+		s.ctl.stop()
+	}
 	s.ns.Shutdown()
 	s.ns.WaitForShutdown()
 	s.removeTmp()
 	unregisterInProcess(s.url)
+}
+
+// checkLogin refuses an in-process login the server would refuse (nats.go
+// then only sees a closed pipe, after 10s).
+func (s *Server) checkLogin(user, password string) error {
+	if !s.secured {
+		return nil
+	}
+	want, ok := s.logins[user]
+	if !ok || subtle.ConstantTimeCompare([]byte(want), []byte(password)) != 1 {
+		return fmt.Errorf("the embedded server refused the login of user %q: %w", user, ErrNotPermitted)
+	}
+	return nil
 }
 
 func (s *Server) removeTmp() {

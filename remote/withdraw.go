@@ -74,14 +74,21 @@ func (c *Client) abandonAll(es []*entry) {
 // purge asks the server to remove the batch's queued tasks; the answer
 // comes to onPurged.
 func (c *Client) purge(b *batch) {
-	req := `{"filter":"` + b.subject + `"}`
-	_ = c.l.nc.PublishRequest("$JS.API.STREAM.PURGE."+c.s.stream, c.prefix+"p."+strconv.FormatUint(b.n, 10), []byte(req))
+	c.purgeSubject(c.id+"."+strconv.FormatUint(b.n, 10), c.prefix+"p."+strconv.FormatUint(b.n, 10))
 }
 
 // purgeAll removes every queued task of this client, when it closes.
-func (c *Client) purgeAll() {
-	req := `{"filter":"` + c.s.tasksBase + c.s.user + "." + c.id + `.>"}`
-	_ = c.l.nc.PublishRequest("$JS.API.STREAM.PURGE."+c.s.stream, c.prefix+"p.0", []byte(req))
+func (c *Client) purgeAll() { c.purgeSubject(c.id+".>", c.prefix+"p.0") }
+
+// purgeSubject purges vela.<queue>.tasks.<user>.<tail>: itself, or through
+// the server's control connection when logged in as a user.
+func (c *Client) purgeSubject(tail, reply string) {
+	if c.s.secured() {
+		_ = c.l.nc.PublishRequest(c.s.control("withdraw"), reply, []byte(tail))
+		return
+	}
+	req := `{"filter":"` + c.s.tasksBase + c.s.user + "." + tail + `"}`
+	_ = c.l.nc.PublishRequest("$JS.API.STREAM.PURGE."+c.s.stream, reply, []byte(req))
 }
 
 // onPurged notes that a batch's purge has run: a task of it acknowledged
@@ -98,6 +105,10 @@ func (c *Client) onPurged(n uint64) {
 // deleteMsg asks the server to delete one task from the stream, without
 // waiting for the answer.
 func (c *Client) deleteMsg(seq uint64) {
+	if c.s.secured() {
+		_ = c.l.nc.PublishRequest(c.s.control("delete"), c.prefix+"d", strconv.AppendUint(nil, seq, 10))
+		return
+	}
 	req := `{"seq":` + strconv.FormatUint(seq, 10) + `,"no_erase":true}`
 	_ = c.l.nc.PublishRequest("$JS.API.STREAM.MSG.DELETE."+c.s.stream, c.prefix+"d", []byte(req))
 }

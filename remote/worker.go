@@ -98,7 +98,7 @@ func Serve(ctx context.Context, cfg Config, r *Registry) (*Worker, error) {
 	}
 	w := &Worker{
 		s: s, reg: r, pool: pool,
-		inbox:    "_VELA." + s.user + "." + nuid.Next() + ".p.",
+		inbox:    s.prefix(nuid.Next()) + "p.",
 		tickStop: make(chan struct{}),
 		tickDone: make(chan struct{}),
 		runs:     make(map[string]*run),
@@ -122,15 +122,6 @@ func (w *Worker) start(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := l.ensureStream(ctx, &w.s, false); err != nil {
-		return err
-	}
-	if _, err := l.ensureConsumer(ctx, &w.s, true); err != nil {
-		return err
-	}
-	if w.kv, err = l.ensureBucket(ctx, &w.s); err != nil {
-		return err
-	}
 	if w.cancelSub, err = l.nc.Subscribe(w.s.cancelsAll, w.onCancel); err != nil {
 		return fmt.Errorf("remote: Serve: %w", err)
 	}
@@ -142,6 +133,12 @@ func (w *Worker) start(ctx context.Context) error {
 	}
 	if err := l.checkPermissions(ctx); err != nil {
 		return err
+	}
+	if err := l.setUp(ctx, &w.s, true); err != nil {
+		return err
+	}
+	if w.kv, err = l.js.KeyValue(ctx, w.s.bucket); err != nil {
+		return fmt.Errorf("remote: give-back bucket of %s: %w", w.s.stream, err)
 	}
 	go w.tick()
 	w.pull()
@@ -230,11 +227,7 @@ func (w *Worker) tick() {
 func (w *Worker) setUp() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if w.l.ensureStream(ctx, &w.s, false) != nil {
-		return false
-	}
-	_, err := w.l.ensureConsumer(ctx, &w.s, true)
-	return err == nil
+	return w.l.setUp(ctx, &w.s, true) == nil
 }
 
 // Stats returns a snapshot of the pool the Worker runs functions on.

@@ -1,0 +1,221 @@
+package remote
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The control connection. On an embedded server with Users, clients and
+// workers may not create, update or delete streams and consumers, nor
+// read, delete or purge tasks through the JetStream API: a client with
+// consumer-create rights could deliver a queue's tasks to itself, one with
+// stream-update rights could copy them elsewhere, one with delete or purge
+// rights could remove another client's task. They ask the server's own
+// connection instead, on vela.<queue>.ctl.<user>.<op>, a subject only
+// that user may publish to, so the subject proves who asks:
+//
+//	setup     create the queue's stream, consumer and give-back bucket if
+//	          missing (a client sets MaxQueued, a worker AckWait and MaxDeliver)
+//	withdraw  purge vela.<queue>.tasks.<user>.<body>, the body being one of
+//	          the user's batches, "<client>.<batch>", or "<client>.>"
+//	delete    delete the task at sequence <body> if it is one of the user's
+//
+// The answer is empty, or an error's text ("not permitted: ..." for a
+// refusal). The control connection handles one request at a time.
+
+// setupReq is the body of a setup request.
+type setupReq struct {
+	Worker     bool          `json:"worker,omitempty"`
+	MaxQueued  int           `json:"max_queued,omitempty"`
+	AckWait    time.Duration `json:"ack_wait,omitempty"`
+	MaxDeliver int           `json:"max_deliver,omitempty"`
+	Replicas   int           `json:"replicas,omitempty"`
+}
+
+const notPermitted = "not permitted: "
+
+type control struct {
+	l     *link
+	users map[string]User
+	sub   *nats.Subscription
+}
+
+// startControl serves control requests on l for users.
+func startControl(l *link, users []User) (*control, error) {
+	c := &control{l: l, users: make(map[string]User, len(users))}
+	for _, u := range users {
+		c.users[u.Name] = u
+	}
+	var err error
+	if c.sub, err = l.nc.Subscribe("vela.*.ctl.*.*", c.onRequest); err != nil {
+		return nil, fmt.Errorf("remote: StartServer: %w", err)
+	}
+	if err := l.nc.Flush(); err != nil {
+		return nil, fmt.Errorf("remote: StartServer: %w", err)
+	}
+	return c, nil
+}
+
+func (c *control) stop() {
+	_ = c.sub.Unsubscribe()
+	c.l.close()
+}
+
+func (c *control) onRequest(m *nats.Msg) {
+	tok := strings.Split(m.Subject, ".")
+	if len(tok) != 5 {
+		return
+	}
+	answer := c.handle(tok[1], tok[3], tok[4], m.Data)
+	if m.Reply != "" {
+		_ = c.l.nc.Publish(m.Reply, []byte(answer))
+	}
+}
+
+func (c *control) handle(queue, user, op string, body []byte) string {
+	u, ok := c.users[user]
+	if !ok || !u.mayUse(queue) {
+		return notPermitted + "queue " + queue
+	}
+	s, err := Config{Queue: queue}.settings()
+	if err != nil {
+		return err.Error()
+	}
+	s.user = user
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	switch op {
+	case "setup":
+		var req setupReq
+		if json.Unmarshal(body, &req) != nil || req.MaxQueued < 0 || req.AckWait < 0 || req.MaxDeliver < 0 || req.Replicas < 0 || req.Replicas > 5 {
+			return "bad setup request"
+		}
+		if req.Worker && u.Role == RoleClient || !req.Worker && u.Role == RoleWorker {
+			return notPermitted + "setup as a " + u.Role.String()
+		}
+		s.MaxQueued, s.Replicas = req.MaxQueued, req.Replicas
+		if req.AckWait > 0 {
+			s.AckWait = req.AckWait
+		}
+		if req.MaxDeliver > 0 {
+			s.MaxDeliver = req.MaxDeliver
+		}
+		if err := c.l.ensureStream(ctx, &s, !req.Worker); err != nil {
+			return err.Error()
+		}
+		if _, err := c.l.ensureConsumer(ctx, &s, req.Worker); err != nil {
+			return err.Error()
+		}
+		if _, err := c.l.ensureBucket(ctx, &s); err != nil {
+			return err.Error()
+		}
+	case "withdraw":
+		if u.Role == RoleWorker {
+			return notPermitted + "withdraw as a worker"
+		}
+		client, rest, ok := strings.Cut(string(body), ".")
+		if !ok || !validName(client) || (rest != ">" && !validNumber(rest)) {
+			return "bad withdraw request"
+		}
+		st, err := c.l.js.Stream(ctx, s.stream)
+		if err != nil {
+			return err.Error()
+		}
+		if err := st.Purge(ctx, jetstream.WithPurgeSubject(s.tasksBase+user+"."+client+"."+rest)); err != nil {
+			return err.Error()
+		}
+	case "delete":
+		if u.Role == RoleWorker {
+			return notPermitted + "delete as a worker"
+		}
+		seq, err := strconv.ParseUint(string(body), 10, 64)
+		if err != nil {
+			return "bad delete request"
+		}
+		st, err := c.l.js.Stream(ctx, s.stream)
+		if err != nil {
+			return err.Error()
+		}
+		msg, err := st.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return ""
+		}
+		if err != nil {
+			return err.Error()
+		}
+		if !strings.HasPrefix(msg.Subject, s.tasksBase+user+".") {
+			return notPermitted + "another user's task"
+		}
+		if err := st.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return err.Error()
+		}
+	default:
+		return "unknown request " + op
+	}
+	return ""
+}
+
+func validNumber(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 64)
+	return err == nil
+}
+
+// controlError turns a control answer into an error.
+func controlError(answer []byte) error {
+	switch a := string(answer); {
+	case a == "":
+		return nil
+	case strings.HasPrefix(a, notPermitted):
+		return fmt.Errorf("remote: %w: %s", ErrNotPermitted, strings.TrimPrefix(a, notPermitted))
+	default:
+		return errors.New("remote: " + a)
+	}
+}
+
+// setUp makes sure the queue's stream, consumer and bucket exist: itself,
+// or through the server's control connection when logged in as a user.
+// A Worker (worker) sets the consumer's AckWait and MaxDeliver, a Client
+// the stream's MaxQueued.
+func (l *link) setUp(ctx context.Context, s *settings, worker bool) error {
+	if !s.secured() {
+		if err := l.ensureStream(ctx, s, !worker); err != nil {
+			return err
+		}
+		if _, err := l.ensureConsumer(ctx, s, worker); err != nil {
+			return err
+		}
+		if worker {
+			_, err := l.ensureBucket(ctx, s)
+			return err
+		}
+		return nil
+	}
+	req := setupReq{Worker: worker, Replicas: s.Replicas}
+	if worker {
+		req.AckWait, req.MaxDeliver = s.AckWait, s.MaxDeliver
+	} else {
+		req.MaxQueued = s.MaxQueued
+	}
+	body, _ := json.Marshal(req)
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
+	m, err := l.nc.RequestWithContext(ctx, s.control("setup"), body)
+	if err != nil {
+		if errors.Is(err, nats.ErrNoResponders) {
+			return fmt.Errorf("remote: setting up queue %q: no control connection answers (a server with Users started by StartServer has one): %w", s.Queue, err)
+		}
+		return fmt.Errorf("remote: setting up queue %q: %w", s.Queue, err)
+	}
+	return controlError(m.Data)
+}
