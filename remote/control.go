@@ -211,10 +211,15 @@ func (l *link) setUp(ctx context.Context, s *settings, worker bool) error {
 		defer cancel()
 	}
 	m, err := l.nc.RequestWithContext(ctx, s.control("setup"), body)
-	if err != nil {
-		if errors.Is(err, nats.ErrNoResponders) {
-			return fmt.Errorf("remote: setting up queue %q: no control connection answers (a server with Users started by StartServer has one): %w", s.Queue, err)
+	if errors.Is(err, nats.ErrNoResponders) {
+		// An external server without a control connection: the queue
+		// must have been set up by an operator.
+		if _, serr := l.js.Stream(ctx, s.stream); serr == nil {
+			return nil
 		}
+		return fmt.Errorf("remote: setting up queue %q: no control connection answers and the queue has no stream (set it up as an operator; see the delivery note): %w", s.Queue, err)
+	}
+	if err != nil {
 		return fmt.Errorf("remote: setting up queue %q: %w", s.Queue, err)
 	}
 	return controlError(m.Data)
