@@ -184,7 +184,23 @@ func controlError(answer []byte) error {
 // or through the server's control connection when logged in as a user.
 // A Worker (worker) sets the consumer's AckWait and MaxDeliver, a Client
 // the stream's MaxQueued.
+//
+// In a cluster a request can time out while leaders are elected; setUp
+// tries three times, each within 5s, while ctx lasts.
 func (l *link) setUp(ctx context.Context, s *settings, worker bool) error {
+	var err error
+	for range 3 {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = l.setUpOnce(actx, s, worker)
+		cancel()
+		if err == nil || ctx.Err() != nil || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
+			return err
+		}
+	}
+	return err
+}
+
+func (l *link) setUpOnce(ctx context.Context, s *settings, worker bool) error {
 	if !s.secured() {
 		if err := l.ensureStream(ctx, s, !worker); err != nil {
 			return err
@@ -205,11 +221,6 @@ func (l *link) setUp(ctx context.Context, s *settings, worker bool) error {
 		req.MaxQueued = s.MaxQueued
 	}
 	body, _ := json.Marshal(req)
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-	}
 	m, err := l.nc.RequestWithContext(ctx, s.control("setup"), body)
 	if errors.Is(err, nats.ErrNoResponders) {
 		// An external server without a control connection: the queue

@@ -58,3 +58,16 @@ func AckPending(c *Client) int {
 	}
 	return cons.CachedInfo().NumAckPending
 }
+
+// IsStreamLeader reports whether srv leads the stream of queue q.
+func IsStreamLeader(srv *Server, q string) bool {
+	return srv.ns.JetStreamIsStreamLeader("$G", "VELA_"+q)
+}
+
+// IsConsumerLeader reports whether srv leads the consumer of queue q.
+func IsConsumerLeader(srv *Server, q string) bool {
+	return srv.ns.JetStreamIsConsumerLeader("$G", "VELA_"+q, consumerName)
+}
+
+// IsMetaLeader reports whether srv leads the cluster's JetStream.
+func IsMetaLeader(srv *Server) bool { return srv.ns.JetStreamIsLeader() }

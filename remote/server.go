@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"sync"
@@ -41,6 +42,23 @@ type ServerConfig struct {
 	// configuration (its certificate; ClientAuth and ClientCAs to verify
 	// clients' certificates). In-process connections do not use it.
 	TLS *tls.Config
+
+	// Cluster, when set, makes the server one member of a NATS cluster
+	// (JetStream clustered): queues with Config.Replicas 3 then survive
+	// the loss of one member. Every member needs its own Dir (or none, for
+	// memory) and a listener.
+	Cluster *ClusterConfig
+}
+
+// ClusterConfig is a cluster member's part of ServerConfig.
+type ClusterConfig struct {
+	Name   string   // the cluster's name, the same on every member; letters, digits, '-' and '_'
+	Server string   // this member's name, unique in the cluster; same characters
+	Port   int      // the port other members connect to: -1 a free one, >0 that one
+	Routes []string // the other members' route URLs ("nats-route://host:port"; Server.RouteURL)
+	// Password, the same on every member, authenticates the members to
+	// each other; it is required when Host is beyond loopback.
+	Password string
 }
 
 // Server is a NATS server with JetStream running inside this process.
@@ -87,6 +105,18 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	if err := checkUsers(cfg.Users); err != nil {
 		return nil, err
 	}
+	if c := cfg.Cluster; c != nil {
+		switch {
+		case !validName(c.Name) || !validName(c.Server):
+			return nil, invalid("StartServer: cluster %q, member %q: use letters, digits, '-' and '_'", c.Name, c.Server)
+		case c.Port < -1 || c.Port == 0 || c.Port > 65535:
+			return nil, invalid("StartServer: cluster port %d", c.Port)
+		case cfg.Port == 0:
+			return nil, invalid("StartServer: a cluster member needs a listener (Port)")
+		case !loopback(host) && c.Password == "":
+			return nil, invalid("StartServer: cluster on Host %q beyond loopback without a Password", host)
+		}
+	}
 	s := &Server{dir: cfg.Dir, memory: cfg.Dir == "", users: make(map[serverUser]struct{})}
 	if s.memory {
 		tmp, err := os.MkdirTemp("", "vela-remote-")
@@ -117,6 +147,26 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	if cfg.TLS != nil {
 		opts.TLSConfig = cfg.TLS
 		opts.TLS = true
+	}
+	if c := cfg.Cluster; c != nil {
+		opts.ServerName = c.Server
+		opts.Cluster = server.ClusterOpts{Name: c.Name, Host: host, Port: c.Port, Username: "", Password: ""}
+		if c.Port == -1 {
+			opts.Cluster.Port = server.RANDOM_PORT
+		}
+		if c.Password != "" {
+			opts.Cluster.Username, opts.Cluster.Password = "vela", c.Password
+		}
+		for _, r := range c.Routes {
+			u, err := url.Parse(r)
+			if err != nil {
+				return nil, invalid("StartServer: route %s", redact(r))
+			}
+			if c.Password != "" {
+				u.User = url.UserPassword("vela", c.Password)
+			}
+			opts.Routes = append(opts.Routes, u)
+		}
 	}
 	switch cfg.Port {
 	case 0:
@@ -165,6 +215,21 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// RouteURL returns the URL other members of the cluster give in their
+// ClusterConfig.Routes to reach this one, or "" for a server that is not a
+// cluster member.
+func (s *Server) RouteURL() string {
+	a := s.ns.ClusterAddr()
+	if a == nil {
+		return ""
+	}
+	h := a.IP.String()
+	if a.IP.IsUnspecified() {
+		h = "127.0.0.1"
+	}
+	return "nats-route://" + net.JoinHostPort(h, strconv.Itoa(a.Port))
 }
 
 // InProcessConn returns a connection to the server that does not go
