@@ -44,6 +44,7 @@ type core[T any] struct {
 	done      bool  // no more values: every sender closed, or CloseWithError
 	failure   error // with done: what a receive gets once drained (ErrClosed or the CloseWithError error)
 	gone      bool  // every receiver closed: sends fail, the buffer was dropped
+	held      int   // values OnEach consumers took and have not handed to fn yet
 
 	recvq queue[T] // waiting receives
 	sendq queue[T] // waiting sends
@@ -123,12 +124,29 @@ func (c *core[T]) putBack(vals []T, wake []*waiter[T]) []*waiter[T] {
 
 // closeSend closes the channel for receivers with failure (ErrClosed for a
 // normal close): waiting senders fail with ErrClosed, waiting receivers
-// (the buffer is empty) get failure. It returns the waiters to wake.
+// (the buffer is empty) get failure, unless an OnEach holds values it may
+// yet put back: then they wait for unhold. It returns the waiters to wake.
 // Called with the mutex held.
 func (c *core[T]) closeSend(failure error, wake []*waiter[T]) []*waiter[T] {
 	c.done, c.failure = true, failure
 	wake = c.fail(&c.sendq, nil, ErrClosed, wake)
+	if c.held > 0 {
+		return wake
+	}
 	return c.fail(&c.recvq, nil, failure, wake)
+}
+
+// unhold records that an OnEach handed or put back n values it held. The
+// channel is drained only when nobody holds values that may come back, so
+// once the last is released on a closed, empty channel, waiting receivers
+// get the close. It returns the waiters to wake. Called with the mutex
+// held.
+func (c *core[T]) unhold(n int, wake []*waiter[T]) []*waiter[T] {
+	c.held -= n
+	if n > 0 && c.held == 0 && c.done && c.buf.len() == 0 {
+		wake = c.fail(&c.recvq, nil, c.failure, wake)
+	}
+	return wake
 }
 
 // closeRecv closes the channel for senders once every receiver handle is

@@ -72,6 +72,7 @@ type each[T any] struct {
 	w       waiter[T] // queued in recvq while the consumer waits
 	got     bool      // w was fired and drain has not looked at it yet
 	stopped bool      // cancelled, failed or finished: takes nothing more
+	held    int       // this consumer's part of c.held
 
 	// batch is written by drain (on the loop) under c.mu; pos is the index
 	// of the next value to hand to fn, or negative once stopped. drain
@@ -81,7 +82,15 @@ type each[T any] struct {
 	pos   atomic.Int64
 }
 
-func (e *each[T]) claim() bool                { e.got = true; return true }
+// claim counts the value the waiter is about to get as held: until drain
+// hands it to fn, a stop may put it back.
+func (e *each[T]) claim() bool {
+	e.got = true
+	e.held++
+	e.c.held++
+	return true
+}
+
 func (e *each[T]) live() bool                 { return true }
 func (e *each[T]) of() *selector              { return nil }
 func (e *each[T]) wake()                      { e.post() }
@@ -143,6 +152,7 @@ func (e *each[T]) drain() {
 			}
 			continue
 		}
+		handedOut := e.held // the last batch, and a value claimed since, are in batch now or handed
 		batch := e.batch[:0]
 		if e.got {
 			e.got = false
@@ -163,6 +173,9 @@ func (e *each[T]) drain() {
 				wakes = append(wakes, wake)
 			}
 		}
+		e.held = len(batch)
+		c.held += len(batch)
+		wakes = c.unhold(handedOut, wakes)
 		if len(batch) == 0 && final == nil {
 			if final = c.closedForRecv(&e.r.h); final == nil {
 				c.recvq.push(&e.w)
@@ -249,6 +262,8 @@ func (e *each[T]) stop(err error) {
 	e.got = false
 	wakes := c.putBack(back, nil)
 	clear(back)
+	wakes = c.unhold(e.held, wakes)
+	e.held = 0
 	c.mu.Unlock()
 	wakeAll(wakes)
 	if err != nil {

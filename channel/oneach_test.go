@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 
 	"github.com/velalang/runtime/async"
 	"github.com/velalang/runtime/channel"
@@ -221,5 +222,49 @@ func TestOnEachBadInput(t *testing.T) {
 		if _, err := f.Await(t.Context()); !errors.Is(err, channel.ErrInvalidArgument) {
 			t.Errorf("nil %s: %v, want ErrInvalidArgument", name, err)
 		}
+	}
+}
+
+// TestOnEachHeldValuesDelayClose: while an OnEach holds values it took
+// but has not handed to fn, the closed channel is not drained: another
+// receiver waits, and gets those values when the consumer is cancelled,
+// then ErrClosed.
+func TestOnEachHeldValuesDelayClose(t *testing.T) {
+	synctest.Test(t, testOnEachHeldValuesDelayClose)
+}
+
+func testOnEachHeldValuesDelayClose(t *testing.T) {
+	l := async.NewLoop()
+	tx, rx := channel.New[int](channel.Unbounded)
+	other := rx.Clone()
+	for i := range 4 {
+		tx.Send(t.Context(), i)
+	}
+	tx.Close()
+	got := make(chan []int, 1)
+	var f *async.Future[struct{}]
+	f = channel.OnEach(l, rx, func(v int) {
+		if v == 0 {
+			// The consumer holds 1, 2 and 3 now.
+			if _, err := other.TryRecv(); err != channel.ErrEmpty {
+				t.Errorf("TryRecv while values are held = %v, want ErrEmpty", err)
+			}
+			go func() {
+				var vs []int
+				for v, err := range other.All(context.Background()) {
+					if err != nil {
+						t.Error(err)
+					}
+					vs = append(vs, v)
+				}
+				got <- vs
+			}()
+			synctest.Wait() // the other receiver waits: the channel is not drained
+			f.Cancel()
+		}
+	})
+	l.Run(t.Context())
+	if vs := <-got; !slices.Equal(vs, []int{1, 2, 3}) {
+		t.Fatalf("the other receiver got %v, want [1 2 3]", vs)
 	}
 }

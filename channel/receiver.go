@@ -18,12 +18,13 @@ type Receiver[T any] struct {
 
 // closedForRecv reports the error a receive through h gets without a value
 // now, or nil if it may wait. Called with the mutex held, when no value can
-// be taken at once.
+// be taken at once. A closed channel is drained only once no OnEach holds
+// values it may put back.
 func (c *core[T]) closedForRecv(h *handle) error {
 	switch {
 	case h.closed || c.gone:
 		return ErrClosed
-	case c.done:
+	case c.done && c.held == 0:
 		return c.failure
 	}
 	return nil
