@@ -7,6 +7,7 @@ replace github.com/velalang/runtime => ../
 require (
 	github.com/dop251/goja v0.0.0-20260917113740-793a2a65c13b
 	github.com/dop251/goja_nodejs v0.0.0-20260212111938-1f56ff5bcf14
+	github.com/evanw/esbuild v0.28.2
 	github.com/velalang/runtime v0.0.0-00010101000000-000000000000
 	go.uber.org/goleak v1.3.0
 )
@@ -15,5 +16,6 @@ require (
 	github.com/dlclark/regexp2/v2 v2.5.2 // indirect
 	github.com/go-sourcemap/sourcemap v2.1.4+incompatible // indirect
 	github.com/google/pprof v0.0.0-20240727154555-813a5fbdbec8 // indirect
+	golang.org/x/sys v0.6.0 // indirect
 	golang.org/x/text v0.16.0 // indirect
 )

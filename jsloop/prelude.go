@@ -1,6 +1,10 @@
 package jsloop
 
-import "github.com/dop251/goja"
+import (
+	"errors"
+
+	"github.com/dop251/goja"
+)
 
 // preludeSource is the part of the globals written in JavaScript. It runs
 // once per Runtime, before Setup and any script, and captures the
@@ -182,3 +186,29 @@ return function toJSON(v) {
 };
 })()`, true)
 )
+
+// asyncIteratorProgram defines Symbol.asyncIterator, which the pinned goja
+// lacks, as the symbol esbuild's lowered code falls back to
+// (Symbol.for("Symbol.asyncIterator")), so lowered for await loops, async
+// generators and the Runtime's own iterables agree on it.
+var asyncIteratorProgram = goja.MustCompile("vela:symbols", `(function () {
+'use strict';
+if (typeof Symbol.asyncIterator !== 'symbol') {
+	Object.defineProperty(Symbol, 'asyncIterator', { value: Symbol.for('Symbol.asyncIterator') });
+}
+return Symbol.asyncIterator;
+})()`, true)
+
+// defineAsyncIterator runs asyncIteratorProgram in vm and returns the
+// symbol.
+func defineAsyncIterator(vm *goja.Runtime) (*goja.Symbol, error) {
+	v, err := vm.RunProgram(asyncIteratorProgram)
+	if err != nil {
+		return nil, err
+	}
+	sym, ok := v.(*goja.Symbol)
+	if !ok {
+		return nil, errors.New("jsloop: Symbol.asyncIterator is not a symbol")
+	}
+	return sym, nil
+}

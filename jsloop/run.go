@@ -24,7 +24,8 @@ type run struct {
 	live      *call           // spawn and spawnJS calls not finished
 	rejected  []*goja.Promise // rejected with no handler, in order
 	timers    timerQueue
-	turnStart time.Time // when the current turn began: the "now" of new timers
+	turnStart time.Time  // when the current turn began: the "now" of new timers
+	enders    []runEnder // streams, iterators and channels to tell when the run ends
 }
 
 func (r *Runtime) newRun(ctx context.Context) *run {
@@ -117,6 +118,11 @@ func (rn *run) end(cause error) {
 		c = next
 	}
 	rn.live = nil
+	enders := rn.enders
+	rn.enders = nil
+	for _, e := range enders {
+		e.endRun(cause)
+	}
 	rn.timers.stop()
 	if rn.release != nil {
 		rn.release()

@@ -58,6 +58,7 @@ type Runtime struct {
 
 	funcsMu sync.RWMutex
 	funcs   map[string]Func
+	streams map[string]streamFunc
 
 	modules map[string]*goja.Program
 
@@ -82,6 +83,8 @@ type Runtime struct {
 	isPromise                goja.Callable
 	spawnValue               *goja.Object
 	spawnLabel, spawnJSLabel goja.Value       // "spawn", "spawnJS": toJSON's who
+	asyncIterator            *goja.Symbol     // Symbol.asyncIterator
+	returnThis               goja.Value       // function () { return this }
 	poolOpt                  []workers.Option // OnPool(pool), made once
 	jsPoolOpt                []workers.Option // OnPool(jsPool), made once
 }
@@ -98,6 +101,7 @@ func New(opts Options) (rt *Runtime, err error) {
 		pool:    opts.Pool,
 		jsPool:  opts.JSPool,
 		funcs:   make(map[string]Func),
+		streams: make(map[string]streamFunc),
 		modules: make(map[string]*goja.Program, len(opts.Modules)),
 	}
 	r.guard = newGuard(r.vm)
@@ -172,9 +176,14 @@ func (r *Runtime) install() error {
 		}
 		return goja.Undefined()
 	})
-	if err := installDepthGuard(vm); err != nil {
+	err := installDepthGuard(vm)
+	if err != nil {
 		return err
 	}
+	if r.asyncIterator, err = defineAsyncIterator(vm); err != nil {
+		return err
+	}
+	r.returnThis = vm.ToValue(func(c goja.FunctionCall) goja.Value { return c.This })
 	fnv, err := vm.RunProgram(preludeProgram)
 	if err != nil {
 		return fmt.Errorf("jsloop: prelude: %w", err)

@@ -18,12 +18,21 @@ type callOptions struct {
 	timeout time.Duration
 	signal  *goja.Object
 	name    string
+	buffer  int // the stream's buffer; -1 when not given
+}
+
+// bufferOr is the buffer option, or def when it was not given.
+func (o callOptions) bufferOr(def int) int {
+	if o.buffer < 0 {
+		return def
+	}
+	return o.buffer
 }
 
 // readCallOptions reads {timeout, signal, name}; a bad one is a TypeError
 // or RangeError thrown into JavaScript.
 func (r *Runtime) readCallOptions(v goja.Value, what string) callOptions {
-	var o callOptions
+	o := callOptions{buffer: -1}
 	if goja.IsUndefined(v) || goja.IsNull(v) {
 		return o
 	}
@@ -48,6 +57,13 @@ func (r *Runtime) readCallOptions(v goja.Value, what string) callOptions {
 	if n := obj.Get("name"); n != nil && !goja.IsUndefined(n) {
 		o.name = n.String()
 	}
+	if b := obj.Get("buffer"); b != nil && !goja.IsUndefined(b) {
+		n := b.ToFloat()
+		if math.IsNaN(n) || n < 0 || n > math.MaxInt32 || n != math.Trunc(n) {
+			panic(r.newRangeError(fmt.Sprintf("%s: buffer must be a whole number >= 0, got %s", what, b.String())))
+		}
+		o.buffer = int(n)
+	}
 	return o
 }
 
@@ -63,7 +79,11 @@ func (r *Runtime) newRangeError(msg string) *goja.Object {
 	return obj
 }
 
-func (r *Runtime) installSpawn() { r.spawnValue = r.installCall("spawn", r.spawn) }
+func (r *Runtime) installSpawn() {
+	r.spawnValue = r.installCall("spawn", r.spawn)
+	_ = r.spawnValue.Set("stream", r.installCall("spawn.stream", r.spawnStream))
+	_ = r.vm.Set("spawn", r.spawnValue)
+}
 
 // installCall sets the global function name, which calls call with no
 // options, and its name.with(options, ...args) variant; it returns the
@@ -71,7 +91,7 @@ func (r *Runtime) installSpawn() { r.spawnValue = r.installCall("spawn", r.spawn
 func (r *Runtime) installCall(name string, call func(callOptions, []goja.Value) goja.Value) *goja.Object {
 	vm := r.vm
 	fn := vm.ToValue(func(c goja.FunctionCall) goja.Value {
-		return call(callOptions{}, c.Arguments)
+		return call(callOptions{buffer: -1}, c.Arguments)
 	}).(*goja.Object)
 	with := vm.ToValue(func(c goja.FunctionCall) goja.Value {
 		o := r.readCallOptions(c.Argument(0), name+".with")
@@ -82,7 +102,6 @@ func (r *Runtime) installCall(name string, call func(callOptions, []goja.Value) 
 		return call(o, rest)
 	})
 	_ = fn.Set("with", with)
-	_ = vm.Set(name, fn)
 	return fn
 }
 
@@ -263,21 +282,43 @@ func (c *call) watchSignal(signal *goja.Object) bool {
 	if signal == nil {
 		return true
 	}
-	r := c.rn.r
-	stop, err := r.onAbort(goja.Undefined(), signal, r.vm.ToValue(func(goja.FunctionCall) goja.Value {
-		c.abort(signal.Get("reason"))
-		return goja.Undefined()
-	}))
-	if err != nil {
-		panic(r.thrownValue(err)) // the TypeError: not an AbortSignal
-	}
-	c.unwatch, _ = goja.AssertFunction(stop)
-	if signal.Get("aborted").ToBoolean() {
-		c.stopWatching()
+	stop, aborted := c.rn.r.watchAbort(signal, c.abort)
+	if aborted {
 		_ = c.reject(signal.Get("reason"))
 		return false
 	}
+	c.unwatch = stop
 	return true
+}
+
+// watchAbort arranges for fn to be called with the signal's reason, once,
+// when signal aborts, and returns the function that stops watching; if
+// signal has aborted already, it watches nothing and returns aborted true.
+// A signal that is not an AbortSignal throws a TypeError.
+func (r *Runtime) watchAbort(signal *goja.Object, fn func(reason goja.Value)) (stop goja.Callable, aborted bool) {
+	stopV, err := r.onAbort(goja.Undefined(), signal, r.vm.ToValue(func(goja.FunctionCall) goja.Value {
+		fn(signal.Get("reason"))
+		return goja.Undefined()
+	}))
+	if err != nil {
+		r.throw(err) // the TypeError: not an AbortSignal
+	}
+	stop, _ = goja.AssertFunction(stopV)
+	if signal.Get("aborted").ToBoolean() {
+		_, _ = stop(goja.Undefined())
+		return nil, true
+	}
+	return stop, false
+}
+
+// throw throws err into the JavaScript that called a native function: an
+// interrupt or stack overflow as it is (uncatchable), an exception as its
+// value, a Go error as the Error it becomes.
+func (r *Runtime) throw(err error) {
+	if isUncatchable(err) {
+		panic(err)
+	}
+	panic(r.thrownValue(err))
 }
 
 // start watches the future: when it settles, the loop settles the

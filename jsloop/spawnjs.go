@@ -8,7 +8,10 @@ import (
 	"github.com/velalang/runtime/workers"
 )
 
-func (r *Runtime) installSpawnJS() { r.installCall("spawnJS", r.spawnJS) }
+func (r *Runtime) installSpawnJS() {
+	fn := r.installCall("spawnJS", r.spawnJS)
+	_ = r.vm.Set("spawnJS", fn)
+}
 
 // spawnJS is spawnJS(module, exportName, ...args) with options o.
 func (r *Runtime) spawnJS(o callOptions, args []goja.Value) goja.Value {

@@ -99,17 +99,6 @@ func (d *depthGuard) overflow() {
 	panic(d.vm.NewTypeError(stackOverflowMessage))
 }
 
-// compile parses src and compiles it with the hook at the start of every
-// function.
-func compile(name, src string, strict bool) (*goja.Program, error) {
-	prg, err := goja.Parse(name, src)
-	if err != nil {
-		return nil, err
-	}
-	instrument(prg)
-	return goja.CompileAST(prg, strict)
-}
-
 // instrument inserts a call of the hook at the start of every function of
 // prg (after its directives), and before the expression of every arrow
 // function with an expression body. The call takes the position of the

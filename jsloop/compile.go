@@ -1,0 +1,65 @@
+package jsloop
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/dop251/goja"
+	"github.com/dop251/goja/parser"
+	"github.com/evanw/esbuild/pkg/api"
+)
+
+// compile turns a script's source into a program for any of the Runtime's
+// VMs. The pinned goja cannot parse for await or async generator
+// functions (ES2018), so a source goja does not parse is lowered to
+// ES2017 by esbuild, with an inline source map that goja reads: errors and
+// stack traces still point into the user's source (line and column of the
+// statement esbuild mapped; a position inside a lowered for await may
+// point at its start). A source that goja parses is compiled as it is,
+// without esbuild's cost (about 0.5 to 2 ms for a small script, measured in
+// BENCHMARKS.md). Either way every function gets the call-stack hook
+// (stack.go).
+//
+// Source maps are only read from the source itself (a data: URL, as
+// esbuild writes them): a script's sourceMappingURL naming a file is
+// ignored, so a script cannot make the Runtime read the file system.
+func compile(name, src string, strict bool) (*goja.Program, error) {
+	prg, err := goja.Parse(name, src, noSourceMapFiles)
+	if err != nil {
+		lowered, ok := lower(name, src)
+		if !ok {
+			return nil, err // goja's syntax error, which names the position
+		}
+		var lerr error
+		if prg, lerr = goja.Parse(name, lowered, noSourceMapFiles); lerr != nil {
+			return nil, err
+		}
+	}
+	instrument(prg)
+	return goja.CompileAST(prg, strict)
+}
+
+var noSourceMapFiles = parser.WithSourceMapLoader(func(string) ([]byte, error) {
+	return nil, errNoSourceMapFiles
+})
+
+var errNoSourceMapFiles = errors.New("jsloop: source maps are only read from data: URLs")
+
+// lower is src lowered to ES2017 with an inline source map, or false if
+// esbuild cannot parse it either.
+func lower(name, src string) (string, bool) {
+	res := api.Transform(src, api.TransformOptions{
+		Loader:         api.LoaderJS,
+		Target:         api.ES2017,
+		Sourcefile:     name,
+		Sourcemap:      api.SourceMapInline,
+		SourcesContent: api.SourcesContentExclude,
+		LegalComments:  api.LegalCommentsNone,
+		Charset:        api.CharsetUTF8,
+		LogLevel:       api.LogLevelSilent,
+	})
+	if len(res.Errors) > 0 {
+		return "", false
+	}
+	return strings.TrimRight(string(res.Code), "\n"), true
+}
