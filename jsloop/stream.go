@@ -98,8 +98,9 @@ func (r *Runtime) streamOf(rn *run, o callOptions, f *async.Future[struct{}], tx
 		recvAsync: recvAsyncOf(rx),
 		toJS:      toJS,
 		stop: func() {
-			_ = rx.Close()
+			// The cause first: a producer woken by the close finds it.
 			f.CancelWithCause(channel.ErrClosed)
+			_ = rx.Close()
 		},
 		hold: true,
 	})
