@@ -46,6 +46,8 @@ type core[T any] struct {
 	gone      bool  // every receiver closed: sends fail, the buffer was dropped
 	held      int   // values OnEach consumers took and have not handed to fn yet
 
+	goneFns map[*func()]struct{} // OnReceiversClosed callbacks not yet run
+
 	recvq queue[T] // waiting receives
 	sendq queue[T] // waiting sends
 

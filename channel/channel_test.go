@@ -240,3 +240,29 @@ func TestCloseByReceiversDropsBufferedValues(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOnReceiversClosed: a producer that is not sending learns that every
+// receiver left; stop keeps the callback from running.
+func TestOnReceiversClosed(t *testing.T) {
+	tx, rx := channel.New[int](1)
+	rx2 := rx.Clone()
+	calls := 0
+	tx.OnReceiversClosed(func() { calls++ })
+	stop := tx.OnReceiversClosed(func() { t.Error("a stopped callback ran") })
+	if !stop() || stop() {
+		t.Fatal("stop did not report true once, then false")
+	}
+	rx.Close()
+	if calls != 0 {
+		t.Fatal("callback ran while a receiver was left")
+	}
+	rx2.Close()
+	if calls != 1 {
+		t.Fatalf("callback ran %d times after the last receiver closed, want 1", calls)
+	}
+	tx.OnReceiversClosed(func() { calls++ }) // already gone: at once
+	if calls != 2 {
+		t.Fatal("a callback registered after the receivers left did not run at once")
+	}
+	tx.OnReceiversClosed(nil)()
+}

@@ -160,12 +160,15 @@ func (r *Receiver[T]) Close() error {
 	}
 	r.h.closed = true
 	c.receivers--
+	var gone map[*func()]struct{}
 	if c.receivers == 0 {
 		wake = c.closeRecv(wake)
+		gone, c.goneFns = c.goneFns, nil
 	} else {
 		wake = c.fail(&c.recvq, &r.h, ErrClosed, wake)
 	}
 	c.mu.Unlock()
+	defer runGone(gone)
 	wakeAll(wake)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/velalang/runtime/async"
+	"github.com/velalang/runtime/internal/safecall"
 )
 
 // Sender is the sending end of a channel. Any number of goroutines may use
@@ -182,4 +183,51 @@ func (c *core[T]) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.buf.len()
+}
+
+// OnReceiversClosed arranges for f to run once, when every Receiver handle
+// of the channel has been closed: on the goroutine that closed the last
+// one, after the channel's waiters were woken, or at once on the calling
+// goroutine if that already happened. It is how a producer that is not
+// sending right now learns that nobody listens any more (a waiting or
+// later Send learns it from ErrClosed). f must not block. stop unregisters
+// f and reports whether that kept it from running. A nil f does nothing.
+func (s *Sender[T]) OnReceiversClosed(f func()) (stop func() bool) {
+	if f == nil {
+		return func() bool { return false }
+	}
+	c := s.c
+	key := &f
+	c.mu.Lock()
+	if c.gone {
+		c.mu.Unlock()
+		f()
+		return func() bool { return false }
+	}
+	if c.goneFns == nil {
+		c.goneFns = make(map[*func()]struct{})
+	}
+	c.goneFns[key] = struct{}{}
+	c.mu.Unlock()
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		_, ok := c.goneFns[key]
+		delete(c.goneFns, key)
+		return ok
+	}
+}
+
+// runGone runs the OnReceiversClosed callbacks taken off a channel whose
+// last receiver closed; one that panics does not keep the others from
+// running.
+func runGone(fns map[*func()]struct{}) {
+	if len(fns) == 0 {
+		return
+	}
+	list := make([]*func(), 0, len(fns))
+	for f := range fns {
+		list = append(list, f)
+	}
+	safecall.Each(list, func(f *func()) { (*f)() })
 }

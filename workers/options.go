@@ -10,7 +10,7 @@ type Option struct {
 	name      string
 	names     func(int) string
 	pool      *Pool
-	n         int           // WithRetry's MaxAttempts
+	n         int           // WithRetry's MaxAttempts; WithBuffer's n
 	max       time.Duration // WithRetry's MaxBackoff
 	retryable func(error) bool
 }
@@ -26,6 +26,7 @@ const (
 	optPool
 	optRetry
 	optDelay
+	optBuffer
 )
 
 // WithTimeout bounds a task to d, counted from Spawn: a task still queued at
@@ -71,14 +72,15 @@ type Settings struct {
 	Pool       *Pool            // OnPool; nil when no OnPool was given
 	Retry      RetryPolicy      // WithRetry; the zero policy (one call) when none was given
 	Delay      time.Duration    // WithDelay: the task is due Delay after submission; 0 means at once
+	Buffer     int              // WithBuffer: the capacity of a Stream's or Map's channel; DefaultBuffer when none was given
 }
 
 // ReadOptions returns what opts ask for; when an option appears twice the
-// last one wins. A negative timeout or delay, a RetryPolicy with negative
+// last one wins. A negative timeout, delay or buffer, a RetryPolicy with negative
 // fields or a MaxBackoff below its Backoff, OnPool(nil) or a zero Option
 // gives an error wrapping ErrInvalidArgument, with the Settings read so far.
 func ReadOptions(opts ...Option) (Settings, error) {
-	var s Settings
+	s := Settings{Buffer: DefaultBuffer}
 	var err error
 	for _, o := range opts {
 		switch o.kind {
@@ -112,6 +114,11 @@ func ReadOptions(opts ...Option) (Settings, error) {
 				err = invalid("negative delay %v", o.timeout)
 			}
 			s.Delay = o.timeout
+		case optBuffer:
+			if o.n < 0 {
+				err = invalid("negative buffer %d", o.n)
+			}
+			s.Buffer = o.n
 		default:
 			err = invalid("zero Option")
 		}
