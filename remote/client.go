@@ -254,7 +254,7 @@ func (c *Client) newBatch() *batch {
 // does not wait for the server: the acknowledgement comes to onMsg. The
 // task carries its id as Nats-Msg-Id, so that the server stores it once
 // however often it is sent within dedupWindow.
-func (c *Client) send(ctx context.Context, e *entry, b *batch, name string, data []byte, timeout, runTimeout time.Duration) error {
+func (c *Client) send(ctx context.Context, e *entry, b *batch, name string, data []byte, o *workers.Settings) error {
 	c.mu.Lock()
 	if c.closedErr != nil {
 		c.mu.Unlock()
@@ -269,10 +269,19 @@ func (c *Client) send(ctx context.Context, e *entry, b *batch, name string, data
 
 	ns := strconv.FormatUint(n, 10)
 	id := c.id + "." + ns
-	h := taskHead{id: id, secret: b.secret, fn: name, reply: c.prefix + "r." + ns, runTimeout: runTimeout}
+	h := taskHead{id: id, secret: b.secret, fn: name, reply: c.prefix + "r." + ns, runTimeout: o.RunTimeout, attempt: 1}
+	if o.Retry.MaxAttempts > 1 {
+		h.retry = retryPolicy{o.Retry.MaxAttempts, o.Retry.Backoff, o.Retry.MaxBackoff}
+	}
+	now := time.Now()
+	if o.Delay > 0 {
+		h.due = now.Add(o.Delay).UnixNano()
+	}
+	// WithTimeout counts from the due time, as on a workers.Pool.
+	timeout := o.Timeout
 	var deadline time.Time
 	if timeout > 0 {
-		deadline = time.Now().Add(timeout)
+		deadline = now.Add(o.Delay + timeout)
 		h.deadline = deadline.UnixNano()
 	}
 	m := &nats.Msg{Subject: b.subject, Reply: c.prefix + "a." + ns, Data: encodeTask(&h, data)}
@@ -403,6 +412,18 @@ func (c *Client) onReply(n uint64, m *nats.Msg) {
 	if e == nil || !sameSecret(e.b.secret, secret) {
 		c.mu.Unlock()
 		return // a duplicate, the task was settled otherwise, or a forgery
+	}
+	if status == statusRetry {
+		// A worker queued the task's next attempt as a new message.
+		if seq, err := strconv.ParseUint(extra, 10, 64); err == nil && !e.abandoned {
+			if e.seq != 0 {
+				delete(c.bySeq, e.seq)
+			}
+			e.seq = seq
+			c.bySeq[seq] = n
+		}
+		c.mu.Unlock()
+		return
 	}
 	abandoned := e.abandoned
 	if !abandoned {

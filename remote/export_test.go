@@ -71,3 +71,7 @@ func IsConsumerLeader(srv *Server, q string) bool {
 
 // IsMetaLeader reports whether srv leads the cluster's JetStream.
 func IsMetaLeader(srv *Server) bool { return srv.ns.JetStreamIsLeader() }
+
+// DropConnection closes c's connection without withdrawing anything, as
+// the exit of its process would.
+func DropConnection(c *Client) { c.l.nc.Close() }

@@ -90,6 +90,25 @@ func testRegistryWith(h *hooks) *remote.Registry {
 		return os.Getpid(), nil
 	}
 	must(remote.Register(r, "hang", hang))
+	// "failFirst" fails the first time it is called with a path (creating
+	// the file, and saying so on stdout in a worker process) and returns
+	// "ok" after; each call adds a line to the file.
+	must(remote.Register(r, "failFirst", func(_ context.Context, path string) (string, error) {
+		_, err := os.Stat(path)
+		f, ferr := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if ferr != nil {
+			return "", ferr
+		}
+		_, _ = f.WriteString("call\n")
+		_ = f.Close()
+		if err != nil {
+			if inChild {
+				fmt.Println("failed")
+			}
+			return "", errors.New("first call fails")
+		}
+		return "ok", nil
+	}))
 	must(remote.Register(r, "hangOnce", hang, remote.NotIdempotent()))
 	if h != nil {
 		block := func(ctx context.Context, tag string) (string, error) {

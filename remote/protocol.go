@@ -10,13 +10,16 @@ import (
 // that neither the server nor the worker parses headers per task (the one
 // header, Nats-Msg-Id, is read by the server only):
 //
-//	"VT2" id secret fn reply deadline runTimeout argument
+//	"VT2" id secret fn reply deadline runTimeout due attempt retry argument
 //
 // where id, secret, fn and reply are uvarint-length-prefixed strings (the
 // task's id "<client>.<n>", its secret, the function's name, the subject
 // for the reply), deadline is a varint of Unix nanoseconds on the caller's
 // clock (0: no WithTimeout), runTimeout a varint of nanoseconds (0: none),
-// and the argument, encoded by the Codec, is the rest. A reply's data is
+// due a varint of Unix nanoseconds before which the task must not start (0:
+// at once), attempt a uvarint (1 for the first call), retry the WithRetry
+// policy as three varints (MaxAttempts, Backoff, MaxBackoff; all 0 for
+// none), and the argument, encoded by the Codec, is the rest. A reply's data is
 //
 //	status secret extra result
 //
@@ -37,6 +40,15 @@ type taskHead struct {
 	id, secret, fn, reply string
 	deadline              int64         // Unix nanoseconds; 0 means none
 	runTimeout            time.Duration // 0 means none
+	due                   int64         // Unix nanoseconds; 0 means at once
+	attempt               int           // 1 for the first call
+	retry                 retryPolicy
+}
+
+// retryPolicy is the part of a workers.RetryPolicy that crosses machines.
+type retryPolicy struct {
+	maxAttempts         int
+	backoff, maxBackoff time.Duration
 }
 
 func appendString(b []byte, s string) []byte {
@@ -46,7 +58,7 @@ func appendString(b []byte, s string) []byte {
 
 // encodeTask returns the data of a task message.
 func encodeTask(h *taskHead, arg []byte) []byte {
-	b := make([]byte, 0, len(taskMagic)+len(h.id)+len(h.secret)+len(h.fn)+len(h.reply)+26+len(arg))
+	b := make([]byte, 0, len(taskMagic)+len(h.id)+len(h.secret)+len(h.fn)+len(h.reply)+40+len(arg))
 	b = append(b, taskMagic...)
 	b = appendString(b, h.id)
 	b = appendString(b, h.secret)
@@ -54,6 +66,11 @@ func encodeTask(h *taskHead, arg []byte) []byte {
 	b = appendString(b, h.reply)
 	b = binary.AppendVarint(b, h.deadline)
 	b = binary.AppendVarint(b, int64(h.runTimeout))
+	b = binary.AppendVarint(b, h.due)
+	b = binary.AppendVarint(b, int64(h.attempt))
+	b = binary.AppendVarint(b, int64(h.retry.maxAttempts))
+	b = binary.AppendVarint(b, int64(h.retry.backoff))
+	b = binary.AppendVarint(b, int64(h.retry.maxBackoff))
 	return append(b, arg...)
 }
 
@@ -93,7 +110,13 @@ func decodeTask(data []byte) (h taskHead, arg []byte, ok bool) {
 	h.id, h.secret, h.fn, h.reply = r.str(), r.str(), r.str(), r.str()
 	h.deadline = r.varint()
 	h.runTimeout = time.Duration(r.varint())
-	if !r.ok || h.id == "" || h.secret == "" || h.reply == "" || h.runTimeout < 0 {
+	h.due = r.varint()
+	h.attempt = int(r.varint())
+	h.retry.maxAttempts = int(r.varint())
+	h.retry.backoff = time.Duration(r.varint())
+	h.retry.maxBackoff = time.Duration(r.varint())
+	if !r.ok || h.id == "" || h.secret == "" || h.reply == "" || h.runTimeout < 0 || h.attempt < 1 ||
+		h.retry.maxAttempts < 0 || h.retry.backoff < 0 || h.retry.maxBackoff < 0 {
 		return taskHead{}, nil, false
 	}
 	return h, r.b, true
@@ -109,6 +132,7 @@ const (
 	statusCodec   byte = 'c' // rest: the codec's error message
 	statusTimeout byte = 't' // the worker saw the WithTimeout deadline pass
 	statusRunOver byte = 'r' // the function overran its WithRunTimeout
+	statusRetry   byte = 'R' // extra: the stream sequence of the task's next attempt
 )
 
 // encodeReply returns the data of a reply message.

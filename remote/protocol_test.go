@@ -7,7 +7,8 @@ import (
 )
 
 func TestTaskEnvelopeRoundTrip(t *testing.T) {
-	h := taskHead{id: "abc.7", secret: "s3cret", fn: "resize", reply: "_VELA._.abc.r.7", deadline: time.Now().UnixNano(), runTimeout: time.Second}
+	h := taskHead{id: "abc.7", secret: "s3cret", fn: "resize", reply: "_VELA._.abc.r.7", deadline: time.Now().UnixNano(), runTimeout: time.Second,
+		due: time.Now().UnixNano(), attempt: 2, retry: retryPolicy{3, time.Millisecond, time.Second}}
 	got, arg, ok := decodeTask(encodeTask(&h, []byte(`{"x":1}`)))
 	if !ok || got != h || string(arg) != `{"x":1}` {
 		t.Fatalf("decodeTask = %+v, %q, %v; want %+v", got, arg, ok, h)
@@ -21,7 +22,7 @@ func TestTaskEnvelopeRoundTrip(t *testing.T) {
 // Whatever arrives on the queue's subject, a worker never panics on it and
 // refuses what is not a task.
 func FuzzDecodeTask(f *testing.F) {
-	f.Add(encodeTask(&taskHead{id: "a.1", secret: "s", fn: "f", reply: "r"}, []byte("1")))
+	f.Add(encodeTask(&taskHead{id: "a.1", secret: "s", fn: "f", reply: "r", attempt: 1}, []byte("1")))
 	f.Add([]byte("VT2\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"))
 	f.Add([]byte("not a task"))
 	f.Fuzz(func(t *testing.T, data []byte) {

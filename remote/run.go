@@ -16,19 +16,26 @@ import (
 // run is one task accepted by a Worker: its message, its envelope's
 // fields, and the future of its function on the pool.
 type run struct {
-	w         *Worker
-	order     uint64 // Worker.nruns when accepted
-	id        string
-	secret    string
-	batch     string // "<user>.<client>.<batch>", the tail of its subject
-	reply     string
-	fn        *function
-	m         *nats.Msg
-	again     bool // a NotIdempotent task run after give-backs: forget them when done
-	f         *async.Future[[]byte]
-	requeue   atomic.Bool  // give the task back to the queue instead of answering
-	started   atomic.Bool  // its function has started on the pool
-	startedAt atomic.Int64 // Unix nanoseconds when it started, 0 before
+	w      *Worker
+	order  uint64 // Worker.nruns when accepted
+	id     string
+	secret string
+	batch  string // "<user>.<client>.<batch>", the tail of its subject
+	reply  string
+	head   taskHead // the envelope, for a retry
+	arg    []byte   // the encoded argument, for a retry
+	fn     *function
+	m      *nats.Msg
+	again  bool // a NotIdempotent task run after give-backs: forget them when done
+	f      *async.Future[[]byte]
+	// retryAfter is how long to wait before the next attempt, decided by
+	// the task's retry policy when its call failed (on the pool, before
+	// the pool strips a workers.Permanent mark); 0: no retry. Written
+	// before f settles, read after.
+	retryAfter time.Duration
+	requeue    atomic.Bool  // give the task back to the queue instead of answering
+	started    atomic.Bool  // its function has started on the pool
+	startedAt  atomic.Int64 // Unix nanoseconds when it started, 0 before
 }
 
 func sortRunsNewestFirst(rs []*run) {
@@ -56,6 +63,12 @@ func (w *Worker) accept(m *nats.Msg) bool {
 		_ = m.Ack()
 		return false
 	}
+	if h.due != 0 {
+		if early := time.Until(time.Unix(0, h.due)); early > 0 {
+			w.notYet(m, &h, early)
+			return false
+		}
+	}
 	var timeout time.Duration
 	if h.deadline != 0 {
 		timeout = time.Until(time.Unix(0, h.deadline))
@@ -70,7 +83,7 @@ func (w *Worker) accept(m *nats.Msg) bool {
 		_ = m.Ack()
 		return false
 	}
-	r := &run{w: w, id: h.id, secret: h.secret, batch: batch, reply: h.reply, fn: fn, m: m}
+	r := &run{w: w, id: h.id, secret: h.secret, batch: batch, reply: h.reply, head: h, arg: data, fn: fn, m: m}
 	if fn.notIdempotent {
 		if md, err := m.Metadata(); err != nil || md.NumDelivered > 1 {
 			if !w.onlyGivenBack(h.id, md) {
@@ -103,6 +116,9 @@ func (w *Worker) accept(m *nats.Msg) bool {
 		r.started.Store(true)
 		out, err := fn.call(ctx, codec, data)
 		w.noteRun(time.Since(t0))
+		if err != nil && h.retry.maxAttempts > 1 {
+			r.retryAfter = retryWait(&h, err)
+		}
 		return out, err
 	}, opts...)
 	w.mu.Lock()
@@ -153,6 +169,9 @@ func (r *run) Wake() {
 	case r.f.State() == async.Cancelled:
 		_ = r.m.Ack() // the caller no longer wants it
 	default:
+		if res.Err != nil && r.retryAfter > 0 && w.retry(r, res.Err) {
+			break
+		}
 		w.answerResult(r.reply, r.secret, res.Value, res.Err)
 		_ = r.m.Ack()
 		if r.again {

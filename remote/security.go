@@ -138,6 +138,7 @@ func permissions(u User) *server.Permissions {
 		case RoleWorker:
 			pub = append(pub,
 				"$JS.API.CONSUMER.MSG.NEXT."+stream+"."+consumerName,
+				"vela."+q+".tasks.*.>", // the next attempt of a task to retry
 				"$JS.ACK."+stream+"."+consumerName+".>",
 				"_VELA.*."+q+".*.r.*", // replies
 				"_VELA.*."+q+".*.i.*", // QueueInfo answers

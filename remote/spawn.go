@@ -37,10 +37,14 @@ import (
 //     limit (nothing is sent); with workers.ErrPoolClosed if c is closed,
 //     or closes before the task settles.
 //
-// Options are workers.WithTimeout, workers.WithRunTimeout (counted from the
-// start of the function, on the worker's clock, which also reports it) and
-// workers.WithName (the name in a *workers.TimeoutError; the function's
-// name by default); SpawnAll also takes workers.WithNames. Bad input never
+// Options are workers.WithTimeout (counted from the due time of a delayed
+// task), workers.WithRunTimeout (counted from the start of the function,
+// on the worker's clock, which also reports it), workers.WithName (the
+// name in a *workers.TimeoutError; the function's name by default),
+// workers.WithDelay and workers.WithRetry, both waited for in the server
+// (retry.go; a RetryPolicy.Retryable cannot cross machines and is refused
+// with workers.ErrInvalidArgument: return workers.Permanent(err) instead);
+// SpawnAll also takes workers.WithNames. Bad input never
 // panics: a nil ctx or c, an empty name, workers.OnPool or a negative
 // timeout give a future rejected with an error wrapping
 // workers.ErrInvalidArgument. A Spawn costs the argument's encoding, one
@@ -60,7 +64,7 @@ func Spawn[R, A any](ctx context.Context, c *Client, name string, arg A, opts ..
 		t.p.Future().CancelWithCause(context.Cause(ctx))
 		return t.p.Future()
 	}
-	if err := c.send(ctx, &t.e, c.newBatch(), name, data, o.Timeout, o.RunTimeout); err != nil {
+	if err := c.send(ctx, &t.e, c.newBatch(), name, data, &o); err != nil {
 		t.p.Reject(err)
 	}
 	return t.p.Future()
@@ -80,6 +84,8 @@ func readOptions(ctx context.Context, c *Client, name string, opts []workers.Opt
 		return o, invalid("Spawn with an empty function name")
 	case o.Pool != nil:
 		return o, invalid("workers.OnPool does not apply to a remote task")
+	case o.Retry.Retryable != nil:
+		return o, invalid("RetryPolicy.Retryable cannot cross machines: return workers.Permanent(err) from the function for the failures not to retry")
 	}
 	return o, nil
 }
@@ -193,7 +199,7 @@ func SpawnAll[R, A any](ctx context.Context, c *Client, name string, args []A, o
 		if t.done() { // a sibling failed, or the group was cancelled
 			continue
 		}
-		if err := c.send(ctx, &t.e, b, name, data[i], o.Timeout, o.RunTimeout); err != nil {
+		if err := c.send(ctx, &t.e, b, name, data[i], &o); err != nil {
 			t.p.Reject(err)
 		}
 		if t.p.Future().Poll(member[R]{g, i}).IsReady() {
