@@ -71,7 +71,7 @@ type batch[T any] struct {
 	done   bool // the outcome is decided; set by decideOnceLocked
 	rest   int  // the tasks that decision counted
 	// The tasks that decision found unclaimed, and how it counted them, for
-	// the deciding goroutine's OnTaskDone record.
+	// the OnTaskDone record that the future's observer makes.
 	unclaimed        int
 	unclaimedOutcome Outcome
 	items            []*batchItem[T] // by worker slot: the worker's item, made on its first claim
@@ -183,6 +183,10 @@ func (b *batch[T]) Settled(state async.State, err error) {
 	if state == async.Cancelled {
 		b.cancelled(err)
 	}
+	// The tasks that the decision found unclaimed are reported by the
+	// goroutine that settles the future, before its waiters wake, whoever
+	// decided the batch.
+	b.reportUnclaimed()
 }
 
 // release ends the batch's context and its watch, once its outcome is
@@ -252,7 +256,6 @@ func (b *batch[T]) cancelled(cause error) {
 	p.mu.Unlock()
 	if decided {
 		b.release(cause)
-		b.reportUnclaimed()
 	}
 }
 
@@ -450,9 +453,6 @@ func (b *batch[T]) leftLocked() decision {
 // context ends before the future settles, so a running sibling's context
 // has ended by the time anyone sees the batch fail.
 func (b *batch[T]) settle(d decision) {
-	if d.o != noOutcome {
-		b.reportUnclaimed()
-	}
 	if b.settled {
 		b.settleAll(d)
 		return
@@ -648,14 +648,20 @@ func (it *batchItem[T]) recordLocked(started bool, err error, ctx context.Contex
 }
 
 // reportUnclaimed calls OnTaskDone once for the tasks the batch's decision
-// found unclaimed, on the goroutine that decided it, with the mutex
-// released.
+// found unclaimed (and once for each of its retries that the decision took
+// out of the pool), with the mutex released. The future's observer calls
+// it, so the records are made before the future's waiters wake; the
+// decision, under the mutex, always comes before the future settles.
 func (b *batch[T]) reportUnclaimed() {
 	p := b.pool
 	if p.hooks.onDone == nil {
 		return
 	}
-	for _, i := range b.retryIdx {
+	p.mu.Lock()
+	retryIdx, n := b.retryIdx, b.unclaimed
+	b.retryIdx, b.unclaimed = nil, 0
+	p.mu.Unlock()
+	for _, i := range retryIdx {
 		r := TaskRecord{Pool: p.name, ID: b.anchor.id + uint64(i), Name: b.nameOf(i), Count: 1, Batch: b.anchor.id, Index: i,
 			Enqueued: p.epoch.Add(b.anchor.enqueued), Context: b.anchor.parent, Outcome: b.unclaimedOutcome, Err: async.ErrCancelled}
 		if r.Outcome == TimedOut {
@@ -663,12 +669,9 @@ func (b *batch[T]) reportUnclaimed() {
 		}
 		p.done(&r)
 	}
-	b.retryIdx = nil
-	if b.unclaimed == 0 {
+	if n == 0 {
 		return
 	}
-	n := b.unclaimed
-	b.unclaimed = 0
 	r := TaskRecord{Pool: p.name, ID: b.anchor.id + uint64(len(b.fns)-n), Attempt: 1, Count: n,
 		Batch: b.anchor.id, Index: len(b.fns) - n, Enqueued: p.epoch.Add(b.anchor.enqueued),
 		Context: b.anchor.parent, Outcome: b.unclaimedOutcome, Err: async.ErrCancelled}
