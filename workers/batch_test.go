@@ -46,7 +46,7 @@ func TestSpawnAllEmptyList(t *testing.T) {
 	}
 }
 
-func TestSpawnAllSingleWorker(t *testing.T) {
+func TestSpawnAllOnOneWorker(t *testing.T) {
 	bothWays(t, func(t *testing.T, w waiter) {
 		p := scopedPool(t, 1)
 		f := workers.SpawnAll(context.Background(), []func(context.Context) (string, error){returns("only")}, workers.OnPool(p))
@@ -57,7 +57,7 @@ func TestSpawnAllSingleWorker(t *testing.T) {
 	})
 }
 
-func TestSpawnAllMultipleWorkers(t *testing.T) {
+func TestSpawnAllOnSeveralWorkers(t *testing.T) {
 	bothWaysInBubble(t, func(t *testing.T, w waiter) {
 		// Later functions finish first, and two of the five wait in the
 		// queue: the values still come back in input order.
@@ -347,7 +347,7 @@ func TestSpawnAllFirstFailureWins(t *testing.T) {
 	})
 }
 
-func TestWorkerSpawnAllFirstErrorFailsFast(t *testing.T) {
+func TestSpawnAllFirstErrorFailsFast(t *testing.T) {
 	errFirst := errors.New("first failure")
 	bothWaysInBubble(t, func(t *testing.T, w waiter) {
 		// Two workers: the failing task and a slow one run, two more wait.
@@ -615,4 +615,142 @@ func TestSpawnAllHoldsNoPerTaskState(t *testing.T) {
 		t.Fatalf("batch: %d values, %v", len(vals), err)
 	}
 	runtime.KeepAlive(fns)
+}
+
+// A SpawnAll of 10,000 tasks is one queue entry. When its first task fails
+// at once, every task not yet claimed must still be counted once, and the
+// batch must not race with its own cancellation (the race detector checks
+// the latter).
+func TestSpawnAllBigBatchFailingEarlyAddsUp(t *testing.T) {
+	// Whether the failure lands while the other worker is still claiming
+	// tasks is up to the scheduler, so the scenario runs a few times.
+	for range 10 {
+		p := newPool(t, workers.Config{MaxWorkers: 2})
+		fns := make([]func(context.Context) (int, error), 10_000)
+		for i := range fns {
+			fns[i] = func(context.Context) (int, error) { return i, nil }
+		}
+		fns[0] = func(context.Context) (int, error) { return 0, errBoom }
+		f := workers.SpawnAll(context.Background(), fns, workers.OnPool(p))
+		relSettles(t, f, "SpawnAll")
+		if _, err := f.Await(context.Background()); !errors.Is(err, errBoom) {
+			t.Errorf("SpawnAll err = %v, want errBoom", err)
+		}
+		shutdown(t, p)
+		s := p.Stats()
+		if s.Submitted != uint64(len(fns)) || s.Failed != 1 {
+			t.Fatalf("Submitted = %d, Failed = %d; want %d (every function of a batch is counted once) and 1", s.Submitted, s.Failed, len(fns))
+		}
+	}
+}
+
+// A SpawnAll whose parent ends while it runs settles as cancelled, as one
+// whose parent had already ended does, with an error that matches
+// async.ErrCancelled and the parent's cause.
+func TestSpawnAllParentEndIsCancelled(t *testing.T) {
+	p := newPool(t, workers.Config{MaxWorkers: 2})
+	defer shutdown(t, p)
+	cause := errors.New("rel: parent gone")
+	fns := make([]func(context.Context) (int, error), 5)
+	started := make(chan struct{}, len(fns))
+	for i := range fns {
+		fns[i] = func(ctx context.Context) (int, error) { started <- struct{}{}; <-ctx.Done(); return 0, ctx.Err() }
+	}
+	for _, already := range []bool{true, false} {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		defer cancel(nil)
+		if already {
+			cancel(cause)
+		}
+		f := workers.SpawnAll(ctx, fns, workers.OnPool(p))
+		if !already {
+			<-started
+			cancel(cause)
+		}
+		relSettles(t, f, "SpawnAll")
+		_, err := f.Await(context.Background())
+		if f.State() != async.Cancelled || !errors.Is(err, async.ErrCancelled) || !errors.Is(err, cause) {
+			t.Errorf("parent ended already=%v: state %v, err %v; want cancelled, matching ErrCancelled and the cause", already, f.State(), err)
+		}
+		for len(started) > 0 {
+			<-started
+		}
+	}
+}
+
+// SpawnAll with bad input rejects the combined future at once and submits
+// nothing: no function runs, even those before the bad one.
+func TestSpawnAllBadInputSubmitsNothing(t *testing.T) {
+	p := newPool(t, workers.Config{MaxWorkers: 2})
+	defer shutdown(t, p)
+	var ran atomic.Int32
+	ok := func(context.Context) (int, error) { ran.Add(1); return 1, nil }
+	cases := []struct {
+		name     string
+		call     func() *async.Future[[]int]
+		sentinel error
+	}{
+		{"nil function last", func() *async.Future[[]int] {
+			return workers.SpawnAll(context.Background(), []func(context.Context) (int, error){ok, ok, nil}, workers.OnPool(p))
+		}, workers.ErrInvalidArgument},
+		{"nil function first", func() *async.Future[[]int] {
+			return workers.SpawnAll(context.Background(), []func(context.Context) (int, error){nil, ok}, workers.OnPool(p))
+		}, workers.ErrInvalidArgument},
+		{"nil context", func() *async.Future[[]int] {
+			return workers.SpawnAll(nilCtx, []func(context.Context) (int, error){ok}, workers.OnPool(p))
+		}, workers.ErrInvalidArgument},
+		{"negative timeout", func() *async.Future[[]int] {
+			return workers.SpawnAll(context.Background(), []func(context.Context) (int, error){ok}, workers.OnPool(p), workers.WithTimeout(-1))
+		}, workers.ErrInvalidArgument},
+	}
+	for _, c := range cases {
+		before := p.Stats()
+		wantRejectedAtOnce(t, c.call(), c.sentinel)
+		after := p.Stats()
+		if after.Rejected != before.Rejected+1 {
+			t.Errorf("%s: Rejected went from %d to %d, want +1", c.name, before.Rejected, after.Rejected)
+		}
+		after.Rejected = before.Rejected
+		if after != before {
+			t.Errorf("%s: Stats changed:\n before %+v\n after  %+v", c.name, before, after)
+		}
+	}
+	if n := ran.Load(); n != 0 {
+		t.Errorf("%d functions ran although SpawnAll rejected its input", n)
+	}
+	f := workers.SpawnAll(context.Background(), []func(context.Context) (int, error){ok}, workers.OnPool(nil))
+	wantRejectedAtOnce(t, f, workers.ErrInvalidArgument)
+	if n := ran.Load(); n != 0 {
+		t.Errorf("%d functions ran although SpawnAll rejected OnPool(nil)", n)
+	}
+}
+
+// SpawnAll of more functions than the queue has room for is refused as a
+// whole with ErrQueueFull: nothing is submitted, nothing runs.
+func TestSpawnAllQueueTooSmall(t *testing.T) {
+	p := newPool(t, workers.Config{MaxWorkers: 1, QueueSize: 2})
+	release, running := fillPool(t, p)
+	var ran atomic.Int32
+	var fns []func(context.Context) (int, error)
+	for range 3 {
+		fns = append(fns, func(context.Context) (int, error) { ran.Add(1); return 1, nil })
+	}
+	before := p.Stats()
+	wantRejectedAtOnce(t, workers.SpawnAll(context.Background(), fns, workers.OnPool(p)), workers.ErrQueueFull)
+	after := p.Stats()
+	after.Rejected--
+	if after != before {
+		t.Errorf("Stats changed by a refused SpawnAll:\n before %+v\n after  %+v", before, after)
+	}
+	// Two fit.
+	fits := workers.SpawnAll(context.Background(), fns[:2], workers.OnPool(p))
+	release()
+	await(running[0])
+	if vs, err := await(fits); err != nil || len(vs) != 2 {
+		t.Errorf("SpawnAll of two = %v, %v", vs, err)
+	}
+	if n := ran.Load(); n != 2 {
+		t.Errorf("%d functions ran, want the 2 of the accepted SpawnAll", n)
+	}
+	shutdown(t, p)
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -17,7 +18,7 @@ import (
 	"github.com/velalang/runtime/workers"
 )
 
-func TestCancelWorkerBeforeCompletion(t *testing.T) {
+func TestCancelBeforeCompletion(t *testing.T) {
 	t.Run("running, watches its context", func(t *testing.T) {
 		bothWaysInBubble(t, func(t *testing.T, w waiter) {
 			p := scopedPool(t, 1)
@@ -111,7 +112,7 @@ func TestCancelWorkerBeforeCompletion(t *testing.T) {
 	})
 }
 
-func TestCancelAlreadyCompletedWorker(t *testing.T) {
+func TestCancelCompletedTask(t *testing.T) {
 	bothWays(t, func(t *testing.T, w waiter) {
 		p := scopedPool(t, 1)
 		f := workers.Spawn(context.Background(), returns(7), workers.OnPool(p))
@@ -136,7 +137,7 @@ func TestCancelAlreadyCompletedWorker(t *testing.T) {
 	})
 }
 
-func TestCancelMultipleWorkers(t *testing.T) {
+func TestCancelSeveralTasks(t *testing.T) {
 	const n, nWorkers = 5, 2
 	bothWaysInBubble(t, func(t *testing.T, w waiter) {
 		p := scopedPool(t, nWorkers)
@@ -175,7 +176,7 @@ func TestCancelMultipleWorkers(t *testing.T) {
 	})
 }
 
-func TestCancelSomeWorkersNotOthers(t *testing.T) {
+func TestCancelSomeTasksNotOthers(t *testing.T) {
 	const n = 6
 	bothWaysInBubble(t, func(t *testing.T, w waiter) {
 		p := scopedPool(t, n)
@@ -615,4 +616,138 @@ func TestCancelSettledFutureReturnsFalse(t *testing.T) {
 		}
 		shutdown(t, p)
 	})
+}
+
+// CancelAll, Close and Shutdown (once its context ends) settle every task
+// they take off the queue, even when a continuation of one of them calls
+// runtime.Goexit on the goroutine that makes the call.
+func TestCancelAllSurvivesGoexit(t *testing.T) {
+	ops := map[string]func(*workers.Pool){
+		"CancelAll": func(p *workers.Pool) { p.CancelAll() },
+		"Close":     func(p *workers.Pool) { p.Close() },
+		"Shutdown": func(p *workers.Pool) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_ = p.Shutdown(ctx)
+		},
+	}
+	for name, op := range ops {
+		t.Run(name, func(t *testing.T) {
+			p := newPool(t, workers.Config{MaxWorkers: 1})
+			blocker := workers.Spawn(context.Background(), func(ctx context.Context) (int, error) {
+				<-ctx.Done()
+				return 0, ctx.Err()
+			}, workers.OnPool(p))
+			var queued []*async.Future[int]
+			for range 5 {
+				queued = append(queued, workers.Spawn(context.Background(), func(context.Context) (int, error) { return 1, nil }, workers.OnPool(p)))
+			}
+			relGoexitOnSettle(queued[0])
+			relOnOwnGoroutine(func() { op(p) })
+			for i, f := range queued {
+				relSettles(t, f, "queued task")
+				if f.State() != async.Cancelled {
+					t.Errorf("queued[%d] = %v, want cancelled", i, f.State())
+				}
+			}
+			p.CancelAll()
+			relSettles(t, blocker, "blocker")
+			p.Close()
+			shutdown(t, p)
+		})
+	}
+}
+
+// CancelAll counts every task future it leaves cancelled, the siblings that
+// a batch cancels itself included: the count and Stats.Cancelled agree.
+func TestCancelAllCountsBatchTasks(t *testing.T) {
+	p := newPool(t, workers.Config{MaxWorkers: 2})
+	fns := make([]func(context.Context) (int, error), 10)
+	var started sync.WaitGroup
+	started.Add(2)
+	var once [10]sync.Once
+	for i := range fns {
+		fns[i] = func(ctx context.Context) (int, error) {
+			once[i].Do(started.Done)
+			<-ctx.Done()
+			return 0, ctx.Err()
+		}
+	}
+	f := workers.SpawnAll(context.Background(), fns, workers.OnPool(p))
+	started.Wait()
+	before := p.Stats().Cancelled
+	n := p.CancelAll()
+	relSettles(t, f, "SpawnAll")
+	shutdown(t, p)
+	if got := p.Stats().Cancelled - before; uint64(n) != got || n != 10 {
+		t.Errorf("CancelAll() = %d, Stats.Cancelled rose by %d; want 10 and 10", n, got)
+	}
+}
+
+// After its parent ends, a task's context.Cause is the future's error,
+// which wraps the parent's cause: errors.Is sees through it, == does not.
+func TestCancelParentCauseWraps(t *testing.T) {
+	p := newPool(t, workers.Config{MaxWorkers: 1})
+	defer shutdown(t, p)
+	why := errors.New("rel: why")
+	parent, cancel := context.WithCancelCause(context.Background())
+	got := make(chan [2]error, 1)
+	started := make(chan struct{})
+	f := workers.Spawn(parent, func(ctx context.Context) (int, error) {
+		close(started)
+		<-ctx.Done()
+		got <- [2]error{ctx.Err(), context.Cause(ctx)}
+		return 0, nil
+	}, workers.OnPool(p))
+	<-started
+	cancel(why)
+	r := <-got
+	_, ferr := f.Await(context.Background())
+	if r[0] != context.Canceled {
+		t.Errorf("ctx.Err() = %v, want context.Canceled (the parent's)", r[0])
+	}
+	if !errors.Is(r[1], why) || !errors.Is(r[1], async.ErrCancelled) || r[1] == why || r[1] != ferr {
+		t.Errorf("context.Cause = %v; want the future's error %v, matching the parent's cause and ErrCancelled but not equal to the cause", r[1], ferr)
+	}
+}
+
+// Many Spawns under one parent context share the pool's one watch on it:
+// cancelling the parent costs the cancel() call O(1), not a callback per
+// task, and every future still settles, cancelled with the parent's cause.
+func TestParentCancelWithManyPendingSpawns(t *testing.T) {
+	const n = 50_000
+	p := newPool(t, workers.Config{MaxWorkers: 1})
+	release, _ := fillPool(t, p)
+	parent, cancel := context.WithCancelCause(context.Background())
+	futs := make([]*async.Future[int], n)
+	for i := range futs {
+		futs[i] = workers.Spawn(parent, returns(i), workers.OnPool(p))
+	}
+	cause := errors.New("request over")
+	start := time.Now()
+	cancel(cause)
+	took := time.Since(start)
+	for i, f := range futs {
+		if _, err := f.Await(context.Background()); !errors.Is(err, cause) || !errors.Is(err, async.ErrCancelled) {
+			t.Fatalf("future %d: %v, want cancelled with the parent's cause", i, err)
+		}
+	}
+	settled := time.Since(start)
+	t.Logf("cancel() of %d pending Spawns took %v; all settled after %v", n, took, settled)
+	// The budgets (1 ms and 100 ms) hold on a quiet machine without the race
+	// detector; the bounds here leave room for a loaded one and still fail
+	// with a callback per task (cancel() alone took over 500 ms).
+	limit, settleLimit := 20*time.Millisecond, time.Second
+	if raceEnabled {
+		limit, settleLimit = 100*time.Millisecond, 10*time.Second
+	}
+	if took > limit || settled > settleLimit {
+		t.Errorf("cancel() took %v (want under %v), settling %v (want under %v)", took, limit, settled, settleLimit)
+	}
+	release()
+	shutdown(t, p)
+	if s := p.Stats(); s.Cancelled != n {
+		t.Errorf("Cancelled %d, want %d", s.Cancelled, n)
+	}
+	wantSumsUp(t, p.Stats())
 }

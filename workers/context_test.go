@@ -297,8 +297,8 @@ func TestContextParentDeadlineErr(t *testing.T) {
 		shutdown(t, p)
 		if s.later != context.DeadlineExceeded {
 			bug = fmt.Sprintf("after the parent's deadline passed, the task's ctx.Err() = %v (first %v), want "+
-				"context.DeadlineExceeded like any context derived from the parent; taskBase.Err returns "+
-				"context.Canceled once parentDone has run cancelContext(ctxCanceled, ...)", s.later, s.first)
+				"context.DeadlineExceeded like any context derived from the parent (taskBase.abort must end the "+
+				"context with the parent's own Err once the parent has ended)", s.later, s.first)
 		}
 	})
 	if bug != "" {
@@ -526,6 +526,65 @@ func TestLabelsInGoroutineProfile(t *testing.T) {
 	for _, want := range []string{`"worker":"profiled-1"`, `"task":"snapshot"`, `"request":"42"`} {
 		if !strings.Contains(line, want) {
 			t.Errorf("goroutine profile labels %q lack %s", strings.TrimSpace(line), want)
+		}
+	}
+}
+
+// Once the task's Done channel is closed, Err and Cause report why at
+// once, to a function woken by Done while the cancel is still under way.
+func TestContextErrOnceDone(t *testing.T) {
+	p := newPool(t, workers.Config{MaxWorkers: 1})
+	defer shutdown(t, p)
+	for i := range 2000 {
+		bad := make(chan string, 1)
+		started := make(chan struct{})
+		f := workers.Spawn(context.Background(), func(ctx context.Context) (int, error) {
+			close(started)
+			<-ctx.Done()
+			if ctx.Err() == nil || context.Cause(ctx) == nil {
+				bad <- fmt.Sprintf("Err() = %v, Cause = %v", ctx.Err(), context.Cause(ctx))
+			}
+			close(bad)
+			return 0, nil
+		}, workers.OnPool(p))
+		<-started
+		f.Cancel()
+		if msg := <-bad; msg != "" {
+			t.Fatalf("iteration %d: Done() is closed but %s", i, msg)
+		}
+	}
+}
+
+// The task's context must not report an error before its Done channel is
+// closed (the context.Context contract), even while a cancel is under way.
+func TestContextErrNotBeforeDone(t *testing.T) {
+	p := newPool(t, workers.Config{MaxWorkers: 1})
+	defer shutdown(t, p)
+	n := 5000
+	if testing.Short() {
+		n = 500
+	}
+	for i := range n {
+		started := make(chan struct{})
+		bad := make(chan bool, 1)
+		f := workers.Spawn(context.Background(), func(ctx context.Context) (int, error) {
+			done := ctx.Done() // made before the cancel, so that the cancel closes it
+			close(started)
+			for ctx.Err() == nil {
+				runtime.Gosched()
+			}
+			select {
+			case <-done:
+				bad <- false
+			default:
+				bad <- true
+			}
+			return 0, nil
+		}, workers.OnPool(p))
+		<-started
+		f.Cancel()
+		if <-bad {
+			t.Fatalf("iteration %d: ctx.Err() != nil while ctx.Done() is still open", i)
 		}
 	}
 }

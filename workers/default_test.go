@@ -18,7 +18,7 @@ import (
 	"github.com/velalang/runtime/workers"
 )
 
-func TestGetPoolSingleton(t *testing.T) {
+func TestDefaultIsOnePool(t *testing.T) {
 	freshDefault(t)
 	first := workers.Default()
 	if first == nil {

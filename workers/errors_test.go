@@ -24,7 +24,7 @@ import (
 	"github.com/velalang/runtime/workers"
 )
 
-func TestWorkerRaisesException(t *testing.T) {
+func TestSpawnErrorKeepsIdentity(t *testing.T) {
 	errBoom := errors.New("boom")
 	t.Run("returned error", func(t *testing.T) {
 		bothWays(t, func(t *testing.T, w waiter) {
@@ -82,7 +82,7 @@ func TestWorkerRaisesException(t *testing.T) {
 	})
 }
 
-func TestWorkerRaisesValueError(t *testing.T) {
+func TestSpawnTypedError(t *testing.T) {
 	// Python's ValueError for int("abc"): strconv's *NumError, wrapping
 	// strconv.ErrSyntax, wrapped again by the function.
 	bothWays(t, func(t *testing.T, w waiter) {
@@ -111,7 +111,7 @@ func TestWorkerRaisesValueError(t *testing.T) {
 	})
 }
 
-func TestWorkerRaisesZeroDivisionError(t *testing.T) {
+func TestSpawnDivideByZeroPanics(t *testing.T) {
 	bothWays(t, func(t *testing.T, w waiter) {
 		p := scopedPool(t, 1)
 		divisor := 0 // a variable, so the division is checked at run time
@@ -120,14 +120,14 @@ func TestWorkerRaisesZeroDivisionError(t *testing.T) {
 		if v != 0 {
 			t.Errorf("value = %d, want 0", v)
 		}
-		wantRuntimePanic(t, err, "integer divide by zero", "TestWorkerRaisesZeroDivisionError")
+		wantRuntimePanic(t, err, "integer divide by zero", "TestSpawnDivideByZeroPanics")
 		if s := p.Stats(); s.Failed != 1 || s.Panicked != 1 {
 			t.Errorf("Failed=%d Panicked=%d, want 1 and 1", s.Failed, s.Panicked)
 		}
 	})
 }
 
-func TestWorkerRaisesKeyError(t *testing.T) {
+func TestSpawnKeyError(t *testing.T) {
 	bothWays(t, func(t *testing.T, w waiter) {
 		p := scopedPool(t, 1)
 		prices := map[string]int{"apple": 3, "pear": 4}
@@ -156,18 +156,18 @@ func TestWorkerRaisesKeyError(t *testing.T) {
 	})
 }
 
-func TestWorkerRaisesIndexError(t *testing.T) {
+func TestSpawnIndexOutOfRangePanics(t *testing.T) {
 	bothWays(t, func(t *testing.T, w waiter) {
 		p := scopedPool(t, 1)
 		items := []int{1, 2, 3}
 		i := 10
 		f := workers.Spawn(context.Background(), func(context.Context) (int, error) { return items[i], nil }, workers.OnPool(p))
 		_, err := waitFor(w, f)
-		wantRuntimePanic(t, err, "index out of range [10] with length 3", "TestWorkerRaisesIndexError")
+		wantRuntimePanic(t, err, "index out of range [10] with length 3", "TestSpawnIndexOutOfRangePanics")
 	})
 }
 
-func TestWorkerRaisesCustomException(t *testing.T) {
+func TestSpawnCustomErrorType(t *testing.T) {
 	bothWays(t, func(t *testing.T, w waiter) {
 		p := scopedPool(t, 1)
 		custom := &validationError{Field: "age", Value: -1}
@@ -192,7 +192,7 @@ func TestWorkerRaisesCustomException(t *testing.T) {
 	})
 }
 
-func TestMultipleWorkersSomeFail(t *testing.T) {
+func TestSpawnSomeFail(t *testing.T) {
 	errOdd := errors.New("odd input")
 	bothWays(t, func(t *testing.T, w waiter) {
 		// One worker runs them all in turn: no failure, panic included,
@@ -236,7 +236,7 @@ func TestMultipleWorkersSomeFail(t *testing.T) {
 	})
 }
 
-func TestWorkerErrorInClosureCapture(t *testing.T) {
+func TestSpawnErrorFromClosure(t *testing.T) {
 	type config struct{ Limit int }
 	bothWays(t, func(t *testing.T, w waiter) {
 		p := scopedPool(t, 1)
@@ -246,7 +246,7 @@ func TestWorkerErrorInClosureCapture(t *testing.T) {
 		captured = nil
 		f := workers.Spawn(context.Background(), func(context.Context) (int, error) { return captured.Limit, nil }, workers.OnPool(p))
 		_, err := waitFor(w, f)
-		wantRuntimePanic(t, err, "nil pointer dereference", "TestWorkerErrorInClosureCapture")
+		wantRuntimePanic(t, err, "nil pointer dereference", "TestSpawnErrorFromClosure")
 
 		// The closure captures the error it fails with: the caller gets
 		// that very value.
@@ -258,7 +258,7 @@ func TestWorkerErrorInClosureCapture(t *testing.T) {
 	})
 }
 
-func TestWorkerErrorMessagePreserved(t *testing.T) {
+func TestSpawnErrorMessageKept(t *testing.T) {
 	const msg = `invalid input "x" at line 42`
 	t.Run("returned error", func(t *testing.T) {
 		bothWays(t, func(t *testing.T, w waiter) {
@@ -513,4 +513,44 @@ func TestPanicsAndGoexitsNeverLoseWorkers(t *testing.T) {
 		wantAtRest(t, p)
 		shutdown(t, p)
 	})
+}
+
+// A worker that pops a task whose parent has just ended settles it as
+// cancelled. A continuation of that task that calls runtime.Goexit ends the
+// worker's goroutine; the worker's slot must pass on, so that the next task
+// runs and Shutdown returns.
+func TestGoexitWakerOnTaskWhoseParentEnded(t *testing.T) {
+	p := newPool(t, workers.Config{MaxWorkers: 1})
+	release := make(chan struct{})
+	blocker := workers.Spawn(context.Background(), func(context.Context) (int, error) { <-release; return 1, nil }, workers.OnPool(p))
+	pctx, cancel := newLazyParent()
+	victim := workers.Spawn(pctx, func(context.Context) (int, error) { return 2, nil }, workers.OnPool(p))
+	relGoexitOnSettle(victim)
+	cancel() // the pool's watch on pctx never runs: the worker finds out
+	close(release)
+	relSettles(t, blocker, "blocker")
+	relSettles(t, victim, "victim")
+	wantState(t, victim, async.Cancelled)
+	next := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 3, nil }, workers.OnPool(p))
+	relSettles(t, next, "a task spawned after the Goexit")
+	shutdown(t, p)
+}
+
+// The sentinels are distinct, and ErrInvalidArgument is async's, so one
+// errors.Is covers both packages.
+func TestErrorSentinels(t *testing.T) {
+	errs := []error{workers.ErrTimeout, workers.ErrPoolInUse, workers.ErrPoolClosed, workers.ErrQueueFull, workers.ErrInvalidArgument}
+	for i, a := range errs {
+		if a == nil {
+			t.Fatalf("sentinel %d is nil", i)
+		}
+		for j, b := range errs {
+			if i != j && errors.Is(a, b) {
+				t.Errorf("errors.Is(%v, %v) = true", a, b)
+			}
+		}
+	}
+	if workers.ErrInvalidArgument != async.ErrInvalidArgument {
+		t.Error("workers.ErrInvalidArgument is not async.ErrInvalidArgument")
+	}
 }

@@ -476,3 +476,71 @@ func panicWith(v any) { panic(v) }
 
 //go:noinline
 func store(m map[string]int, k string, v int) { m[k] = v }
+
+// relBound is how long a "did happen" check waits before it fails the test
+// instead of hanging it: far beyond anything these tests need.
+const relBound = 10 * time.Second
+
+// relSettles fails the test unless f settles within relBound.
+func relSettles[T any](t testing.TB, f *async.Future[T], what string) {
+	t.Helper()
+	select {
+	case <-f.Done():
+	case <-time.After(relBound):
+		t.Fatalf("%s: future still %v after %v", what, f.State(), relBound)
+	}
+}
+
+// relGoexitThen returns a continuation of f that calls runtime.Goexit on
+// whichever goroutine fulfils f.
+func relGoexitThen(f *async.Future[int]) *async.Future[int] {
+	return async.Then(f, func(int) (int, error) { runtime.Goexit(); return 0, nil })
+}
+
+// relGoexitOnSettle registers a waker on f that calls runtime.Goexit on
+// whichever goroutine settles f, however it settles (a Then function runs
+// only when f is fulfilled).
+func relGoexitOnSettle(f *async.Future[int]) {
+	if f.Poll(async.WakerFunc(runtime.Goexit)).IsReady() {
+		panic("relGoexitOnSettle: already settled")
+	}
+}
+
+// relOnOwnGoroutine runs fn on a goroutine of its own and waits until that
+// goroutine has ended, whether fn returned or called runtime.Goexit.
+func relOnOwnGoroutine(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	<-done
+}
+
+// lazyParent is a context whose AfterFunc never calls its function, so
+// that the context package watches it through that method: it lets a test
+// stand in the window between a parent ending and the pool's watch on it
+// running, which otherwise lasts a few instructions. Err reports the inner
+// context's error; Done is closed by end, after the inner context ended.
+type lazyParent struct {
+	context.Context
+	done chan struct{}
+}
+
+func newLazyParent() (*lazyParent, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	lp := &lazyParent{Context: ctx, done: make(chan struct{})}
+	return lp, func() { cancel(); close(lp.done) }
+}
+
+func (lp *lazyParent) Done() <-chan struct{} { return lp.done }
+
+func (lp *lazyParent) AfterFunc(func()) func() bool { return func() bool { return true } }
+
+// spin busy-waits for d of real time: a function that overruns its
+// deadline without ever blocking, so the pool's timer goroutine may not
+// have run by the time it returns.
+func spin(d time.Duration) {
+	for start := time.Now(); time.Since(start) < d; {
+	}
+}

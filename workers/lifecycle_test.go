@@ -563,3 +563,44 @@ func TestPoolResizeShrinkKeepsQueueRoom(t *testing.T) {
 		libraryBug(t, "%s", bug)
 	}
 }
+
+// A closed pool, whether by Close or by Shutdown, rejects at once with
+// ErrPoolClosed, and Resize reports ErrPoolClosed too.
+func TestClosedPoolRejects(t *testing.T) {
+	for _, how := range []string{"Close", "Shutdown"} {
+		t.Run(how, func(t *testing.T) {
+			p := newPool(t, workers.Config{MaxWorkers: 2})
+			if v, err := await(workers.Spawn(context.Background(), func(context.Context) (int, error) { return 1, nil }, workers.OnPool(p))); v != 1 || err != nil {
+				t.Fatalf("before closing: %v, %v", v, err)
+			}
+			if how == "Close" {
+				p.Close()
+			} else if err := p.Shutdown(context.Background()); err != nil {
+				t.Fatalf("Shutdown: %v", err)
+			}
+			before := p.Stats()
+			var ran atomic.Bool
+			f := workers.Spawn(context.Background(), func(context.Context) (int, error) { ran.Store(true); return 2, nil }, workers.OnPool(p))
+			wantRejectedAtOnce(t, f, workers.ErrPoolClosed)
+			g := workers.SpawnAll(context.Background(), []func(context.Context) (int, error){
+				func(context.Context) (int, error) { ran.Store(true); return 3, nil },
+			}, workers.OnPool(p))
+			wantRejectedAtOnce(t, g, workers.ErrPoolClosed)
+			after := p.Stats()
+			if after.Rejected != before.Rejected+2 {
+				t.Errorf("Rejected went from %d to %d, want +2", before.Rejected, after.Rejected)
+			}
+			after.Rejected = before.Rejected
+			if after != before {
+				t.Errorf("Stats changed:\n before %+v\n after  %+v", before, after)
+			}
+			if err := p.Resize(4); !errors.Is(err, workers.ErrPoolClosed) {
+				t.Errorf("Resize on a closed pool = %v, want ErrPoolClosed", err)
+			}
+			if ran.Load() {
+				t.Error("a function submitted to a closed pool ran")
+			}
+			shutdown(t, p)
+		})
+	}
+}

@@ -203,7 +203,7 @@ func decodeModel(data []byte) modelConfig {
 		case opSpawnAll:
 			n := r.Intn(21)
 			if n == 20 {
-				n = 257 + r.Intn(200) // more than one chunk of submission
+				n = 257 + r.Intn(200) // a big batch: many claims from one entry
 			}
 			for i := range n {
 				if i < 8 {

@@ -427,3 +427,151 @@ func TestPoolTasksStartedWhenTaken(t *testing.T) {
 		shutdown(t, p)
 	})
 }
+
+// A worker settles the task it finished before it takes another from the
+// queue: the continuations of the finished task see the next task still
+// queued, where a free worker can start it, so a continuation may wait for
+// it.
+func TestPoolWorkerSettlesBeforeClaimingNext(t *testing.T) {
+	p := newPool(t, workers.Config{MaxWorkers: 2})
+	releaseA, releaseC := make(chan struct{}), make(chan struct{})
+	a := workers.Spawn(context.Background(), func(context.Context) (int, error) { <-releaseA; return 1, nil }, workers.OnPool(p))
+	c := workers.Spawn(context.Background(), func(context.Context) (int, error) { <-releaseC; return 3, nil }, workers.OnPool(p))
+	b := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 2, nil }, workers.OnPool(p))
+	inCont := make(chan struct{})
+	sum := async.Then(a, func(v int) (int, error) {
+		close(inCont)
+		ctx, cancel := context.WithTimeout(context.Background(), relBound)
+		defer cancel()
+		w, err := b.Await(ctx)
+		return v + w, err
+	})
+	close(releaseA)
+	<-inCont
+	var bState workers.TaskState = 99
+	for _, ti := range p.Tasks() {
+		if ti.ID == 3 {
+			bState = ti.State
+		}
+	}
+	if bState != workers.TaskQueued {
+		t.Errorf("while a's continuation runs, b is %v, want queued", bState)
+	}
+	if n := p.ActiveCount(); n != 1 {
+		t.Errorf("ActiveCount() while a's continuation runs = %d, want 1 (c)", n)
+	}
+	close(releaseC)
+	relSettles(t, sum, "a continuation awaiting a queued task")
+	if v, err := sum.Await(context.Background()); v != 3 || err != nil {
+		t.Errorf("sum = %v, %v; want 3, nil", v, err)
+	}
+	relSettles(t, c, "c")
+	shutdown(t, p)
+}
+
+// With every worker busy and QueueSize tasks waiting, Spawn does not block:
+// it returns a future already rejected with ErrQueueFull. Below the bound
+// it queues and returns a pending future at once, and room made by a
+// cancelled task is usable again.
+func TestPoolQueueFull(t *testing.T) {
+	p := newPool(t, workers.Config{MaxWorkers: 2, QueueSize: 3})
+	release, running := fillPool(t, p)
+	var queued []*async.Future[int]
+	for i := range 3 {
+		f := workers.Spawn(context.Background(), func(context.Context) (int, error) { return i, nil }, workers.OnPool(p))
+		if f.State() != async.Pending {
+			t.Fatalf("queued task %d: State() = %v, want pending", i, f.State())
+		}
+		queued = append(queued, f)
+	}
+	before := p.Stats()
+	if before.Queued != 3 || before.Active != 2 {
+		t.Fatalf("Active=%d Queued=%d, want 2, 3", before.Active, before.Queued)
+	}
+	var ran atomic.Bool
+	for range 100 {
+		f := workers.Spawn(context.Background(), func(context.Context) (int, error) { ran.Store(true); return -1, nil }, workers.OnPool(p))
+		wantRejectedAtOnce(t, f, workers.ErrQueueFull)
+	}
+	after := p.Stats()
+	if after.Rejected != before.Rejected+100 {
+		t.Errorf("Rejected went from %d to %d, want +100", before.Rejected, after.Rejected)
+	}
+	after.Rejected = before.Rejected
+	if after != before {
+		t.Errorf("Stats changed:\n before %+v\n after  %+v", before, after)
+	}
+
+	// Cancelling a queued task makes room for one more.
+	queued[0].Cancel()
+	again := workers.Spawn(context.Background(), func(context.Context) (int, error) { return 99, nil }, workers.OnPool(p))
+	if again.State() != async.Pending {
+		t.Errorf("Spawn after a queued task was cancelled: State() = %v, want pending", again.State())
+	}
+
+	release()
+	for _, f := range append(running, queued[1:]...) {
+		if _, err := await(f); err != nil {
+			t.Errorf("accepted task: %v", err)
+		}
+	}
+	if v, err := await(again); v != 99 || err != nil {
+		t.Errorf("task accepted after room was made = %v, %v", v, err)
+	}
+	if ran.Load() {
+		t.Error("a task refused with ErrQueueFull ran")
+	}
+	shutdown(t, p)
+}
+
+// With QueueSize 0 the queue has no bound: Spawn on a busy pool queues and
+// returns a pending future at once, however many are waiting.
+func TestPoolUnboundedQueueNeverBlocks(t *testing.T) {
+	p := newPool(t, workers.Config{MaxWorkers: 1})
+	release, running := fillPool(t, p)
+	const n = 5000
+	futs := make([]*async.Future[int], n)
+	for i := range n {
+		futs[i] = workers.Spawn(context.Background(), func(context.Context) (int, error) { return i, nil }, workers.OnPool(p))
+		if futs[i].State() != async.Pending {
+			t.Fatalf("task %d: State() = %v, want pending", i, futs[i].State())
+		}
+	}
+	if q := p.QueuedCount(); q != n {
+		t.Errorf("QueuedCount() = %d, want %d", q, n)
+	}
+	release()
+	await(running[0])
+	for i, f := range futs {
+		if v, err := await(f); v != i || err != nil {
+			t.Fatalf("task %d = %v, %v", i, v, err)
+		}
+	}
+	shutdown(t, p)
+}
+
+// Negative sizes are invalid arguments everywhere, and change nothing.
+func TestPoolNegativeSizes(t *testing.T) {
+	for _, cfg := range []workers.Config{{MaxWorkers: -1}, {QueueSize: -1}, {MaxWorkers: -5, QueueSize: -5}} {
+		p, err := workers.NewPool(cfg)
+		if !errors.Is(err, workers.ErrInvalidArgument) || p != nil {
+			t.Errorf("NewPool(%+v) = %p, %v; want nil, ErrInvalidArgument", cfg, p, err)
+		}
+	}
+	p := newPool(t, workers.Config{MaxWorkers: 3})
+	if err := p.Resize(-1); !errors.Is(err, workers.ErrInvalidArgument) {
+		t.Errorf("Resize(-1) = %v, want ErrInvalidArgument", err)
+	}
+	if n := p.MaxWorkers(); n != 3 {
+		t.Errorf("MaxWorkers() = %d after Resize(-1), want 3", n)
+	}
+	// ConfigurePool checks its argument before it looks at the default
+	// pool, so this holds whether or not the default pool exists.
+	if err := workers.ConfigurePool(-1); !errors.Is(err, workers.ErrInvalidArgument) {
+		t.Errorf("ConfigurePool(-1) = %v, want ErrInvalidArgument", err)
+	}
+	if err := p.Shutdown(nilCtx); !errors.Is(err, workers.ErrInvalidArgument) {
+		t.Errorf("Shutdown(nil) = %v, want ErrInvalidArgument", err)
+	}
+	shutdown(t, p)
+}

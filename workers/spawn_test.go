@@ -15,7 +15,7 @@ import (
 	"github.com/velalang/runtime/workers"
 )
 
-func TestSpawnSimpleWorker(t *testing.T) {
+func TestSpawnReturnsValue(t *testing.T) {
 	bothWays(t, func(t *testing.T, w waiter) {
 		freshDefault(t)
 		f := workers.Spawn(context.Background(), returns(42)) // on the default pool
@@ -32,7 +32,7 @@ func TestSpawnSimpleWorker(t *testing.T) {
 	})
 }
 
-func TestSpawnWorkerWithComputation(t *testing.T) {
+func TestSpawnComputes(t *testing.T) {
 	fib := func(n int) int {
 		a, b := 0, 1
 		for range n {
@@ -59,7 +59,7 @@ func TestSpawnWorkerWithComputation(t *testing.T) {
 	})
 }
 
-func TestSpawnWorkerWithSleep(t *testing.T) {
+func TestSpawnFunctionThatSleeps(t *testing.T) {
 	bothWaysInBubble(t, func(t *testing.T, w waiter) {
 		p := scopedPool(t, 1)
 		start := time.Now()
@@ -80,7 +80,7 @@ func TestSpawnWorkerWithSleep(t *testing.T) {
 	})
 }
 
-func TestSpawnWorkerWithClosureCapture(t *testing.T) {
+func TestSpawnClosureCapture(t *testing.T) {
 	bothWays(t, func(t *testing.T, w waiter) {
 		p := scopedPool(t, 4)
 		x, y := 10, 20
@@ -104,7 +104,7 @@ func TestSpawnWorkerWithClosureCapture(t *testing.T) {
 	})
 }
 
-func TestSpawnWorkerWithComplexClosure(t *testing.T) {
+func TestSpawnClosureOverState(t *testing.T) {
 	type summary struct {
 		Doubled []int
 		ByName  map[string]int
@@ -155,7 +155,7 @@ func TestSpawnWorkerWithComplexClosure(t *testing.T) {
 	})
 }
 
-func TestSpawnWorkerReturnsNone(t *testing.T) {
+func TestSpawnReturnsNilAndEmptyValues(t *testing.T) {
 	bothWays(t, func(t *testing.T, w waiter) {
 		p := scopedPool(t, 1)
 		// Python's None: a nil pointer and an empty struct are values like
@@ -181,7 +181,7 @@ func TestSpawnWorkerReturnsNone(t *testing.T) {
 	})
 }
 
-func TestSpawnWorkerReturnsTuple(t *testing.T) {
+func TestSpawnReturnsStruct(t *testing.T) {
 	type tuple struct {
 		N    int
 		S    string
@@ -199,7 +199,7 @@ func TestSpawnWorkerReturnsTuple(t *testing.T) {
 	})
 }
 
-func TestSpawnWorkerReturnsDict(t *testing.T) {
+func TestSpawnReturnsMap(t *testing.T) {
 	bothWays(t, func(t *testing.T, w waiter) {
 		p := scopedPool(t, 1)
 		f := workers.Spawn(context.Background(), func(context.Context) (map[string]int, error) {
@@ -217,4 +217,59 @@ func TestSpawnWorkerReturnsDict(t *testing.T) {
 			t.Errorf("got %v, want %v", got, want)
 		}
 	})
+}
+
+// Every kind of bad input to Spawn gives a future rejected at once, on a
+// pool that is idle, busy with a full queue, or closed; the pool's gauges
+// and counters stay as they were, but for Rejected.
+func TestSpawnBadInputRejectsAtOnce(t *testing.T) {
+	p := newPool(t, workers.Config{MaxWorkers: 1})
+	defer shutdown(t, p)
+	fn := func(context.Context) (int, error) { return 1, nil }
+	var nilFn func(context.Context) (int, error)
+	cases := []struct {
+		name     string
+		spawn    func() *async.Future[int]
+		sentinel error
+	}{
+		{"nil context", func() *async.Future[int] { return workers.Spawn(nilCtx, fn, workers.OnPool(p)) }, workers.ErrInvalidArgument},
+		{"nil function", func() *async.Future[int] { return workers.Spawn(context.Background(), nilFn, workers.OnPool(p)) }, workers.ErrInvalidArgument},
+		{"negative timeout", func() *async.Future[int] {
+			return workers.Spawn(context.Background(), fn, workers.OnPool(p), workers.WithTimeout(-time.Nanosecond))
+		}, workers.ErrInvalidArgument},
+		{"negative timeout after OnPool", func() *async.Future[int] {
+			return workers.Spawn(context.Background(), fn, workers.WithTimeout(-time.Second), workers.OnPool(p))
+		}, workers.ErrInvalidArgument},
+		{"zero Option", func() *async.Future[int] {
+			return workers.Spawn(context.Background(), fn, workers.OnPool(p), workers.Option{})
+		}, workers.ErrInvalidArgument},
+	}
+	for _, busy := range []bool{false, true} {
+		var release func()
+		if busy {
+			release, _ = fillPool(t, p)
+		}
+		for _, c := range cases {
+			before := p.Stats()
+			f := c.spawn()
+			wantRejectedAtOnce(t, f, c.sentinel)
+			after := p.Stats()
+			if after.Rejected != before.Rejected+1 {
+				t.Errorf("%s (busy=%v): Rejected went from %d to %d, want +1", c.name, busy, before.Rejected, after.Rejected)
+			}
+			after.Rejected = before.Rejected
+			if after != before {
+				t.Errorf("%s (busy=%v): Stats changed:\n before %+v\n after  %+v", c.name, busy, before, after)
+			}
+		}
+		if release != nil {
+			release()
+		}
+	}
+	// OnPool(nil) has no pool to count on, and must not fall back to the
+	// default pool either.
+	f := workers.Spawn(context.Background(), fn, workers.OnPool(nil))
+	wantRejectedAtOnce(t, f, workers.ErrInvalidArgument)
+	f = workers.Spawn(nilCtx, nilFn, workers.OnPool(nil), workers.WithTimeout(-1))
+	wantRejectedAtOnce(t, f, workers.ErrInvalidArgument)
 }

@@ -270,3 +270,47 @@ func stressMix(t *testing.T, cfg workers.Config, total int) {
 		t.Errorf("... %d problems in all", bad)
 	}
 }
+
+// Many goroutines calling Close, CancelAll and Spawn while continuations
+// call runtime.Goexit: every future settles and the pool ends at rest.
+func TestStressGoexitStorm(t *testing.T) {
+	for round := range 20 {
+		p := newPool(t, workers.Config{MaxWorkers: 1 + round%3})
+		var wg sync.WaitGroup
+		var all sync.Mutex
+		var fs []*async.Future[int]
+		var spawned atomic.Int32
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				relOnOwnGoroutine(func() {
+					for i := range 50 {
+						f := workers.Spawn(context.Background(), func(ctx context.Context) (int, error) {
+							if i%7 == 0 {
+								<-ctx.Done()
+							}
+							return i, nil
+						}, workers.OnPool(p))
+						spawned.Add(1)
+						all.Lock()
+						fs = append(fs, f)
+						all.Unlock()
+						if i%5 == g {
+							relGoexitThen(f)
+						}
+						if g == 0 && i == 40 {
+							p.CancelAll()
+						}
+					}
+				})
+			}()
+		}
+		wg.Wait()
+		relOnOwnGoroutine(p.Close)
+		for _, f := range fs {
+			relSettles(t, f, "storm task")
+		}
+		shutdown(t, p)
+	}
+}

@@ -22,7 +22,7 @@ import (
 	"github.com/velalang/runtime/workers"
 )
 
-func TestWorkerCompletesWithinTimeout(t *testing.T) {
+func TestTimeoutNotReached(t *testing.T) {
 	bothWaysInBubble(t, func(t *testing.T, w waiter) {
 		p := scopedPool(t, 1)
 		start := time.Now()
@@ -45,7 +45,7 @@ func TestWorkerCompletesWithinTimeout(t *testing.T) {
 	})
 }
 
-func TestWorkerExceedsTimeout(t *testing.T) {
+func TestTimeoutExceeded(t *testing.T) {
 	t.Run("function ignores its context", func(t *testing.T) {
 		bothWaysInBubble(t, func(t *testing.T, w waiter) {
 			p := scopedPool(t, 1)
@@ -132,7 +132,7 @@ func TestWorkerExceedsTimeout(t *testing.T) {
 	})
 }
 
-func TestWorkerTimeoutVeryShort(t *testing.T) {
+func TestTimeoutVeryShort(t *testing.T) {
 	t.Run("running", func(t *testing.T) {
 		bothWaysInBubble(t, func(t *testing.T, w waiter) {
 			p := scopedPool(t, 1)
@@ -182,7 +182,7 @@ func TestWorkerTimeoutVeryShort(t *testing.T) {
 	})
 }
 
-func TestWorkerTimeoutImmediateReturn(t *testing.T) {
+func TestTimeoutImmediateReturn(t *testing.T) {
 	bothWaysInBubble(t, func(t *testing.T, w waiter) {
 		p := scopedPool(t, 1)
 		start := time.Now()
@@ -206,7 +206,7 @@ func TestWorkerTimeoutImmediateReturn(t *testing.T) {
 	})
 }
 
-func TestMultipleWorkersDifferentTimeouts(t *testing.T) {
+func TestTimeoutsDifferPerTask(t *testing.T) {
 	cases := []struct {
 		timeout, work time.Duration
 		timesOut      bool
@@ -255,7 +255,7 @@ func TestMultipleWorkersDifferentTimeouts(t *testing.T) {
 	})
 }
 
-func TestWorkerNoTimeout(t *testing.T) {
+func TestTimeoutNone(t *testing.T) {
 	for _, opt := range []struct {
 		name string
 		opts []workers.Option
@@ -696,4 +696,49 @@ func TestRunTimeoutBadInput(t *testing.T) {
 		func(context.Context) (int, error) { return 0, nil },
 	}, workers.OnPool(p), workers.WithRunTimeout(-1))
 	wantRejectedAtOnce(t, g, workers.ErrInvalidArgument)
+}
+
+// A batch's task that overran its WithRunTimeout and returned before the
+// timer fired still times out, as a single Spawn does: the deadline wins.
+func TestBatchRunTimeoutDeadlineWins(t *testing.T) {
+	p := newPool(t, workers.Config{MaxWorkers: 2})
+	ctx := context.Background()
+	overrun := func(context.Context) (int, error) { spin(450 * time.Microsecond); return 1, nil }
+	for i := range 40 {
+		_, err := workers.SpawnAll(ctx, []func(context.Context) (int, error){overrun}, workers.OnPool(p),
+			workers.WithRunTimeout(300*time.Microsecond)).Await(ctx)
+		var te *workers.TimeoutError
+		if !errors.As(err, &te) || !te.Run {
+			t.Fatalf("batch %d: a task that ran 450µs past a 300µs run timeout gave %v, want a run *TimeoutError", i, err)
+		}
+		var task *workers.TaskError
+		if !errors.As(err, &task) || task.Index != 0 {
+			t.Fatalf("batch %d: %v is not the *TaskError of task 0", i, err)
+		}
+	}
+	shutdown(t, p)
+	wantSumsUp(t, p.Stats())
+	if s := p.Stats(); s.TimedOut != 40 || s.Completed != 0 {
+		t.Errorf("TimedOut %d, Completed %d; want 40 and 0", s.TimedOut, s.Completed)
+	}
+}
+
+// The same for a batch's WithTimeout, which counts from SpawnAll.
+func TestBatchTimeoutDeadlineWins(t *testing.T) {
+	p := newPool(t, workers.Config{MaxWorkers: 2})
+	ctx := context.Background()
+	overrun := func(context.Context) (int, error) { spin(450 * time.Microsecond); return 1, nil }
+	for i := range 40 {
+		_, err := workers.SpawnAll(ctx, []func(context.Context) (int, error){overrun}, workers.OnPool(p),
+			workers.WithTimeout(300*time.Microsecond)).Await(ctx)
+		var te *workers.TimeoutError
+		if !errors.As(err, &te) || te.Run || te.Timeout != 300*time.Microsecond {
+			t.Fatalf("batch %d: a batch that ran 450µs past its 300µs timeout gave %v, want its *TimeoutError", i, err)
+		}
+	}
+	shutdown(t, p)
+	wantSumsUp(t, p.Stats())
+	if s := p.Stats(); s.TimedOut != 40 || s.Completed != 0 {
+		t.Errorf("TimedOut %d, Completed %d; want 40 and 0", s.TimedOut, s.Completed)
+	}
 }
