@@ -82,6 +82,7 @@ type entry struct {
 	t         call
 	b         *batch
 	msg       *nats.Msg   // the task as published, until it is acknowledged (to send again)
+	sentAt    time.Time   // when it was first published
 	resent    bool        // sent again after a reconnection
 	seq       uint64      // the task's stream sequence, once acknowledged
 	abandoned bool        // withdrawn before its sequence was known
@@ -124,6 +125,8 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		c.teardown()
 		return nil, err
 	}
+	c.checks.Add(1)
+	go c.resendLoop()
 	return c, nil
 }
 
@@ -295,7 +298,7 @@ func (c *Client) send(ctx context.Context, e *entry, b *batch, name string, data
 	}
 	m.Header["Nats-Msg-Id"] = []string{id}
 	c.mu.Lock()
-	e.msg = m
+	e.msg, e.sentAt = m, now
 	c.mu.Unlock()
 	if err := c.l.nc.PublishMsg(m); err != nil {
 		c.forget(e)
@@ -561,4 +564,54 @@ func (c *Client) onMaxDeliver(m *nats.Msg) {
 	c.mu.Unlock()
 	e.t.reject(fnError(e.t.function(), fmt.Errorf("delivered %d times without a result: %w", adv.Deliveries, ErrWorkerLost)))
 	c.deleteMsg(adv.StreamSeq)
+}
+
+// Publishes whose acknowledgement does not come. In a cluster a task
+// published while its stream's leader changes can be lost without a word,
+// and the client stays connected, so no reconnection check looks at it.
+// Every second the client sends again, with the same Nats-Msg-Id (the
+// server keeps one copy), each task unacknowledged for ackPatience, and
+// rejects one still unacknowledged after ackGiveUp (within the server's
+// duplicate window, so a late copy is never queued twice).
+const (
+	ackPatience = 2 * time.Second
+	ackGiveUp   = 90 * time.Second
+)
+
+// resendLoop runs until Close; Client.checks waits for it.
+func (c *Client) resendLoop() {
+	defer c.checks.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var again []*nats.Msg
+	var gone []*entry
+	for {
+		select {
+		case <-c.stop.Done():
+			return
+		case now := <-t.C:
+			if !c.l.nc.IsConnected() {
+				continue
+			}
+			again, gone = again[:0], gone[:0]
+			c.mu.Lock()
+			for _, e := range c.calls {
+				switch age := now.Sub(e.sentAt); {
+				case e.seq != 0 || e.msg == nil || e.abandoned || age < ackPatience:
+				case age > ackGiveUp:
+					c.settledLocked(e)
+					gone = append(gone, e)
+				default:
+					again = append(again, e.msg)
+				}
+			}
+			c.mu.Unlock()
+			for _, m := range again {
+				_ = c.l.nc.PublishMsg(m)
+			}
+			for _, e := range gone {
+				e.t.reject(fnError(e.t.function(), fmt.Errorf("the server never acknowledged the task (sent %v ago)", ackGiveUp)))
+			}
+		}
+	}
 }

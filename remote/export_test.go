@@ -75,3 +75,13 @@ func IsMetaLeader(srv *Server) bool { return srv.ns.JetStreamIsLeader() }
 // DropConnection closes c's connection without withdrawing anything, as
 // the exit of its process would.
 func DropConnection(c *Client) { c.l.nc.Close() }
+
+// FirstQueued is the stream sequence of the oldest task in c's queue, or
+// 0 for none.
+func FirstQueued(c *Client) uint64 {
+	st, err := c.l.js.Stream(context.Background(), c.s.stream)
+	if err != nil || st.CachedInfo().State.Msgs == 0 {
+		return 0
+	}
+	return st.CachedInfo().State.FirstSeq
+}

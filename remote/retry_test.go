@@ -92,11 +92,17 @@ func TestRetryBackoffSurvivesTheWorkersSIGKILL(t *testing.T) {
 	srv, c, cfg := listeningEnv(t, remote.Config{Queue: "backoff", AckWait: time.Second})
 	ch := startChild(t, srv.URL(), "backoff", time.Second, 1)
 	path := filepath.Join(t.TempDir(), "calls")
+	// The backoff before the second call is drawn from (0, 2s]: the test
+	// kills the worker once the retry is queued, which is during the
+	// backoff unless the draw was under a few milliseconds.
 	f := remote.Spawn[string](context.Background(), c, "failFirst", path,
-		workers.WithRetry(workers.RetryPolicy{MaxAttempts: 3, Backoff: time.Second, MaxBackoff: time.Second}))
+		workers.WithRetry(workers.RetryPolicy{MaxAttempts: 3, Backoff: 2 * time.Second, MaxBackoff: 2 * time.Second}))
 	if l := wait(t, ch.lines, "the first call to fail"); l != "failed" {
 		t.Fatalf("worker said %q", l)
 	}
+	// The failed attempt (sequence 1) is acknowledged and the next one
+	// (sequence 2) queued.
+	eventually(t, "the retry to be queued", func() bool { return remote.FirstQueued(c) == 2 })
 	ch.kill(t)
 	serveInProcess(t, cfg)
 	if v, err := await(t, f); err != nil || v != "ok" {
