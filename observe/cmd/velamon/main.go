@@ -34,17 +34,19 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "where to serve the dashboard (loopback: it has no authentication)")
 	worker := flag.String("worker", "", "internal: serve the demo's queue at this NATS URL (the child process)")
+	life := flag.Duration("life", 10*time.Second, "how long the worker that dies lives each time")
+	dead := flag.Duration("dead", 4*time.Second, "how long it stays dead")
 	flag.Parse()
 	if *worker != "" {
 		os.Exit(serveChild(*worker))
 	}
-	if err := run(*addr); err != nil {
+	if err := run(*addr, *life, *dead); err != nil {
 		fmt.Fprintln(os.Stderr, "velamon:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string) error {
+func run(addr string, life, dead time.Duration) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	o, err := observe.New(observe.Options{})
@@ -52,7 +54,7 @@ func run(addr string) error {
 		return err
 	}
 	defer o.Close()
-	d, err := demo.Start(o, demo.Options{Listen: true, Dying: startChild})
+	d, err := demo.Start(o, demo.Options{Listen: true, Dying: startChild, Life: life, Dead: dead})
 	if err != nil {
 		return err
 	}
@@ -94,7 +96,7 @@ func startChild(url string) (func(), error) {
 func serveChild(url string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	w, err := remote.Serve(ctx, remote.Config{URL: url, Queue: demo.Queue, Slots: 2, AckWait: 3 * time.Second, MaxDeliver: 4}, demo.Registry())
+	w, err := remote.Serve(ctx, remote.Config{URL: url, Queue: demo.Queue, Slots: 2, AckWait: 2 * time.Second, MaxDeliver: 4}, demo.Registry())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "velamon worker:", err)
 		return 1

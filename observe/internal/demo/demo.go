@@ -88,7 +88,7 @@ func Start(o *observe.Observer, opts Options) (*Demo, error) {
 	if d.io, err = o.NewPool(workers.Config{Name: "io", MaxWorkers: 2, QueueSize: 40}); err != nil {
 		return fail(err)
 	}
-	cfg := remote.Config{Server: srv, Queue: Queue, Slots: 2, AckWait: 3 * time.Second, MaxDeliver: 4}
+	cfg := remote.Config{Server: srv, Queue: Queue, Slots: 2, AckWait: 2 * time.Second, MaxDeliver: 4}
 	ctx := context.Background()
 	if d.worker, err = o.Serve(ctx, cfg, Registry()); err != nil {
 		return fail(err)
@@ -200,7 +200,7 @@ func (d *Demo) load(ctx context.Context) {
 		}
 		// the remote queue: renders of 50-300ms, some failing.
 		if n%2 == 1 {
-			remote.Spawn[int](ctx, d.client, "render", 50+rng.IntN(250), workers.WithTimeout(3*time.Second))
+			remote.Spawn[int](ctx, d.client, "render", 50+rng.IntN(250), workers.WithTimeout(10*time.Second)) // longer than AckWait: a task a dead worker held still runs
 		}
 	}
 }
