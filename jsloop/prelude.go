@@ -148,7 +148,7 @@ return {
 // workerHarnessSource runs one spawnJS call in a worker's runtime: it
 // instantiates the module (its top-level code runs once per call), then
 // calls the export with the arguments parsed from JSON.
-const workerHarnessSource = `(function (modFn, moduleName, exportName, argsJSON) {
+const workerHarnessSource = `(function (modFn, moduleName, exportName, argsJSON, channelAt) {
 'use strict';
 var module = { exports: {} };
 modFn.call(module.exports, module.exports, module);
@@ -157,7 +157,13 @@ var f = exp == null ? undefined : exp[exportName];
 if (typeof f !== 'function') {
 	throw new TypeError('spawnJS: module "' + moduleName + '" has no exported function "' + exportName + '"');
 }
-return f.apply(undefined, argsJSON === '' ? [] : JSON.parse(argsJSON));
+var reviver = channelAt === undefined ? undefined : function (k, v) {
+	if (v !== null && typeof v === 'object' && typeof v.$velaChannel === 'number' && Object.keys(v).length === 1) {
+		return channelAt(v.$velaChannel);
+	}
+	return v;
+};
+return f.apply(undefined, argsJSON === '' ? [] : JSON.parse(argsJSON, reviver));
 })`
 
 var (

@@ -84,6 +84,8 @@ type Runtime struct {
 	spawnValue               *goja.Object
 	spawnLabel, spawnJSLabel goja.Value       // "spawn", "spawnJS": toJSON's who
 	asyncIterator            *goja.Symbol     // Symbol.asyncIterator
+	channelKey               *goja.Symbol     // a Channel object's *Channel
+	cloning                  []*Channel       // the Channels met by the clone in progress
 	returnThis               goja.Value       // function () { return this }
 	poolOpt                  []workers.Option // OnPool(pool), made once
 	jsPoolOpt                []workers.Option // OnPool(jsPool), made once
@@ -210,6 +212,10 @@ func (r *Runtime) install() error {
 	r.installTimers()
 	r.installSpawn()
 	r.installSpawnJS()
+	r.channelKey = goja.NewSymbol("vela.channel")
+	if err := r.installChannel(); err != nil {
+		return err
+	}
 	vm.SetPromiseRejectionTracker(r.trackRejection)
 	return nil
 }

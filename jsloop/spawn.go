@@ -153,6 +153,10 @@ func (r *Runtime) exportArgs(args []goja.Value) ([]any, error) {
 			out[i] = v
 			continue
 		}
+		if ch := r.channelOf(a); ch != nil {
+			out[i] = ch
+			continue
+		}
 		s, err := r.toJSON(goja.Undefined(), a, r.spawnLabel)
 		if err == nil {
 			var v goja.Value

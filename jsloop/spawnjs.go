@@ -2,14 +2,21 @@ package jsloop
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
 
 	"github.com/dop251/goja"
+	"github.com/velalang/runtime/channel"
 	"github.com/velalang/runtime/workers"
 )
 
 func (r *Runtime) installSpawnJS() {
 	fn := r.installCall("spawnJS", r.spawnJS)
+	_ = fn.Set("stream", r.installCall("spawnJS.stream", r.spawnJSStream))
 	_ = r.vm.Set("spawnJS", fn)
 }
 
@@ -18,6 +25,56 @@ func (r *Runtime) spawnJS(o callOptions, args []goja.Value) goja.Value {
 	vm := r.vm
 	rn := r.current()
 	p, resolve, reject := vm.NewPromise()
+	task, err := r.newJSTask(args)
+	if err != nil {
+		_ = reject(err)
+		return vm.ToValue(p)
+	}
+	c := &call{rn: rn, resolve: resolve, reject: reject, convert: r.fromWorker}
+	if !c.watchSignal(o.signal) {
+		return vm.ToValue(p)
+	}
+	taskName := o.name
+	if taskName == "" {
+		taskName = task.module + "." + task.export
+	}
+	c.js = task
+	c.f = workers.Spawn(rn.taskCtx, c.run, r.spawnOptions(r.jsPool, o.timeout, taskName)...)
+	c.start()
+	return vm.ToValue(p)
+}
+
+// spawnJSStream is spawnJS.stream(module, exportName, ...args) with
+// options o: the export, a generator or async generator function, runs in
+// a worker runtime, and each value it yields crosses as JSON into a
+// stream of o's buffer (default 16). The generator is suspended while the
+// buffer is full. When JavaScript stops early, the worker's Send fails
+// (its ctx ends with cause channel.ErrClosed) and the generator's return()
+// runs in its runtime, so its finally blocks execute; an interrupt follows
+// after streamStopGrace if they take longer.
+func (r *Runtime) spawnJSStream(o callOptions, args []goja.Value) goja.Value {
+	rn := r.current()
+	task, err := r.newJSTask(args)
+	if err != nil {
+		return r.failedReader(rn, err)
+	}
+	taskName := o.name
+	if taskName == "" {
+		taskName = task.module + "." + task.export
+	}
+	tx, rx := channel.New[any](o.bufferOr(defaultStreamBuffer))
+	task.out = tx
+	f := workers.Spawn(rn.taskCtx, func(ctx context.Context) (struct{}, error) {
+		_, err := task.run(ctx)
+		return struct{}{}, err
+	}, r.spawnOptions(r.jsPool, o.timeout, taskName)...)
+	return r.streamOf(rn, o, f, tx, rx, r.fromWorker)
+}
+
+// newJSTask reads spawnJS's module, export and arguments; the error is the
+// JavaScript value to reject with (a TypeError, a DataCloneError).
+func (r *Runtime) newJSTask(args []goja.Value) (*jsTask, goja.Value) {
+	vm := r.vm
 	var modName, export string
 	if len(args) > 0 {
 		modName = args[0].String()
@@ -27,34 +84,23 @@ func (r *Runtime) spawnJS(o callOptions, args []goja.Value) goja.Value {
 	}
 	prg := r.modules[modName]
 	if prg == nil {
-		_ = reject(vm.NewTypeError("spawnJS: no module named %q", modName))
-		return vm.ToValue(p)
+		return nil, vm.NewTypeError("spawnJS: no module named %q", modName)
 	}
 	var rest []goja.Value
 	if len(args) > 2 {
 		rest = args[2:]
 	}
+	r.cloning = r.cloning[:0]
 	argsJSON, err := r.toJSON(goja.Undefined(), vm.NewArray(toAnys(rest)...), r.spawnJSLabel)
+	channels := slices.Clone(r.cloning)
+	clear(r.cloning)
 	if err != nil {
 		if isUncatchable(err) {
 			panic(err) // an interrupt ends the JavaScript; it is not a rejection
 		}
-		_ = reject(r.thrownValue(err))
-		return vm.ToValue(p)
+		return nil, r.thrownValue(err)
 	}
-	in := argsJSON.String()
-	c := &call{rn: rn, resolve: resolve, reject: reject, convert: r.fromWorker}
-	if !c.watchSignal(o.signal) {
-		return vm.ToValue(p)
-	}
-	taskName := o.name
-	if taskName == "" {
-		taskName = modName + "." + export
-	}
-	c.js = &jsTask{prg: prg, module: modName, export: export, argsJSON: in}
-	c.f = workers.Spawn(rn.taskCtx, c.run, r.spawnOptions(r.jsPool, o.timeout, taskName)...)
-	c.start()
-	return vm.ToValue(p)
+	return &jsTask{prg: prg, module: modName, export: export, argsJSON: argsJSON.String(), channels: channels}, nil
 }
 
 func toAnys(vs []goja.Value) []any {
@@ -69,10 +115,8 @@ func toAnys(vs []goja.Value) []any {
 type jsTask struct {
 	prg                      *goja.Program
 	module, export, argsJSON string
-}
-
-func (t *jsTask) run(ctx context.Context) (any, error) {
-	return runInWorker(ctx, t.prg, t.module, t.export, t.argsJSON)
+	channels                 []*Channel           // the Channels among the arguments
+	out                      *channel.Sender[any] // spawnJS.stream: where the yielded values go
 }
 
 // fromWorker turns a worker's JSON result into a value of the loop's VM.
@@ -81,69 +125,231 @@ func (r *Runtime) fromWorker(v any) (goja.Value, error) {
 	return r.fromJSON(goja.Undefined(), r.vm.ToValue(s))
 }
 
-// runInWorker runs one spawnJS call on a worker goroutine, in a runtime of
-// its own that nothing else uses, made for this call and dropped after it:
-// each call starts from a global state no earlier call could have changed.
-// The module's compiled program is shared. ctx's end interrupts the
-// JavaScript; the interrupt dies with the runtime, so it can never reach a
+// streamStopGrace is how long a spawnJS.stream generator stopped early
+// (its consumer broke out) may take in its finally blocks before its
+// runtime is interrupted.
+const streamStopGrace = time.Second
+
+// run runs one spawnJS call on a worker goroutine, in a runtime of its own
+// that nothing else uses, made for this call and dropped after it: each
+// call starts from a global state no earlier call could have changed. The
+// module's compiled program is shared. ctx's end interrupts the
+// JavaScript (after streamStopGrace when the cause is a stream's consumer
+// stopping); the interrupt dies with the runtime, so it can never reach a
 // later call.
-func runInWorker(ctx context.Context, prg *goja.Program, modName, export, argsJSON string) (any, error) {
-	vm := goja.New()
-	if err := installDepthGuard(vm); err != nil {
+func (t *jsTask) run(ctx context.Context) (any, error) {
+	w, err := newWorkerVM(ctx, t)
+	if err != nil {
 		return nil, err
 	}
-	stop := context.AfterFunc(ctx, func() { vm.Interrupt(context.Cause(ctx)) })
-	defer stop()
-	g := newGuard(vm)
-	g.ctx = ctx
-	out, err := workerCall(vm, g, prg, modName, export, argsJSON)
+	defer w.stop()
+	var out string
+	if t.out != nil {
+		err = w.stream()
+	} else {
+		out, err = w.call()
+	}
 	if err != nil {
 		if _, interrupted := err.(*goja.InterruptedError); interrupted {
 			if cause := context.Cause(ctx); cause != nil {
 				return nil, cause
 			}
 		}
-		return nil, workerError(g, err)
+		return nil, workerError(w.g, err)
 	}
 	return out, nil
 }
 
-func workerCall(vm *goja.Runtime, g *guard, prg *goja.Program, modName, export, argsJSON string) (string, error) {
-	modFn, err := vm.RunProgram(prg)
-	if err != nil {
-		return "", err
+// workerVM is the runtime of one spawnJS call.
+type workerVM struct {
+	t       *jsTask
+	ctx     context.Context
+	vm      *goja.Runtime
+	g       *guard
+	results *guard        // reads a stream's iterator results
+	clone   goja.Callable // the worker's toJSON
+	parse   goja.Callable // JSON.parse
+	asyncIt *goja.Symbol
+
+	mu       sync.Mutex
+	grace    *time.Timer // the delayed interrupt of a stopped stream
+	finished bool
+	stopCtx  func() bool
+}
+
+func newWorkerVM(ctx context.Context, t *jsTask) (*workerVM, error) {
+	vm := goja.New()
+	w := &workerVM{t: t, ctx: ctx, vm: vm, g: newGuard(vm), results: newGuard(vm)}
+	w.g.ctx = ctx
+	if err := installDepthGuard(vm); err != nil {
+		return nil, err
 	}
-	harnessV, err := vm.RunProgram(workerHarnessProgram)
-	if err != nil {
-		return "", err
-	}
-	harness, _ := goja.AssertFunction(harnessV)
-	res, err := harness(goja.Undefined(), modFn, vm.ToValue(modName), vm.ToValue(export), vm.ToValue(argsJSON))
-	if err != nil {
-		return "", err
-	}
-	if p, ok := res.Export().(*goja.Promise); ok {
-		switch p.State() {
-		case goja.PromiseStateFulfilled:
-			res = p.Result()
-		case goja.PromiseStateRejected:
-			e := describe(g, p.Result(), "")
-			return "", &JSError{Name: e.Name, Message: e.Message, Stack: e.Stack}
-		default:
-			return "", &JSError{Name: "Error", Message: fmt.Sprintf("spawnJS: %s.%s returned a promise that did not settle; spawnJS workers have no timers or event loop", modName, export)}
-		}
+	var err error
+	if w.asyncIt, err = defineAsyncIterator(vm); err != nil {
+		return nil, err
 	}
 	cloneV, err := vm.RunProgram(workerCloneProgram)
 	if err != nil {
+		return nil, err
+	}
+	w.clone, _ = goja.AssertFunction(cloneV)
+	w.parse, _ = goja.AssertFunction(vm.Get("JSON").ToObject(vm).Get("parse"))
+	w.stopCtx = context.AfterFunc(ctx, w.interrupt)
+	return w, nil
+}
+
+// interrupt is ctx's end: at once, or after streamStopGrace when a stream's
+// consumer stopped (so the generator's finally blocks may run).
+func (w *workerVM) interrupt() {
+	cause := context.Cause(w.ctx)
+	if w.t.out == nil || !errors.Is(cause, channel.ErrClosed) {
+		w.vm.Interrupt(cause)
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.finished {
+		w.grace = time.AfterFunc(streamStopGrace, func() { w.vm.Interrupt(cause) })
+	}
+}
+
+// stop is the end of the call: no interrupt reaches the runtime after it.
+func (w *workerVM) stop() {
+	w.stopCtx()
+	w.mu.Lock()
+	w.finished = true
+	if w.grace != nil {
+		w.grace.Stop()
+	}
+	w.mu.Unlock()
+}
+
+// start instantiates the module and calls the export with the arguments.
+func (w *workerVM) start() (goja.Value, error) {
+	vm := w.vm
+	modFn, err := vm.RunProgram(w.t.prg)
+	if err != nil {
+		return nil, err
+	}
+	harnessV, err := vm.RunProgram(workerHarnessProgram)
+	if err != nil {
+		return nil, err
+	}
+	harness, _ := goja.AssertFunction(harnessV)
+	var channelAt goja.Value = goja.Undefined()
+	if len(w.t.channels) > 0 {
+		channelAt = vm.ToValue(func(c goja.FunctionCall) goja.Value {
+			i := int(c.Argument(0).ToInteger())
+			if i < 0 || i >= len(w.t.channels) {
+				return goja.Null()
+			}
+			return workerChannel(vm, w.ctx, w.asyncIt, w.clone, w.parse, w.t.channels[i])
+		})
+	}
+	return harness(goja.Undefined(), modFn, vm.ToValue(w.t.module), vm.ToValue(w.t.export), vm.ToValue(w.t.argsJSON), channelAt)
+}
+
+// settled is v, or the value of the promise v, which microtasks alone must
+// have settled (a worker has no event loop).
+func (w *workerVM) settled(v goja.Value, what string) (goja.Value, error) {
+	obj, ok := v.(*goja.Object)
+	if !ok || obj.ExportType() != promiseType {
+		return v, nil
+	}
+	p := obj.Export().(*goja.Promise)
+	switch p.State() {
+	case goja.PromiseStateFulfilled:
+		return p.Result(), nil
+	case goja.PromiseStateRejected:
+		e := describe(w.g, p.Result(), "")
+		return nil, &JSError{Name: e.Name, Message: e.Message, Stack: e.Stack}
+	}
+	return nil, &JSError{Name: "Error", Message: fmt.Sprintf("spawnJS: %s.%s %s a promise that did not settle; spawnJS workers have no timers or event loop", w.t.module, w.t.export, what)}
+}
+
+// call is a spawnJS call: the export's result as JSON.
+func (w *workerVM) call() (string, error) {
+	res, err := w.start()
+	if err != nil {
 		return "", err
 	}
-	clone, _ := goja.AssertFunction(cloneV)
-	js, err := clone(goja.Undefined(), res)
+	if res, err = w.settled(res, "returned"); err != nil {
+		return "", err
+	}
+	js, err := w.clone(goja.Undefined(), res)
 	if err != nil {
 		return "", err
 	}
 	return js.String(), nil
 }
+
+// stream is a spawnJS.stream call: each value the iterator the export
+// returned yields goes to t.out as JSON, Send blocking while the buffer is
+// full. When Send fails (the consumer stopped, the ctx ended), or a value
+// cannot be cloned, the iterator's return() runs so its finally blocks
+// execute.
+func (w *workerVM) stream() (err error) {
+	res, err := w.start()
+	if err != nil {
+		return err
+	}
+	it, ok := res.(*goja.Object)
+	var next, ret goja.Callable
+	if ok {
+		_ = w.g.run(func() {
+			next, _ = goja.AssertFunction(it.Get("next"))
+			ret, _ = goja.AssertFunction(it.Get("return"))
+		})
+	}
+	if next == nil {
+		return &JSError{Name: "TypeError", Message: fmt.Sprintf("spawnJS.stream: %s.%s did not return an iterator (export a generator or async generator function)", w.t.module, w.t.export)}
+	}
+	stopIt := func() {
+		if ret != nil {
+			if r, err := ret(it); err == nil {
+				_, _ = w.settled(r, "returned from return()")
+			}
+		}
+	}
+	for {
+		r, err := next(it)
+		if err != nil {
+			return err
+		}
+		if r, err = w.settled(r, "yielded"); err != nil {
+			return err
+		}
+		var done bool
+		var value goja.Value
+		// Not w.g, which refuses once ctx has ended: a consumer that
+		// stopped ends ctx, and the generator's return() must still run.
+		// The grace interrupt stops an endless getter here.
+		if gerr := w.results.run(func() {
+			obj := r.ToObject(w.vm)
+			done = obj.Get("done").ToBoolean()
+			value = obj.Get("value")
+		}); gerr != nil {
+			return gerr
+		}
+		if done {
+			return nil
+		}
+		js, err := w.clone(goja.Undefined(), value)
+		if err != nil {
+			stopIt()
+			return err
+		}
+		if err := w.t.out.Send(w.ctx, js.String()); err != nil {
+			stopIt()
+			if errors.Is(err, channel.ErrClosed) {
+				return nil // the consumer stopped
+			}
+			return err
+		}
+	}
+}
+
+var promiseType = reflect.TypeOf((*goja.Promise)(nil))
 
 // workerError is the error of a call whose JavaScript threw: a *JSError
 // with plain strings only, since the worker's values die with its runtime.
