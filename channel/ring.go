@@ -13,9 +13,11 @@ type ring[T any] struct {
 }
 
 func newRing[T any](capacity int) ring[T] {
-	floor := 64
-	if capacity > 0 && capacity < floor {
-		floor = pow2(capacity)
+	floor := 64 // unbounded
+	if capacity > 0 {
+		// a bounded channel keeps room for its capacity (up to a point), so
+		// that filling and draining it does not resize it over and over
+		floor = pow2(min(capacity, 4096))
 	}
 	return ring[T]{floor: floor}
 }

@@ -6,6 +6,7 @@ package workers_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -222,7 +223,7 @@ func TestMapBadInput(t *testing.T) {
 }
 
 // TestMapTakesBoundedAhead: with nobody reading the output, Map takes at
-// most MaxWorkers values from its input.
+// most twice MaxWorkers values from its input.
 func TestMapTakesBoundedAhead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := scopedPool(t, 2)
@@ -234,12 +235,49 @@ func TestMapTakesBoundedAhead(t *testing.T) {
 		out := workers.Map(t.Context(), in, func(_ context.Context, v int) (int, error) { return v, nil },
 			workers.OnPool(p), workers.WithBuffer(0))
 		synctest.Wait()
-		if n := tx.Len(); n < 98 {
-			t.Fatalf("Map took %d values ahead of a consumer that read nothing, want at most MaxWorkers (2)", 100-n)
+		if n := tx.Len(); n < 96 {
+			t.Fatalf("Map took %d values ahead of a consumer that read nothing, want at most 2*MaxWorkers (4)", 100-n)
 		}
 		got, err := collectAll(t, out)
 		if err != nil || len(got) != 100 {
 			t.Fatalf("%d results, %v", len(got), err)
 		}
 	})
+}
+
+// TestMapPanicAndGoexit: a call that panics or calls runtime.Goexit is the
+// failure, with its index; the runner's worker is replaced.
+func TestMapPanicAndGoexit(t *testing.T) {
+	p := scopedPool(t, 2)
+	var pe *workers.PanicError
+	for name, c := range map[string]struct {
+		fn   func()
+		want func(error) bool
+	}{
+		"panic":  {func() { panic("three") }, func(err error) bool { return errors.As(err, &pe) && pe.Value == "three" }},
+		"goexit": {runtime.Goexit, func(err error) bool { return errors.Is(err, async.ErrGoexit) }},
+	} {
+		out := workers.Map(t.Context(), ints(t, 10), func(_ context.Context, v int) (int, error) {
+			if v == 3 {
+				c.fn()
+			}
+			return v, nil
+		}, workers.OnPool(p))
+		got, err := collectAll(t, out)
+		var te *workers.TaskError
+		if !errors.As(err, &te) || te.Index != 3 || !c.want(err) || !slices.Equal(got, []int{0, 1, 2}[:len(got)]) {
+			t.Errorf("%s: got %v then %v", name, got, err)
+		}
+	}
+}
+
+// TestMapPoolClosed: a pool that closes under a Map ends its output with
+// the pool's error.
+func TestMapPoolClosed(t *testing.T) {
+	p := newPool(t, workers.Config{MaxWorkers: 2})
+	p.Close()
+	_, err := collectAll(t, workers.Map(t.Context(), ints(t, 10), func(_ context.Context, v int) (int, error) { return v, nil }, workers.OnPool(p)))
+	if !errors.Is(err, workers.ErrPoolClosed) {
+		t.Fatalf("Map on a closed pool ended with %v, want ErrPoolClosed", err)
+	}
 }
