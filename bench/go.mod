@@ -8,6 +8,7 @@ require (
 	github.com/alitto/pond/v2 v2.7.1
 	github.com/gammazero/workerpool v1.3.0
 	github.com/panjf2000/ants/v2 v2.12.1
+	github.com/smallnest/chanx v1.2.0
 	github.com/sourcegraph/conc v0.3.0
 	github.com/velalang/runtime v0.0.0-00010101000000-000000000000
 	golang.org/x/sync v0.25.0
