@@ -65,6 +65,9 @@ func run(addr string, life, dead time.Duration) error {
 	mux := http.NewServeMux()
 	mux.Handle("/", observe.Handler(o))
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if err := loopbackOnly(addr); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -104,4 +107,20 @@ func serveChild(url string) int {
 	<-ctx.Done()
 	_ = w.Shutdown(context.Background())
 	return 0
+}
+
+// loopbackOnly refuses an address beyond loopback: the dashboard and the
+// metrics have no authentication.
+func loopbackOnly(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q is not a loopback address: the dashboard has no authentication", addr)
+	}
+	return nil
 }

@@ -79,3 +79,12 @@ func TestVelamon(t *testing.T) {
 		t.Errorf("pools with completed tasks: %v, want images, io and vela-remote-jobs", names)
 	}
 }
+
+func TestVelamonServesLoopbackOnly(t *testing.T) {
+	for addr, ok := range map[string]bool{"127.0.0.1:0": true, "[::1]:8080": true, "localhost:0": true,
+		":8080": false, "0.0.0.0:0": false, "192.168.1.2:80": false, "example.com:80": false, "nonsense": false} {
+		if err := loopbackOnly(addr); (err == nil) != ok {
+			t.Errorf("loopbackOnly(%q) = %v", addr, err)
+		}
+	}
+}
