@@ -5,7 +5,10 @@ import (
 	"strings"
 
 	"github.com/dop251/goja"
+	"github.com/dop251/goja/ast"
+	"github.com/dop251/goja/file"
 	"github.com/dop251/goja/parser"
+	"github.com/dop251/goja/unistring"
 	"github.com/evanw/esbuild/pkg/api"
 )
 
@@ -24,20 +27,56 @@ import (
 // esbuild writes them): a script's sourceMappingURL naming a file is
 // ignored, so a script cannot make the Runtime read the file system.
 func compile(name, src string, strict bool) (*goja.Program, error) {
-	prg, err := goja.Parse(name, src, noSourceMapFiles)
+	prg, err := parse(name, src)
 	if err != nil {
-		lowered, ok := lower(name, src)
-		if !ok {
-			return nil, err // goja's syntax error, which names the position
-		}
-		var lerr error
-		if prg, lerr = goja.Parse(name, lowered, noSourceMapFiles); lerr != nil {
-			return nil, err
-		}
+		return nil, err
 	}
 	instrument(prg)
 	return goja.CompileAST(prg, strict)
 }
+
+// parse parses src, lowered by esbuild if goja cannot parse it as it is.
+func parse(name, src string) (*ast.Program, error) {
+	prg, err := goja.Parse(name, src, noSourceMapFiles)
+	if err == nil {
+		return prg, nil
+	}
+	lowered, ok := lower(name, src)
+	if !ok {
+		return nil, err // goja's syntax error, which names the position
+	}
+	if prg, lerr := goja.Parse(name, lowered, noSourceMapFiles); lerr == nil {
+		return prg, nil
+	}
+	return nil, err
+}
+
+// compileModule compiles a CommonJS module's source as the function
+// (exports, module) { src }. The function is made in the syntax tree
+// around the parsed source, so positions in errors and stacks are those of
+// the file; a source that only parses inside a function (a top-level
+// return) is wrapped as text instead, and then columns on its first line
+// are off by the wrapper's length.
+func compileModule(name, src string) (*goja.Program, error) {
+	prg, err := parse(name, src)
+	if err != nil {
+		return compile(name, moduleWrapper+src+"\n})", false)
+	}
+	param := func(n string) *ast.Binding {
+		return &ast.Binding{Target: &ast.Identifier{Name: unistring.NewFromString(n), Idx: 1}}
+	}
+	fn := &ast.FunctionLiteral{
+		Function:        1,
+		ParameterList:   &ast.ParameterList{Opening: 1, List: []*ast.Binding{param("exports"), param("module")}, Closing: 1},
+		Body:            &ast.BlockStatement{LeftBrace: 1, List: prg.Body, RightBrace: file.Idx(len(src) + 1)},
+		DeclarationList: prg.DeclarationList,
+	}
+	wrapped := &ast.Program{Body: []ast.Statement{&ast.ExpressionStatement{Expression: fn}}, File: prg.File}
+	instrument(wrapped)
+	return goja.CompileAST(wrapped, false)
+}
+
+const moduleWrapper = "(function (exports, module) {"
 
 var noSourceMapFiles = parser.WithSourceMapLoader(func(string) ([]byte, error) {
 	return nil, errNoSourceMapFiles

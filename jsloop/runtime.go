@@ -57,7 +57,7 @@ type Runtime struct {
 	ownJS  bool
 
 	funcsMu sync.RWMutex
-	funcs   map[string]Func
+	funcs   map[string]goFunc
 	streams map[string]streamFunc
 
 	modules map[string]*goja.Program
@@ -102,7 +102,7 @@ func New(opts Options) (rt *Runtime, err error) {
 		vm:      goja.New(),
 		pool:    opts.Pool,
 		jsPool:  opts.JSPool,
-		funcs:   make(map[string]Func),
+		funcs:   make(map[string]goFunc),
 		streams: make(map[string]streamFunc),
 		modules: make(map[string]*goja.Program, len(opts.Modules)),
 	}
@@ -111,7 +111,7 @@ func New(opts Options) (rt *Runtime, err error) {
 		r.pool = workers.Default()
 	}
 	for name, src := range opts.Modules {
-		prg, err := compile(name, "(function (exports, module) {"+src+"\n})", false)
+		prg, err := compileModule(name, src)
 		if err != nil {
 			return nil, fmt.Errorf("jsloop: module %q does not compile: %w: %w", name, workers.ErrInvalidArgument, exceptionError(r.guard, err))
 		}
@@ -225,26 +225,47 @@ func (r *Runtime) install() error {
 // a name already registered is an error wrapping
 // workers.ErrInvalidArgument.
 func (r *Runtime) Register(name string, fn Func) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("jsloop: Register with an empty name: %w", workers.ErrInvalidArgument)
-	case fn == nil:
+	if fn == nil {
 		return fmt.Errorf("jsloop: Register(%q) with a nil function: %w", name, workers.ErrInvalidArgument)
+	}
+	return r.register("Register", name, goFunc{
+		decode: func(r *Runtime, _ string, args []goja.Value) (any, goja.Value) {
+			goArgs, err := r.exportArgs(args)
+			if err != nil {
+				return nil, r.thrownValue(err)
+			}
+			return goArgs, nil
+		},
+		call: func(ctx context.Context, in any) (any, error) { return fn(ctx, in.([]any)) },
+	})
+}
+
+// goFunc is a Go function spawn can call: decode turns the JavaScript
+// arguments into its input, on the loop (a non-nil second result is the
+// JavaScript value the promise rejects with); call runs on the pool.
+type goFunc struct {
+	decode func(r *Runtime, name string, args []goja.Value) (any, goja.Value)
+	call   func(ctx context.Context, in any) (any, error)
+}
+
+func (r *Runtime) register(what, name string, gf goFunc) error {
+	if name == "" {
+		return fmt.Errorf("jsloop: %s with an empty name: %w", what, workers.ErrInvalidArgument)
 	}
 	r.funcsMu.Lock()
 	defer r.funcsMu.Unlock()
 	if _, taken := r.funcs[name]; taken {
-		return fmt.Errorf("jsloop: Register(%q): name already registered: %w", name, workers.ErrInvalidArgument)
+		return fmt.Errorf("jsloop: %s(%q): name already registered: %w", what, name, workers.ErrInvalidArgument)
 	}
-	r.funcs[name] = fn
+	r.funcs[name] = gf
 	return nil
 }
 
-func (r *Runtime) lookup(name string) Func {
+func (r *Runtime) lookup(name string) (goFunc, bool) {
 	r.funcsMu.RLock()
-	fn := r.funcs[name]
+	gf, ok := r.funcs[name]
 	r.funcsMu.RUnlock()
-	return fn
+	return gf, ok
 }
 
 // Loop returns the loop the VM runs on. Go code may Post callbacks to it

@@ -114,14 +114,14 @@ func (r *Runtime) spawn(o callOptions, args []goja.Value) goja.Value {
 		name = args[0].String()
 		args = args[1:]
 	}
-	fn := r.lookup(name)
-	if fn == nil {
+	gf, ok := r.lookup(name)
+	if !ok {
 		_ = reject(r.vm.NewTypeError("spawn: no Go function registered as %q", name))
 		return r.vm.ToValue(p)
 	}
-	goArgs, err := r.exportArgs(args)
-	if err != nil {
-		_ = reject(r.thrownValue(err))
+	in, refusal := gf.decode(r, name, args)
+	if refusal != nil {
+		_ = reject(refusal)
 		return r.vm.ToValue(p)
 	}
 	c := &call{rn: rn, resolve: resolve, reject: reject}
@@ -132,7 +132,7 @@ func (r *Runtime) spawn(o callOptions, args []goja.Value) goja.Value {
 	if taskName == "" && o.timeout > 0 {
 		taskName = name
 	}
-	c.goFn, c.goArgs = fn, goArgs
+	c.goFn, c.goIn = gf.call, in
 	c.f = workers.Spawn(rn.taskCtx, c.run, r.spawnOptions(r.pool, o.timeout, taskName)...)
 	c.start()
 	return r.vm.ToValue(p)
@@ -238,9 +238,9 @@ type call struct {
 
 	// What the worker runs: a Go function and its arguments, or a spawnJS
 	// call.
-	goFn   Func
-	goArgs []any
-	js     *jsTask
+	goFn func(context.Context, any) (any, error)
+	goIn any
+	js   *jsTask
 
 	// The outcome: written by the winner of delivered before it posts
 	// deliver, read by deliver on the loop.
@@ -267,7 +267,7 @@ func (c *call) invoke(ctx context.Context) (any, error) {
 	if c.js != nil {
 		return c.js.run(ctx)
 	}
-	return c.goFn(ctx, c.goArgs)
+	return c.goFn(ctx, c.goIn)
 }
 
 // Wake runs on the goroutine that settled the future.

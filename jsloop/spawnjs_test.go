@@ -140,3 +140,19 @@ func TestLoopStaysResponsiveDuringSpawnJS(t *testing.T) {
 		t.Errorf("got %v, want [AbortError 10 false]", got)
 	}
 }
+
+// TestModuleErrorPositions: an error in a spawnJS module reports the line
+// and column of the module's file.
+func TestModuleErrorPositions(t *testing.T) {
+	r := newRuntime(t, jsloop.Options{Modules: map[string]string{
+		"pos": "exports.f = () => { null.x };\nexports.g = function () {\n  undefined.y;\n};",
+	}}, nil)
+	v := runOK(t, r, `Promise.all([spawnJS('pos', 'f').catch(e => e.stack), spawnJS('pos', 'g').catch(e => e.stack)])`)
+	got := v.([]any)
+	if s := got[0].(string); !strings.Contains(s, "pos:1:26") {
+		t.Errorf("stack of f: %q, want pos:1:26", s)
+	}
+	if s := got[1].(string); !strings.Contains(s, "pos:3:13") {
+		t.Errorf("stack of g: %q, want pos:3:13", s)
+	}
+}
