@@ -3,6 +3,7 @@ package jsloop
 import (
 	"bytes"
 	"context"
+	"errors"
 	"runtime/debug"
 
 	"github.com/dop251/goja"
@@ -45,6 +46,9 @@ func newGuard(vm *goja.Runtime) *guard {
 // error wrapping *async.PanicError (goja's own values never panic that
 // way).
 func (g *guard) run(fn func()) (err error) {
+	if g == nil {
+		return errNoVM
+	}
 	if g.ctx != nil && g.ctx.Err() != nil {
 		return context.Cause(g.ctx)
 	}
@@ -58,6 +62,8 @@ func (g *guard) run(fn func()) (err error) {
 	_, err = g.call(goja.Undefined())
 	return err
 }
+
+var errNoVM = errors.New("jsloop: no VM to read the value in")
 
 // describe is the *JSError of the thrown value v, read through g: each
 // field is read on its own, and a field whose reading throws or is

@@ -33,7 +33,9 @@ type Options struct {
 	JSPool *workers.Pool
 	// Modules are the modules spawnJS can call: name -> CommonJS source
 	// (assigning module.exports or properties of exports). Each is compiled
-	// once, by New, and the compiled program is shared by every call.
+	// on first use, once, and the compiled program is shared by every call;
+	// one that does not compile makes each spawnJS of it reject with its
+	// SyntaxError, and leaves the other modules alone.
 	Modules map[string]string
 	// Setup runs once, in New, before any script and while nothing else can
 	// touch the VM: install globals such as goja_nodejs's console or
@@ -60,7 +62,7 @@ type Runtime struct {
 	funcs   map[string]goFunc
 	streams map[string]streamFunc
 
-	modules map[string]*goja.Program
+	modules map[string]*module // read-only after New; each compiled on the loop
 
 	closeCtx    context.Context
 	closeCancel context.CancelFunc
@@ -93,9 +95,7 @@ type Runtime struct {
 
 // New makes a Runtime: a VM with the globals described in the package
 // documentation, then Setup's. It compiles every module of opts.Modules; a
-// module that does not compile gives an error naming it that wraps both
-// workers.ErrInvalidArgument and a *JSError (Name "SyntaxError"). A Setup
-// that panics gives an error wrapping *async.PanicError.
+// A Setup that panics gives an error wrapping *async.PanicError.
 func New(opts Options) (rt *Runtime, err error) {
 	r := &Runtime{
 		loop:    async.NewLoop(),
@@ -104,18 +104,14 @@ func New(opts Options) (rt *Runtime, err error) {
 		jsPool:  opts.JSPool,
 		funcs:   make(map[string]goFunc),
 		streams: make(map[string]streamFunc),
-		modules: make(map[string]*goja.Program, len(opts.Modules)),
+		modules: make(map[string]*module, len(opts.Modules)),
 	}
 	r.guard = newGuard(r.vm)
 	if r.pool == nil {
 		r.pool = workers.Default()
 	}
 	for name, src := range opts.Modules {
-		prg, err := compileModule(name, src)
-		if err != nil {
-			return nil, fmt.Errorf("jsloop: module %q does not compile: %w: %w", name, workers.ErrInvalidArgument, exceptionError(r.guard, err))
-		}
-		r.modules[name] = prg
+		r.modules[name] = &module{name: name, src: src}
 	}
 	if err := r.install(); err != nil {
 		return nil, err

@@ -38,10 +38,11 @@ func TestRunScriptBadInput(t *testing.T) {
 	}
 	_, err := r.RunScript(context.Background(), "bad.js", "let = ;")
 	wantJSError(t, err, "SyntaxError", "")
-	_, err = jsloop.New(jsloop.Options{Modules: map[string]string{"m": "exports.f = ("}})
-	var je *jsloop.JSError
-	if !errors.Is(err, workers.ErrInvalidArgument) || !errors.As(err, &je) || je.Name != "SyntaxError" {
-		t.Errorf("New with a module that does not compile: %v", err)
+	// A module that does not compile breaks only the calls of it.
+	r2 := newRuntime(t, jsloop.Options{Modules: map[string]string{"m": "exports.f = (", "ok": "exports.f = () => 'fine'"}}, nil)
+	v := runOK(t, r2, `Promise.all([spawnJS('m', 'f').catch(e => e.name), spawnJS('m', 'f').catch(e => e.name), spawnJS('ok', 'f')])`)
+	if got := fmt.Sprint(v); got != "[SyntaxError SyntaxError fine]" {
+		t.Errorf("a module that does not compile: %s", got)
 	}
 }
 

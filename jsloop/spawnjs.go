@@ -82,9 +82,13 @@ func (r *Runtime) newJSTask(args []goja.Value) (*jsTask, goja.Value) {
 	if len(args) > 1 {
 		export = args[1].String()
 	}
-	prg := r.modules[modName]
-	if prg == nil {
+	mod := r.modules[modName]
+	if mod == nil {
 		return nil, vm.NewTypeError("spawnJS: no module named %q", modName)
+	}
+	prg, err := mod.program()
+	if err != nil {
+		return nil, r.errorValue(err)
 	}
 	var rest []goja.Value
 	if len(args) > 2 {
@@ -109,6 +113,27 @@ func toAnys(vs []goja.Value) []any {
 		out[i] = v
 	}
 	return out
+}
+
+// module is one of Options.Modules, compiled on first use (on the loop
+// goroutine, so without a lock).
+type module struct {
+	name, src string
+	prg       *goja.Program
+	err       error // the *JSError of a source that does not compile
+}
+
+func (m *module) program() (*goja.Program, error) {
+	if m.prg == nil && m.err == nil {
+		prg, err := compileModule(m.name, m.src)
+		if err != nil {
+			m.err = exceptionError(nil, err)
+		} else {
+			m.prg = prg
+		}
+		m.src = ""
+	}
+	return m.prg, m.err
 }
 
 // jsTask is what a spawnJS call runs on its worker.

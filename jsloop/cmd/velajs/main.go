@@ -12,7 +12,9 @@
 //	sleep(ms)         waits ms milliseconds (or until cancelled), returns ms
 //
 // Every other *.js file in the script's directory is a module for
-// spawnJS(name, export, ...args), name being the file name without ".js".
+// spawnJS(name, export, ...args) and spawnJS.stream, name being the file
+// name without ".js"; each is compiled when a script first calls it, so a
+// file that does not compile only fails the scripts that use it.
 // Globals: args (the command-line arguments after the script), __filename
 // and __dirname (the script's absolute path and directory).
 //

@@ -158,3 +158,35 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestStreamsExample(t *testing.T) {
+	code, out, errOut := velajs(t, filepath.Join(examples, "streams.js"), "20000")
+	if code != exitOK {
+		t.Fatalf("status %d, stderr %s", code, errOut)
+	}
+	for _, want := range []string{
+		"streamed 2262 primes below 20000, the last 19997",
+		"a channel between two workers: 100 squares sent, 100 received, sum 338350",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestBrokenSiblingBreaksOnlyItsUsers: a sibling module that does not
+// compile fails only the scripts that call it.
+func TestBrokenSiblingBreaksOnlyItsUsers(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "broken.js"), []byte("exports.f = ("), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "fine.js"), []byte("exports.f = () => 'fine'"), 0o644))
+	script := filepath.Join(dir, "main.js")
+	must(t, os.WriteFile(script, []byte("spawnJS('fine', 'f')"), 0o644))
+	if code, out, errOut := velajs(t, script); code != exitOK || !strings.Contains(out, `"fine"`) {
+		t.Errorf("a script that does not use the broken module: status %d, out %q, stderr %q", code, out, errOut)
+	}
+	must(t, os.WriteFile(script, []byte("spawnJS('broken', 'f')"), 0o644))
+	if code, _, errOut := velajs(t, script); code != exitError || !strings.Contains(errOut, "SyntaxError") {
+		t.Errorf("a script that uses it: status %d, stderr %q", code, errOut)
+	}
+}
