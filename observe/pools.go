@@ -26,8 +26,9 @@ type poolWatch struct {
 	wait prometheus.Observer
 	run  [5]prometheus.Observer // by workers.Outcome
 
-	waits ring // recent wait times, for the dashboard's percentiles
-	runs  ring // recent run times
+	attempts openSpans // with tracing: the spans of started tasks, by ID
+	waits    ring      // recent wait times, for the dashboard's percentiles
+	runs     ring      // recent run times
 
 	hist history // guarded by its own mutex
 }

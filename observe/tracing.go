@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 
 	"github.com/velalang/runtime/async"
 	"github.com/velalang/runtime/remote"
@@ -90,16 +91,54 @@ func (t *tracing) startTask(ctx context.Context, r *workers.TaskRecord, pw *pool
 			attribute.String("vela.function", r.Name))
 	}
 	attrs = append(attrs, attribute.String("vela.worker", r.Worker))
-	ctx, span := t.tracer.Start(ctx, name, trace.WithSpanKind(kind), trace.WithTimestamp(r.Enqueued), trace.WithAttributes(attrs...))
+	start := r.Enqueued
+	if r.Attempt > 1 {
+		start = r.Started // a retry's span covers its own call
+	}
+	ctx, span := t.tracer.Start(ctx, name, trace.WithSpanKind(kind), trace.WithTimestamp(start), trace.WithAttributes(attrs...))
 	span.AddEvent("started", trace.WithTimestamp(r.Started))
+	if prev := pw.attempts.swap(r.ID, span); prev != nil {
+		// The previous call of a retried task failed: OnTaskDone comes
+		// once, for the last call, so its span ends here.
+		prev.SetAttributes(attribute.String("vela.outcome", "retried"), attribute.String("error.type", "retried"))
+		prev.SetStatus(codes.Error, "retried: the call failed and the task was called again")
+		prev.End(trace.WithTimestamp(r.Started))
+	}
 	return context.WithValue(ctx, spanKey{}, span)
+}
+
+// openSpans are the spans of a pool's tasks whose OnTaskDone has not come,
+// by task ID, so that a retried task's earlier calls get their spans ended.
+type openSpans struct {
+	mu    sync.Mutex
+	spans map[uint64]trace.Span
+}
+
+// swap records span as task id's and returns the one it replaces, if any.
+func (o *openSpans) swap(id uint64, span trace.Span) trace.Span {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.spans == nil {
+		o.spans = map[uint64]trace.Span{}
+	}
+	prev := o.spans[id]
+	o.spans[id] = span
+	return prev
+}
+
+func (o *openSpans) forget(id uint64) {
+	o.mu.Lock()
+	delete(o.spans, id)
+	o.mu.Unlock()
 }
 
 // endTask ends the span of a task: the one startTask made or, for a task
 // that never started, one made now, from its entry into the pool.
 func (t *tracing) endTask(r *workers.TaskRecord, pw *poolWatch) {
 	span, ok := r.Context.Value(spanKey{}).(trace.Span)
-	if !ok {
+	if ok {
+		pw.attempts.forget(r.ID)
+	} else {
 		name, kind := spanName("task", r.Name), trace.SpanKindInternal
 		attrs := taskAttrs(r, pw.name)
 		if d, ok := remote.DeliveryOf(r.Context); ok {

@@ -190,6 +190,11 @@ func TestTracesAcrossNATS(t *testing.T) {
 		t.Fatalf("held: %v, %v", v, err)
 	}
 	_ = w4.Shutdown(context.Background())
+	// The first delivery's span ends when its function, cancelled by the
+	// worker that went away, returns: wait for it.
+	for deadline := time.Now().Add(10 * time.Second); len(spansNamed(sr, "process traced")) < 4 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	root.End()
 	rootSpan := spansNamed(sr, "request")[0]
 
