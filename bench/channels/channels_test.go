@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -218,7 +219,6 @@ func (q *sliceQueue) pop() int {
 func BenchmarkStreamToLoop(b *testing.B) {
 	ctx := context.Background()
 	l := async.NewLoop()
-	stamps := make([]int64, 0, b.N/64+1)
 	var lat []time.Duration
 	n := b.N
 	b.ReportAllocs()
@@ -251,7 +251,6 @@ func BenchmarkStreamToLoop(b *testing.B) {
 	if i != n {
 		b.Fatalf("fn saw %d values, want %d", i, n)
 	}
-	_ = stamps
 	slices.Sort(lat)
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "values/s")
 	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
@@ -366,4 +365,38 @@ func errgroupPipeline(ctx context.Context) int {
 	}
 	g.Wait()
 	return n
+}
+
+// The latency from Send to fn when the loop is idle: the producer sends
+// the next value only once fn has seen the previous one, so every value
+// wakes the loop.
+func BenchmarkSendToLoopLatency(b *testing.B) {
+	ctx := context.Background()
+	l := async.NewLoop()
+	tx, rx := channel.New[int64](64)
+	var seen atomic.Int64
+	lat := make([]time.Duration, 0, b.N)
+	start := time.Now()
+	b.ReportAllocs()
+	b.ResetTimer()
+	go func() {
+		defer tx.Close()
+		for i := range b.N {
+			for seen.Load() < int64(i) {
+				runtime.Gosched()
+			}
+			tx.Send(ctx, time.Since(start).Nanoseconds())
+		}
+	}()
+	channel.OnEach(l, rx, func(v int64) {
+		lat = append(lat, time.Since(start)-time.Duration(v))
+		seen.Add(1)
+	})
+	if err := l.Run(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
 }
