@@ -20,7 +20,7 @@ func TestMain(m *testing.M) {
 var tinyArgs = []string{"-n", "20", "-tasks", "200", "-rounds", "1", "-cpu-ms", "2",
 	"-startup-samples", "5", "-timeout-samples", "5", "-timeout", "1ms", "-ticks", "3"}
 
-var ids = []string{"spawn", "throughput", "cancel_running", "cancel_queued", "startup", "timeout", "speedup", "loop_lateness"}
+var ids = []string{"spawn", "throughput", "cancel_running", "cancel_queued", "startup", "timeout", "speedup", "loop_lateness", "chan_throughput", "chan_latency"}
 
 func TestRunPrintsTable(t *testing.T) {
 	var out, progress bytes.Buffer
@@ -88,7 +88,7 @@ func TestRunJSON(t *testing.T) {
 			if r.P99 < r.P50 || r.P99 > float64(time.Second) {
 				t.Errorf("%s: p50 %v ns, p99 %v ns", r.ID, r.P50, r.P99)
 			}
-		case "tasks/s", "x":
+		case "tasks/s", "msgs/s", "x":
 		default:
 			t.Errorf("%s: unit %q", r.ID, r.Unit)
 		}

@@ -37,6 +37,12 @@ var steps = []step{
 	{"loop_lateness", func(c config) string {
 		return fmt.Sprintf("%d ticks of a %v Loop.AfterFunc ticker beside a saturated pool", c.Ticks, loopTick)
 	}, measureLoopLateness},
+	{"chan_throughput", func(c config) string {
+		return fmt.Sprintf("%d rounds of %d ints from a worker through a channel of capacity 64", c.Rounds, c.Tasks)
+	}, measureChanThroughput},
+	{"chan_latency", func(c config) string {
+		return fmt.Sprintf("%d values sent to an idle loop's OnEach, one at a time", c.N)
+	}, measureChanLatency},
 }
 
 // measureAll runs every step in order, writing one progress line per step

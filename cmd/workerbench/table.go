@@ -109,6 +109,10 @@ func specOf(id string) spec {
 		// turns from the Go scheduler (which preempts a goroutine after
 		// about 10 ms); the target says it is never starved.
 		return spec{"loop timer lateness, pool saturated", "ns", "p99", "<", 50 * ms, "p99 < 50 ms (ours)", true, "—", 0}
+	case "chan_throughput":
+		return spec{"channel throughput (worker → goroutine, capacity 64)", "msgs/s", "p50", ">", 100e3, "> 100k msgs/s", false, "—", 0}
+	case "chan_latency":
+		return spec{"channel latency (Send → OnEach fn on the loop)", "ns", "p50", "<", 0.1 * ms, "< 100 µs", false, "—", 0}
 	}
 	panic("workerbench: no spec for " + id)
 }
@@ -158,6 +162,8 @@ func (r *row) measured() string {
 	switch r.Unit {
 	case "tasks/s":
 		return fmtRate(r.P50)
+	case "msgs/s":
+		return strings.Replace(fmtRate(r.P50), "tasks/s", "msgs/s", 1)
 	case "x":
 		return fmtFloat(r.P50) + "×"
 	}
@@ -173,7 +179,7 @@ func (r *row) vsSeed() string {
 		return "—"
 	}
 	better, worse := "faster", "slower"
-	if r.Unit == "tasks/s" {
+	if r.Unit == "tasks/s" || r.Unit == "msgs/s" {
 		better, worse = "higher", "lower"
 	}
 	if r.Ratio >= 1 {
