@@ -134,8 +134,75 @@ function toJSON(v, who) {
 }
 function fromJSON(s) { return s === '' ? undefined : parse(s); }
 
+// structuredClone: Node's structured clone for the values a script holds
+// (no transfer list): primitives, plain objects and arrays, Date, RegExp,
+// Map, Set, ArrayBuffer and typed arrays, Error objects, boxed primitives,
+// with shared and cyclic references kept. Functions, symbols, and objects
+// of other classes' internals (a Promise, a WeakMap) throw a
+// DataCloneError. Prototypes other than the built-ins' are not kept.
+var MapCtor = Map, SetCtor = Set, DateCtor = Date, RegExpCtor = RegExp, ArrayBufferCtor = ArrayBuffer;
+var getProto = Object.getPrototypeOf, ObjectProto = Object.prototype, keys = Object.keys;
+var isArray = Array.isArray, isView = ArrayBuffer.isView, abSlice = ArrayBuffer.prototype.slice;
+var errorNames = { Error: Error, EvalError: EvalError, RangeError: RangeError, ReferenceError: ReferenceError, SyntaxError: SyntaxError, TypeError: TypeError, URIError: URIError };
+function structuredClone(value) {
+	if (arguments.length === 0) throw new TypeErrorCtor("structuredClone: 1 argument required, but only 0 present");
+	var seen = new MapCtor();
+	function clone(v) {
+		var t = typeof v;
+		if (t === 'function' || t === 'symbol') {
+			throw makeError('DataCloneError', (t === 'function' ? String(v).slice(0, 40) : String(v)) + ' could not be cloned.');
+		}
+		if (v === null || t !== 'object') return v;
+		if (seen.has(v)) return seen.get(v);
+		var out, i;
+		if (isArray(v)) {
+			out = new Array(v.length); seen.set(v, out);
+			for (i = 0; i < v.length; i++) if (i in v) out[i] = clone(v[i]);
+			return out;
+		}
+		if (v instanceof DateCtor) { out = new DateCtor(v.getTime()); seen.set(v, out); return out; }
+		if (v instanceof RegExpCtor) { out = new RegExpCtor(v.source, v.flags); seen.set(v, out); return out; }
+		if (v instanceof MapCtor) {
+			out = new MapCtor(); seen.set(v, out);
+			v.forEach(function (val, k) { out.set(clone(k), clone(val)); });
+			return out;
+		}
+		if (v instanceof SetCtor) {
+			out = new SetCtor(); seen.set(v, out);
+			v.forEach(function (val) { out.add(clone(val)); });
+			return out;
+		}
+		if (v instanceof ArrayBufferCtor) { out = abSlice.call(v, 0); seen.set(v, out); return out; }
+		if (isView(v)) {
+			var buf = clone(v.buffer);
+			out = v instanceof DataView ? new DataView(buf, v.byteOffset, v.byteLength) : new v.constructor(buf, v.byteOffset, v.length);
+			seen.set(v, out);
+			return out;
+		}
+		if (v instanceof ErrorCtor) {
+			var Ctor = errorNames[v.name] || ErrorCtor;
+			out = new Ctor(v.message); seen.set(v, out);
+			if (Ctor === ErrorCtor && v.name !== 'Error') out.name = v.name;
+			if (typeof v.stack === 'string') out.stack = v.stack;
+			if ('cause' in v) out.cause = clone(v.cause);
+			return out;
+		}
+		if (v instanceof Number || v instanceof String || v instanceof Boolean) { out = Object(v.valueOf()); seen.set(v, out); return out; }
+		var proto = getProto(v);
+		if (proto !== ObjectProto && proto !== null && (v instanceof PromiseCtor || v instanceof WeakMapCtor || v instanceof WeakSet)) {
+			throw makeError('DataCloneError', '#<' + (v.constructor && v.constructor.name || 'Object') + '> could not be cloned.');
+		}
+		out = {}; seen.set(v, out);
+		var ks = keys(v);
+		for (i = 0; i < ks.length; i++) out[ks[i]] = clone(v[ks[i]]);
+		return out;
+	}
+	return clone(value);
+}
+
 return {
 	queueMicrotask: queueMicrotask,
+	structuredClone: structuredClone,
 	AbortController: AbortController,
 	AbortSignal: AbortSignal,
 	onAbort: onAbort,

@@ -200,12 +200,15 @@ func (r *Runtime) install() error {
 	r.spawnLabel, r.spawnJSLabel = vm.ToValue("spawn"), vm.ToValue("spawnJS")
 
 	global := vm.GlobalObject()
-	for _, name := range []string{"queueMicrotask", "AbortController", "AbortSignal"} {
+	for _, name := range []string{"queueMicrotask", "structuredClone", "AbortController", "AbortSignal"} {
 		if err := global.DefineDataProperty(name, exports.Get(name), goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
 			return err
 		}
 	}
 	r.installTimers()
+	if err := r.installGlobals(); err != nil {
+		return err
+	}
 	r.installSpawn()
 	r.installSpawnJS()
 	r.channelKey = goja.NewSymbol("vela.channel")
