@@ -262,3 +262,65 @@ func observeAgain(t *testing.T, sr *tracetest.SpanRecorder, srv *remote.Server, 
 	t.Cleanup(func() { _ = o2.Close() })
 	return o2.Serve(context.Background(), remote.Config{Server: srv, Queue: "traced", AckWait: time.Second, MaxDeliver: 5}, reg)
 }
+
+// A retried task is a span per call: the failed calls' spans end when the
+// next call starts, with an Error status, and the last call's carries the
+// outcome; all are children of the caller's span.
+func TestTracesOfRetries(t *testing.T) {
+	o, sr, tr := tracedObserver(t)
+	p, err := o.NewPool(workers.Config{MaxWorkers: 1, Name: "retrying"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, root := tr.Start(context.Background(), "request")
+	var calls int
+	v, err := workers.Spawn(ctx, func(context.Context) (int, error) {
+		if calls++; calls < 3 {
+			return 0, errBoom
+		}
+		return calls, nil
+	}, workers.OnPool(p), workers.WithName("flaky"), workers.WithRetry(workers.RetryPolicy{MaxAttempts: 5, Backoff: time.Millisecond})).Await(ctx)
+	if err != nil || v != 3 {
+		t.Fatalf("flaky: %v, %v", v, err)
+	}
+	n := 0
+	fns := []func(context.Context) (int, error){
+		func(context.Context) (int, error) { return 1, nil },
+		func(context.Context) (int, error) {
+			if n++; n < 2 {
+				return 0, errBoom
+			}
+			return 2, nil
+		},
+	}
+	if _, err := workers.SpawnAll(ctx, fns, workers.OnPool(p), workers.WithName("batch"), workers.WithRetry(workers.RetryPolicy{MaxAttempts: 3, Backoff: time.Millisecond})).Await(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	root.End()
+	rootSpan := spansNamed(sr, "request")[0]
+	for name, want := range map[string]int{"task flaky": 3, "task batch": 3} {
+		spans := spansNamed(sr, name)
+		if len(spans) != want {
+			t.Fatalf("%d spans named %q, want %d (one per call)", len(spans), name, want)
+		}
+		var retried, ok int
+		for _, s := range spans {
+			wantChild(t, s, rootSpan)
+			switch attr(s, "vela.outcome").AsString() {
+			case "retried":
+				retried++
+				if s.Status().Code != codes.Error {
+					t.Errorf("%s: a retried call's span has status %v", name, s.Status())
+				}
+			case "completed":
+				ok++
+			}
+		}
+		if retried != want-ok || ok < 1 {
+			t.Errorf("%s: %d retried and %d completed spans", name, retried, ok)
+		}
+	}
+}
