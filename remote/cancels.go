@@ -29,7 +29,8 @@ const (
 // cancelMemory is the cancels a worker remembers, with their arrival, in
 // arrival order. It is guarded by Worker.mu.
 type cancelMemory struct {
-	secrets map[string][]string // batch -> secrets received for it
+	secrets map[string][]string // batch (or "<batch>/<id>" for one task) -> secrets received for it
+	singles int                 // keys of one task in secrets
 	order   []cancelMark        // oldest first, from head
 	head    int
 }
@@ -57,10 +58,16 @@ func (c *cancelMemory) add(batch, secret string, at time.Time) {
 	c.secrets[batch] = append(ss, secret)
 	if !known {
 		c.order = append(c.order, cancelMark{batch, at})
+		if strings.Contains(batch, "/") {
+			c.singles++
+		}
 	}
 }
 
 func (c *cancelMemory) dropOldest() {
+	if strings.Contains(c.order[c.head].batch, "/") {
+		c.singles--
+	}
 	delete(c.secrets, c.order[c.head].batch)
 	c.order[c.head] = cancelMark{}
 	c.head++
@@ -73,7 +80,10 @@ func (c *cancelMemory) dropOldest() {
 // has reports whether the task id of the batch was cancelled, alone or
 // with its batch, with this secret.
 func (c *cancelMemory) has(batch, id, secret string) bool {
-	return c.hasKey(batch, secret) || c.hasKey(batch+"/"+id, secret)
+	if len(c.secrets) == 0 {
+		return false
+	}
+	return c.hasKey(batch, secret) || c.singles > 0 && c.hasKey(batch+"/"+id, secret)
 }
 
 func (c *cancelMemory) hasKey(batch, secret string) bool {

@@ -246,11 +246,13 @@ func (c *Client) newBatch() *batch {
 	c.nbatch++
 	n := c.nbatch
 	c.mu.Unlock()
-	key := c.s.user + "." + c.id + "." + strconv.FormatUint(n, 10)
+	subject := c.s.tasksBase + c.s.user + "." + c.id + "." + strconv.FormatUint(n, 10)
 	var block [16]byte
+	var text [22]byte // base64 of 16 bytes, unpadded
 	binary.BigEndian.PutUint64(block[8:], n)
 	c.keys.Encrypt(block[:], block[:])
-	return &batch{n: n, key: key, subject: c.s.tasksBase + key, secret: base64.RawURLEncoding.EncodeToString(block[:])}
+	base64.RawURLEncoding.Encode(text[:], block[:])
+	return &batch{n: n, key: subject[len(c.s.tasksBase):], subject: subject, secret: string(text[:])}
 }
 
 // send publishes a task of batch b and registers e for its replies. It
@@ -535,9 +537,25 @@ func (c *Client) settleAck(n uint64, ack pubAck, failure error) {
 	if check {
 		// Sent again after a reconnection and already stored: it may have
 		// run and been answered while the client was away.
-		c.checks.Add(1)
-		go c.checkOne(n, ack.Seq)
+		c.background(func() { c.checkOne(n, ack.Seq) })
 	}
+}
+
+// background runs f on a goroutine that Close waits for; once the client
+// is closing, f runs at once on the caller's goroutine instead.
+func (c *Client) background(f func()) {
+	c.mu.Lock()
+	if c.closedErr != nil {
+		c.mu.Unlock()
+		f()
+		return
+	}
+	c.checks.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.checks.Done()
+		f()
+	}()
 }
 
 // maxDeliverAdvisory is the part of the server's advisory we read.

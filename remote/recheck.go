@@ -119,7 +119,6 @@ func (c *Client) recheckOnce(ctx context.Context, epoch uint64) error {
 // checkOne looks for a task that was sent again and found already stored:
 // if it has left the stream, its reply was lost while the client was away.
 func (c *Client) checkOne(n, seq uint64) {
-	defer c.checks.Done()
 	ctx, cancel := context.WithTimeout(c.stop, 10*time.Second)
 	defer cancel()
 	st, err := c.l.js.Stream(ctx, c.s.stream)

@@ -13,7 +13,7 @@ import (
 
 // freePort returns a loopback port that was free a moment ago, so that a
 // server can be restarted on the same one.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
