@@ -12,6 +12,7 @@ package workers_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -741,4 +742,29 @@ func TestBatchTimeoutDeadlineWins(t *testing.T) {
 	if s := p.Stats(); s.TimedOut != 40 || s.Completed != 0 {
 		t.Errorf("TimedOut %d, Completed %d; want 40 and 0", s.TimedOut, s.Completed)
 	}
+}
+
+// Deadlines that pass together fire together, on the pool's timer
+// goroutine: a waker that calls runtime.Goexit when one of them settles its
+// future ends that goroutine, but every other deadline still fires (a
+// timeout, a delayed task's due time). Found by FuzzPoolModel.
+func TestTimeoutFiringsSurviveGoexitWaker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := scopedPool(t, 1)
+		release, _ := fillPool(t, p)
+		a := workers.Spawn(context.Background(), returns(1), workers.OnPool(p), workers.WithTimeout(time.Second))
+		a.Poll(async.WakerFunc(runtime.Goexit))
+		b := workers.Spawn(context.Background(), returns(2), workers.OnPool(p), workers.WithTimeout(time.Second))
+		c := workers.Spawn(context.Background(), returns(3), workers.OnPool(p), workers.WithDelay(time.Second))
+		time.Sleep(2 * time.Second)
+		wantState(t, a, async.Rejected)
+		wantState(t, b, async.Rejected)
+		if ts := p.Tasks(); len(ts) != 2 || ts[1].State != workers.TaskQueued {
+			t.Errorf("Tasks() = %+v, want the delayed task queued behind the running one", ts)
+		}
+		release()
+		if v, err := await(c); v != 3 || err != nil {
+			t.Errorf("delayed task: %v, %v", v, err)
+		}
+	})
 }

@@ -3,6 +3,8 @@ package workers
 import (
 	"container/heap"
 	"time"
+
+	"github.com/velalang/runtime/internal/safecall"
 )
 
 // deadlines is a pool's timeouts: a min-heap of pending deadlines and one
@@ -99,9 +101,10 @@ func (p *Pool) expire() {
 	ts.running = false // it fired; a stale firing finds the heap as it is
 	p.resetTimerLocked()
 	p.mu.Unlock()
-	for _, f := range due {
-		f.owner.expired(f.d, f.gen)
-	}
+	// A firing settles futures, which runs user code (wakers, Then
+	// functions): one that calls runtime.Goexit or panics must not lose the
+	// firings after it, which have left the heap.
+	safecall.Each(due, func(f firing) { f.owner.expired(f.d, f.gen) })
 }
 
 // deadlineHeap orders deadlines, the earliest first.
