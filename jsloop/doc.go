@@ -24,6 +24,15 @@
 //     Register) on Options.Pool and returns a promise of its result.
 //     spawn.with({timeout, signal, name}, name, ...args) adds a timeout in
 //     milliseconds (0 means none), an AbortSignal and a task name.
+//   - spawn.stream(name, ...args) (and spawn.stream.with({buffer,
+//     timeout, signal, name}, ...)): an async iterable over a Go function
+//     registered with RegisterStream; spawnJS.stream(module, export,
+//     ...args) likewise over a generator run in a worker runtime. break
+//     out of the for await stops the producer.
+//   - new Channel(capacity): send, recv, close and for await, one channel
+//     shared with the spawnJS workers and Go functions it is passed to.
+//   - setImmediate, clearImmediate, structuredClone, TextEncoder,
+//     TextDecoder, performance.now, atob and btoa, as in Node.
 //   - spawnJS(module, export, ...args): calls an export of one of
 //     Options.Modules in a fresh runtime on Options.JSPool, in parallel
 //     with the loop; arguments and result cross as JSON, refusing

@@ -190,3 +190,43 @@ func TestBrokenSiblingBreaksOnlyItsUsers(t *testing.T) {
 		t.Errorf("a script that uses it: status %d, stderr %q", code, errOut)
 	}
 }
+
+// TestReadmeExample runs the README's JavaScript example as printed there,
+// in a copy of the examples directory.
+func TestReadmeExample(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "## JavaScript on the loop: jsloop")
+	if !ok {
+		t.Fatal("README has no jsloop section")
+	}
+	_, rest, ok = strings.Cut(rest, "```js\n")
+	if !ok {
+		t.Fatal("the jsloop section has no ```js block")
+	}
+	src, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatal("the ```js block is not closed")
+	}
+	dir := t.TempDir()
+	must(t, os.Mkdir(filepath.Join(dir, "data"), 0o755))
+	for _, name := range []string{"primes_worker.js", "stream_worker.js", "data/hello.txt", "data/numbers.txt", "data/vela.txt"} {
+		b, err := os.ReadFile(filepath.Join(examples, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		must(t, os.WriteFile(filepath.Join(dir, name), b, 0o644))
+	}
+	script := filepath.Join(dir, "readme.js")
+	must(t, os.WriteFile(script, []byte(src), 0o644))
+	code, out, errOut := velajs(t, script)
+	if code != exitOK || errOut != "" {
+		t.Fatalf("status %d, stderr %q", code, errOut)
+	}
+	want := "9592 primes below 100000, 3 files hashed\nfirst prime above 100: 101\nsum of the first 10 squares: 385\n"
+	if out != want {
+		t.Errorf("output %q, want %q", out, want)
+	}
+}
