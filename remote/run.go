@@ -195,15 +195,24 @@ func (w *Worker) giveBack(m *nats.Msg, id string, fn *function, unstarted bool) 
 	_ = m.Nak()
 }
 
-// giveBackUnread returns a task that arrived while the worker stops or
-// beyond its window.
-func (w *Worker) giveBackUnread(m *nats.Msg) {
+// giveBackUnread returns a task that arrived while the worker stops, or
+// beyond its window (bounce: with a delay past the open request's end).
+func (w *Worker) giveBackUnread(m *nats.Msg, bounce bool) {
 	h, _, ok := decodeTask(m.Data)
 	if !ok {
 		_ = m.Term()
 		return
 	}
-	w.giveBack(m, h.id, w.reg.lookup(h.fn), true)
+	if fn := w.reg.lookup(h.fn); fn != nil && fn.notIdempotent {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = noteGiveBack(ctx, w.kv, h.id)
+		cancel()
+	}
+	if bounce {
+		_ = m.NakWithDelay(bounceDelay)
+	} else {
+		_ = m.Nak()
+	}
 }
 
 func (w *Worker) answerResult(reply, secret string, v []byte, err error) {
