@@ -122,15 +122,18 @@ func (p *Pool) startHook(r TaskRecord) context.Context {
 	return r.Context
 }
 
-// done calls OnTaskDone with r, stamped now. A panic in the hook is
-// recovered and counted in Stats.HookPanics: the task's outcome is already
-// final and the pool's books are right, so nothing else is lost.
+// done calls OnTaskDone with r, stamped now unless the caller stamped it.
+// A panic in the hook is recovered and counted in Stats.HookPanics: the
+// task's outcome is already final and the pool's books are right, so
+// nothing else is lost.
 func (p *Pool) done(r *TaskRecord) {
 	defer func() {
 		if recover() != nil {
 			p.stats.hookPanics.Add(1)
 		}
 	}()
-	r.Ended = p.epoch.Add(p.now()) // the pool's monotonic clock: half the cost of time.Now
+	if r.Ended.IsZero() {
+		r.Ended = p.epoch.Add(p.now()) // the pool's monotonic clock: half the cost of time.Now
+	}
 	p.hooks.onDone(*r)
 }
