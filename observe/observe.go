@@ -215,9 +215,11 @@ func (o *Observer) addQueue(qw *queueWatch) error {
 	return nil
 }
 
-// Close stops the sampler and waits for it. The pools and clients stay as
-// they are (close them yourself); their hooks keep counting, but the
-// dashboard's charts stop moving. Close may be called more than once.
+// Close stops the sampler and waits for it, and unregisters the
+// Observer's OpenTelemetry callback from the MeterProvider. The pools and
+// clients stay as they are (close them yourself); their hooks keep
+// counting, but the dashboard's charts stop moving. Close may be called
+// more than once.
 func (o *Observer) Close() error {
 	o.mu.Lock()
 	if o.closed {
@@ -230,6 +232,9 @@ func (o *Observer) Close() error {
 	if stop != nil {
 		stop()
 		<-stopped
+	}
+	if o.meters != nil {
+		return o.meters.reg.Unregister() // the MeterProvider outlives the Observer
 	}
 	return nil
 }

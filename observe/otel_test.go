@@ -137,6 +137,25 @@ func TestOpenTelemetryMetrics(t *testing.T) {
 	if n := histCount(got["vela.remote.call.duration"], attribute.String("vela.outcome", "failed")); n != 1 {
 		t.Errorf("vela.remote.call.duration for failed calls: %d, want 1", n)
 	}
+
+	// Once the Observer is closed, the MeterProvider no longer asks it
+	// for the pools' gauges.
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == "vela.pool.workers" {
+				if g := m.Data.(metricdata.Gauge[int64]); len(g.DataPoints) != 0 {
+					t.Errorf("vela.pool.workers observed after Close: %v", g.DataPoints)
+				}
+			}
+		}
+	}
 }
 
 // histCount sums the counts of a histogram's points that carry kv.

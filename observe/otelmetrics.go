@@ -19,6 +19,7 @@ type meters struct {
 	sent      metric.Int64Counter     // messaging.client.sent.messages
 	consumed  metric.Int64Counter     // messaging.client.consumed.messages
 	process   metric.Float64Histogram // messaging.process.duration
+	reg       metric.Registration     // the callback of the observable instruments; Close unregisters it
 }
 
 func newMeters(o *Observer, mp metric.MeterProvider) (*meters, error) {
@@ -103,7 +104,7 @@ func newMeters(o *Observer, mp metric.MeterProvider) (*meters, error) {
 		return nil, err
 	}
 	insts = append(insts, ended, queued, qworkers)
-	_, err = m.RegisterCallback(func(_ context.Context, ob metric.Observer) error {
+	ms.reg, err = m.RegisterCallback(func(_ context.Context, ob metric.Observer) error {
 		pools, queues := o.snapshot()
 		for _, pw := range pools {
 			s := pw.stats()
