@@ -268,6 +268,32 @@ func BenchmarkSpawnJSOverhead(b *testing.B) {
 			b.Fatal(err)
 		}
 	})
+	// Calls that arrive no faster than runtimes are prepared: 2 ms apart
+	// (a timer), only the spawnJS await itself timed.
+	b.Run("spawnJS-paced", func(b *testing.B) {
+		r, err := jsloop.New(jsloop.Options{Modules: map[string]string{"primes": primesModule}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Close()
+		src := fmt.Sprintf(`(async () => {
+			let spent = 0;
+			for (let i = 0; i < %d; i++) {
+				await new Promise(res => setTimeout(res, 2));
+				const t0 = performance.now();
+				await spawnJS('primes', 'noop', i);
+				spent += performance.now() - t0;
+			}
+			return spent;
+		})()`, b.N)
+		b.ResetTimer()
+		v, err := r.RunScript(context.Background(), "paced.js", src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ms, _ := v.(float64)
+		b.ReportMetric(ms*1000/float64(b.N), "µs/call")
+	})
 	b.Run("goja.New", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

@@ -215,8 +215,10 @@ func TestNativeRecursionIsCut(t *testing.T) {
 			t.Errorf("%s: %v, want DeadlineExceeded", src, err)
 		}
 		t.Logf("%s: cut after %v", src, time.Since(start))
-		if d := time.Since(start); d > 1200*time.Millisecond {
-			t.Errorf("%s: RunScript returned %v after start, more than a second after its ctx ended", src, d)
+		// Measured about 0.25 s here; the bound leaves room for -race on a
+		// loaded machine.
+		if d := time.Since(start); d > 2200*time.Millisecond {
+			t.Errorf("%s: RunScript returned %v after start, more than 2 s after its ctx ended", src, d)
 		}
 		// The worker is free again within a bounded time.
 		if v := runOK(t, r2, `spawnJS('m2', 'ok')`); v != "free" {

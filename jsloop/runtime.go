@@ -63,6 +63,7 @@ type Runtime struct {
 	streams map[string]streamFunc
 
 	modules map[string]*module // read-only after New; each compiled on the loop
+	spares  spares             // prepared runtimes for spawnJS calls
 
 	closeCtx    context.Context
 	closeCancel context.CancelFunc
@@ -275,15 +276,17 @@ func (r *Runtime) Loop() *async.Loop { return r.loop }
 // Close stops the Runtime: a RunScript in progress returns promptly (its
 // JavaScript is interrupted and every spawned task's context ends), later
 // RunScript calls return an error wrapping async.ErrLoopClosed, and the
-// spawnJS pool is closed if the Runtime made it. Close does not wait for Go
-// functions that ignore their context; a second Close does nothing. Safe
-// from any goroutine.
+// spawnJS pool is closed if the Runtime made it. Close waits for the
+// goroutine that prepares spawnJS runtimes ahead of the calls (at most one
+// preparation, tens of microseconds), but not for Go functions that ignore
+// their context; a second Close does nothing. Safe from any goroutine.
 func (r *Runtime) Close() {
 	r.closeCancel()
 	r.loop.Close()
 	if r.ownJS {
 		r.jsPool.Close()
 	}
+	r.spares.close()
 }
 
 // RunScript evaluates src (a script, not a module; name appears in stack

@@ -104,7 +104,7 @@ func (r *Runtime) newJSTask(args []goja.Value) (*jsTask, goja.Value) {
 		}
 		return nil, r.thrownValue(err)
 	}
-	return &jsTask{prg: prg, module: modName, export: export, argsJSON: argsJSON.String(), channels: channels}, nil
+	return &jsTask{prg: prg, module: modName, export: export, argsJSON: argsJSON.String(), channels: channels, spares: &r.spares}, nil
 }
 
 func toAnys(vs []goja.Value) []any {
@@ -142,6 +142,7 @@ type jsTask struct {
 	module, export, argsJSON string
 	channels                 []*Channel           // the Channels among the arguments
 	out                      *channel.Sender[any] // spawnJS.stream: where the yielded values go
+	spares                   *spares              // the Runtime's prepared worker runtimes
 }
 
 // fromWorker turns a worker's JSON result into a value of the loop's VM.
@@ -180,7 +181,7 @@ func (t *jsTask) run(ctx context.Context) (any, error) {
 				return nil, cause
 			}
 		}
-		return nil, workerError(w.g, err)
+		return nil, workerError(w.guard(), err)
 	}
 	return out, nil
 }
@@ -195,6 +196,7 @@ type workerVM struct {
 	clone   goja.Callable // the worker's toJSON
 	parse   goja.Callable // JSON.parse
 	asyncIt *goja.Symbol
+	harness goja.Callable
 
 	mu       sync.Mutex
 	grace    *time.Timer // the delayed interrupt of a stopped stream
@@ -203,24 +205,25 @@ type workerVM struct {
 }
 
 func newWorkerVM(ctx context.Context, t *jsTask) (*workerVM, error) {
-	vm := goja.New()
-	w := &workerVM{t: t, ctx: ctx, vm: vm, g: newGuard(vm), results: newGuard(vm)}
-	w.g.ctx = ctx
-	if err := installDepthGuard(vm); err != nil {
-		return nil, err
-	}
-	var err error
-	if w.asyncIt, err = defineAsyncIterator(vm); err != nil {
-		return nil, err
-	}
-	cloneV, err := vm.RunProgram(workerCloneProgram)
+	p, err := t.spares.take()
 	if err != nil {
 		return nil, err
 	}
-	w.clone, _ = goja.AssertFunction(cloneV)
-	w.parse, _ = goja.AssertFunction(vm.Get("JSON").ToObject(vm).Get("parse"))
+	vm := p.vm
+	w := &workerVM{t: t, ctx: ctx, vm: vm,
+		clone: p.clone, parse: p.parse, asyncIt: p.asyncIt, harness: p.harness}
 	w.stopCtx = context.AfterFunc(ctx, w.interrupt)
 	return w, nil
+}
+
+// guard is the call's guard, made on first use (most calls never need
+// one); it refuses to call into the VM once ctx has ended.
+func (w *workerVM) guard() *guard {
+	if w.g == nil {
+		w.g = newGuard(w.vm)
+		w.g.ctx = w.ctx
+	}
+	return w.g
 }
 
 // interrupt is ctx's end: at once, or after streamStopGrace when a stream's
@@ -256,11 +259,7 @@ func (w *workerVM) start() (goja.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	harnessV, err := vm.RunProgram(workerHarnessProgram)
-	if err != nil {
-		return nil, err
-	}
-	harness, _ := goja.AssertFunction(harnessV)
+	harness := w.harness
 	var channelAt goja.Value = goja.Undefined()
 	if len(w.t.channels) > 0 {
 		channelAt = vm.ToValue(func(c goja.FunctionCall) goja.Value {
@@ -286,7 +285,7 @@ func (w *workerVM) settled(v goja.Value, what string) (goja.Value, error) {
 	case goja.PromiseStateFulfilled:
 		return p.Result(), nil
 	case goja.PromiseStateRejected:
-		e := describe(w.g, p.Result(), "")
+		e := describe(w.guard(), p.Result(), "")
 		return nil, &JSError{Name: e.Name, Message: e.Message, Stack: e.Stack}
 	}
 	return nil, &JSError{Name: "Error", Message: fmt.Sprintf("spawnJS: %s.%s %s a promise that did not settle; spawnJS workers have no timers or event loop", w.t.module, w.t.export, what)}
@@ -321,7 +320,7 @@ func (w *workerVM) stream() (err error) {
 	it, ok := res.(*goja.Object)
 	var next, ret goja.Callable
 	if ok {
-		_ = w.g.run(func() {
+		_ = w.guard().run(func() {
 			next, _ = goja.AssertFunction(it.Get("next"))
 			ret, _ = goja.AssertFunction(it.Get("return"))
 		})
@@ -349,6 +348,9 @@ func (w *workerVM) stream() (err error) {
 		// Not w.g, which refuses once ctx has ended: a consumer that
 		// stopped ends ctx, and the generator's return() must still run.
 		// The grace interrupt stops an endless getter here.
+		if w.results == nil {
+			w.results = newGuard(w.vm)
+		}
 		if gerr := w.results.run(func() {
 			obj := r.ToObject(w.vm)
 			done = obj.Get("done").ToBoolean()
