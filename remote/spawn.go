@@ -3,7 +3,6 @@ package remote
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/velalang/runtime/async"
@@ -176,71 +175,56 @@ func SpawnAll[R, A any](ctx context.Context, c *Client, name string, args []A, o
 			return async.FromError[[]R](fnError(name, fmt.Errorf("argument %d: %w", i, err)))
 		}
 	}
-	g := &group[R]{vals: make([]R, len(args)), tasks: make([]*task[R], len(args))}
 	if len(args) == 0 {
-		g.p.Resolve(g.vals)
-		return g.p.Future()
+		return async.FromValue([]R{})
 	}
-	if ctx.Err() != nil {
-		g.p.Future().CancelWithCause(context.Cause(ctx))
-		return g.p.Future()
-	}
-	g.left.Store(int64(len(args)))
+	// The combined future is async.All of the tasks' futures (fail-fast,
+	// values in input order); the group withdraws every task once it
+	// settles with an error, whether a task failed or the caller cancelled.
+	g := &group[R]{c: c, tasks: make([]*task[R], len(args))}
+	fs := make([]*async.Future[R], len(args))
 	for i := range args {
 		oi := o
 		if o.Names != nil {
 			oi.Name = o.Names(i)
 		}
 		g.tasks[i] = newTask[R](c, name, oi)
+		fs[i] = g.tasks[i].p.Future()
 	}
-	g.p.OnCancel(func(cause error) { g.withdraw(c, cause) })
+	all := async.All(fs...)
+	g.all = all
+	if all.Poll(g).IsReady() {
+		g.Wake()
+	}
+	if ctx.Err() != nil {
+		all.CancelWithCause(context.Cause(ctx))
+		return all
+	}
 	b := c.newBatch()
 	for i, t := range g.tasks {
-		if t.done() { // a sibling failed, or the group was cancelled
-			continue
+		if all.State() != async.Pending { // a sibling failed, or the group was cancelled
+			break
 		}
 		if err := c.send(ctx, &t.e, b, name, data[i], &o); err != nil {
 			t.p.Reject(err)
 		}
-		if t.p.Future().Poll(member[R]{g, i}).IsReady() {
-			g.settled(i)
-		}
 	}
-	return g.p.Future()
+	return all
 }
 
-// group is one SpawnAll call.
+// group is one SpawnAll call: its tasks, withdrawn together when the
+// combined future fails or is cancelled.
 type group[R any] struct {
-	p      async.Promise[[]R]
-	tasks  []*task[R]
-	vals   []R
-	left   atomic.Int64
-	failed atomic.Bool
+	c     *Client
+	tasks []*task[R]
+	all   *async.Future[[]R]
 }
 
-// member wakes its group when task i settles.
-type member[R any] struct {
-	g *group[R]
-	i int
-}
-
-func (m member[R]) Wake() { m.g.settled(m.i) }
-
-func (g *group[R]) settled(i int) {
-	r, ok := g.tasks[i].p.Future().Result()
-	if !ok {
-		return
-	}
-	if r.Err != nil {
-		if g.failed.CompareAndSwap(false, true) {
-			g.p.Reject(r.Err)
-			g.withdraw(g.tasks[i].c, fmt.Errorf("remote: SpawnAll: sibling %d failed: %w", i, r.Err))
-		}
-		return
-	}
-	g.vals[i] = r.Value
-	if g.left.Add(-1) == 0 {
-		g.p.Resolve(g.vals)
+// Wake runs once, when the combined future settles: unless it was
+// fulfilled, every task is withdrawn, with its error as the cause.
+func (g *group[R]) Wake() {
+	if r, _ := g.all.Result(); r.Err != nil {
+		g.withdraw(g.c, fmt.Errorf("remote: SpawnAll: %w", r.Err))
 	}
 }
 
@@ -261,7 +245,6 @@ func (g *group[R]) withdraw(c *Client, cause error) {
 }
 
 func (g *group[R]) cancelAll(cause error) {
-	g.failed.Store(true)
 	es := make([]*entry, 0, len(g.tasks))
 	for _, t := range g.tasks {
 		if t != nil {
