@@ -80,9 +80,11 @@ func BenchmarkSettings(b *testing.B) {
 				if st.name == "cluster-r3-tcp" {
 					ccfg.Replicas, wcfg.Replicas = 3, 3
 				}
-				if _, err := remote.Serve(context.Background(), wcfg, testRegistry()); err != nil {
+				w, err := remote.Serve(context.Background(), wcfg, testRegistry())
+				if err != nil {
 					b.Fatal(err)
 				}
+				b.Cleanup(func() { _ = w.Shutdown(context.Background()) })
 				c, err := remote.Dial(context.Background(), ccfg)
 				if err != nil {
 					b.Fatal(err)
