@@ -24,7 +24,7 @@ import (
 // 2-core machine 5,000 nested levels took 2 s to unwind). The hook
 // therefore also bounds the Go stack of the VM's goroutine, at
 // maxGoFrames: a script that catches its RangeErrors and recurses again
-// through natives stops within about 0.1 s of its ctx's end.
+// through natives stops within about a quarter second of its ctx's end.
 const (
 	stackOverflowMessage = "Maximum call stack size exceeded"
 	// maxCallDepth is the JavaScript depth of the RangeError; Node's
