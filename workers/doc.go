@@ -11,6 +11,11 @@
 // future settles at that moment, whether or not the function has returned.
 // Panics and runtime.Goexit inside a function reject its future with a
 // [*PanicError] or [async.ErrGoexit]; they never take a worker down.
+// [SpawnAllSettled] runs a batch without failing fast and keeps every
+// outcome. [WithRetry] calls a failing function again after a backoff, and
+// [WithDelay] makes a task due later; in both waits the task holds no
+// worker and no timer of its own, only an entry of its pool's deadline
+// heap.
 //
 // Work runs on the process-wide [Default] pool unless [OnPool] names another
 // one made with [NewPool]. A pool starts its workers on demand, up to its

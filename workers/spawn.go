@@ -22,6 +22,11 @@ import (
 //     task is removed and never runs, a running one has its context
 //     cancelled.
 //
+// With WithRetry, a call that fails is followed by another after a
+// backoff, as the RetryPolicy says, and the future settles once, with the
+// last call's outcome; with WithDelay the task waits until it is due. A
+// waiting task holds no worker and counts in Stats.Queued.
+//
 // Bad input never panics: a nil ctx or fn, a negative timeout, a closed
 // pool or a full queue give a future already rejected with an error that
 // wraps ErrInvalidArgument, ErrPoolClosed or ErrQueueFull, and the pool is
@@ -132,6 +137,10 @@ func (t *task[T]) refused(ctx context.Context, s *settings, err error) *async.Fu
 // the result slice. Fairness with other work on the pool is first come,
 // first served between queue entries: tasks submitted after a batch start
 // once all of the batch's tasks have started.
+//
+// With WithRetry each task is retried on its own, and the batch fails only
+// on a task's final failure; WithDelay makes the whole batch due later.
+// SpawnAllSettled is the variant that does not fail fast.
 //
 // Each function counts once in Stats.Submitted and once in one outcome:
 // Completed or Failed if it returned before the batch's outcome was

@@ -23,6 +23,8 @@ import (
 // calls with bad options too), which are not in Submitted. Late stands apart
 // as well: each late outcome belongs to a task already counted as Cancelled
 // or TimedOut, so Late <= Cancelled + TimedOut. Panicked is part of Failed.
+// Retried counts calls, not tasks: a task retried twice counts once in
+// Submitted, once in its final outcome and twice in Retried.
 type Stats struct {
 	MaxWorkers int // the bound on running functions
 	Workers    int // live worker goroutines, idle ones included
