@@ -4,8 +4,9 @@ import "time"
 
 // taskState is where a task is in its life. Only (*Pool).moveLocked
 // changes it, under the pool's mutex, and moveLocked is also the only
-// writer of what depends on it: the queue, the running list, the pool's
-// counts of active, abandoned and waiting tasks, and the deadlines that
+// writer of what depends on it: the queue, the running list, the list of
+// waiting tasks, the pool's counts of active, abandoned and waiting tasks
+// (the queue keeps its own length), and the deadlines that
 // belong to a state (a run timeout while running, the due time while due
 // or waiting to retry). A new state is a change to this file.
 //
@@ -21,9 +22,11 @@ import "time"
 // the queue: it waits in the pool's deadline heap, and its timer moves it
 // to the queue. Every state but running and abandoned can also go straight
 // to done, when the task's future is cancelled or times out. A batch's
-// anchor (its entry in the queue) is only ever queued, then done; a batch's
+// anchor (its entry in the queue) is due or queued, then done; a batch's
 // item (a worker's record of the function it runs) goes from new or done
-// to running, abandoned and done, once per function.
+// to running, abandoned and done, once per function; a batch's task that
+// waits to retry is a record of its own (batchRetry): retrying, queued,
+// done.
 type taskState uint8
 
 const (
