@@ -128,3 +128,42 @@ func BenchmarkJSStream(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "values/s")
 	})
 }
+
+// BenchmarkIterateBuffered: for await over values already in a channel
+// (the fast path alone: no wait, no loop wake-up), per value.
+func BenchmarkIterateBuffered(b *testing.B) {
+	var r *jsloop.Runtime
+	r, err := jsloop.New(jsloop.Options{Setup: func(vm *goja.Runtime) {
+		_ = vm.Set("values", func(n int64) goja.Value {
+			tx, rx := channel.New[int64](channel.Unbounded)
+			for i := range n {
+				_ = tx.TrySend(i)
+			}
+			tx.CloseWithError(nil)
+			return jsloop.Iterate(r, rx)
+		})
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	src := fmt.Sprintf(`(async () => { const it = values(%d); let s = 0; %s; for await (const v of it) s += v; return s })()`, b.N, "")
+	b.ReportAllocs()
+	b.ResetTimer()
+	if _, err := r.RunScript(context.Background(), "bench.js", src); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "values/s")
+}
+
+// BenchmarkBareAwait: the floor of any per-value await in goja: a bare
+// runtime (no loop, no Runtime) running an async function that awaits a
+// number n times, per await.
+func BenchmarkBareAwait(b *testing.B) {
+	vm := goja.New()
+	b.ReportAllocs()
+	b.ResetTimer()
+	if _, err := vm.RunString(fmt.Sprintf(`(async () => { let s = 0; for (let i = 0; i < %d; i++) s += await i; return s })()`, b.N)); err != nil {
+		b.Fatal(err)
+	}
+}
