@@ -175,3 +175,42 @@ func BenchmarkDashboardData(b *testing.B) {
 	close(release)
 	_ = p.Shutdown(ctx)
 }
+
+// BenchmarkRoundTripCost is a Spawn+Await on a pool without hooks and on
+// one the Observer watches: a Spawn's record reads the clock for its end,
+// which a batch's task does not need to.
+func BenchmarkRoundTripCost(b *testing.B) {
+	run := func(b *testing.B, p *workers.Pool) {
+		ctx := context.Background()
+		on := workers.OnPool(p)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := workers.Spawn(ctx, noop, on).Await(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		_ = p.Shutdown(ctx)
+	}
+	b.Run("plain", func(b *testing.B) {
+		p, _ := workers.NewPool(workers.Config{Name: "plain"})
+		run(b, p)
+	})
+	b.Run("metrics", func(b *testing.B) {
+		o, _ := observe.New(observe.Options{})
+		defer o.Close()
+		p, _ := o.NewPool(workers.Config{Name: "metrics"})
+		run(b, p)
+	})
+	// With IdleTimeout the worker and its grown stack stay: the hook's
+	// frames no longer make each fresh goroutine's stack grow.
+	b.Run("plain-idle", func(b *testing.B) {
+		p, _ := workers.NewPool(workers.Config{Name: "plain", IdleTimeout: time.Second})
+		run(b, p)
+	})
+	b.Run("metrics-idle", func(b *testing.B) {
+		o, _ := observe.New(observe.Options{})
+		defer o.Close()
+		p, _ := o.NewPool(workers.Config{Name: "metrics", IdleTimeout: time.Second})
+		run(b, p)
+	})
+}

@@ -98,7 +98,16 @@ type hooks struct {
 // record starts the record of task t, with the pool's mutex held or from
 // the goroutine that owns t.
 func (p *Pool) record(t *taskBase, ctx context.Context) TaskRecord {
-	r := TaskRecord{Pool: p.name, ID: t.id, Name: t.name(), Attempt: 1, Count: 1,
+	var r TaskRecord
+	p.fill(&r, t, ctx)
+	return r
+}
+
+// fill is record writing into r, so that a worker's frames stay small (a
+// fresh worker goroutine starts with a 2 KiB stack; see docs/observe.md,
+// "Cost").
+func (p *Pool) fill(r *TaskRecord, t *taskBase, ctx context.Context) {
+	*r = TaskRecord{Pool: p.name, ID: t.id, Name: t.name(), Attempt: 1, Count: 1,
 		Enqueued: p.epoch.Add(t.enqueued), Context: ctx}
 	if x := t.extra.Load(); x != nil && x.attempt > 1 {
 		r.Attempt = x.attempt
@@ -107,7 +116,6 @@ func (p *Pool) record(t *taskBase, ctx context.Context) TaskRecord {
 		r.Worker = t.worker.name
 		r.Started = p.epoch.Add(t.started)
 	}
-	return r
 }
 
 // startHook calls OnTaskStart with r, the record of a task whose function

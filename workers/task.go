@@ -226,22 +226,22 @@ func (b *taskBase) workerDone(started, abandoned, settled bool, own Outcome, err
 			err = ErrTimeout
 		}
 	}
-	r := b.doneRecord(started)
+	var r TaskRecord
+	b.doneRecord(&r, started)
 	r.Outcome, r.Err, r.Abandoned = own, err, abandoned
 	r.Panicked = b.panicked && own == Failed
 	b.pool.done(&r)
 }
 
-// doneRecord starts the OnTaskDone record of a task a worker took.
-func (b *taskBase) doneRecord(started bool) TaskRecord {
-	r := b.pool.record(b, b.parent)
+// doneRecord starts, in r, the OnTaskDone record of a task a worker took.
+func (b *taskBase) doneRecord(r *TaskRecord, started bool) {
+	b.pool.fill(r, b, b.parent)
 	if x := b.extra.Load(); x != nil && x.hooked != nil {
 		r.Context = x.hooked
 	}
 	if !started {
 		r.Started, r.Worker = time.Time{}, ""
 	}
-	return r
 }
 
 // again decides, on the worker, whether the call of a task with a retry
@@ -496,7 +496,7 @@ var _ async.Observer = (*taskWatch)(nil)
 func (b *taskBase) reportSettled(unstarted, started, abandoned bool, ctxErr, err error) {
 	r := b.pool.record(b, b.parent)
 	if !unstarted {
-		r = b.doneRecord(started)
+		b.doneRecord(&r, started)
 	}
 	r.Outcome, r.Err, r.Abandoned = Cancelled, err, abandoned
 	if ctxErr == context.DeadlineExceeded {
