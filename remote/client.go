@@ -414,13 +414,13 @@ func (c *Client) onReply(n uint64, m *nats.Msg) {
 	}
 	c.mu.Lock()
 	e := c.calls[n]
-	if e == nil || !sameSecret(e.b.secret, secret) {
+	if e == nil || !sameSecretBytes(e.b.secret, secret) {
 		c.mu.Unlock()
 		return // a duplicate, the task was settled otherwise, or a forgery
 	}
 	if status == statusRetry {
 		// A worker queued the task's next attempt as a new message.
-		if seq, err := strconv.ParseUint(extra, 10, 64); err == nil && !e.abandoned {
+		if seq, err := strconv.ParseUint(string(extra), 10, 64); err == nil && !e.abandoned {
 			if e.seq != 0 {
 				delete(c.bySeq, e.seq)
 			}
@@ -436,7 +436,7 @@ func (c *Client) onReply(n uint64, m *nats.Msg) {
 	}
 	c.mu.Unlock()
 	if !abandoned {
-		e.t.reply(status, extra, rest)
+		e.t.reply(status, string(extra), rest)
 	}
 }
 

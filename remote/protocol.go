@@ -91,6 +91,18 @@ func (r *reader) str() string {
 	return s
 }
 
+// bytes is str without a copy: the result shares the message's data.
+func (r *reader) bytes() []byte {
+	n, k := binary.Uvarint(r.b)
+	if k <= 0 || n > uint64(len(r.b)-k) {
+		r.ok = false
+		return nil
+	}
+	b := r.b[k : k+int(n) : k+int(n)]
+	r.b = r.b[k+int(n):]
+	return b
+}
+
 func (r *reader) varint() int64 {
 	v, k := binary.Varint(r.b)
 	if k <= 0 {
@@ -144,18 +156,23 @@ func encodeReply(status byte, secret, extra string, rest []byte) []byte {
 	return append(b, rest...)
 }
 
-// decodeReply reads a reply message's data.
-func decodeReply(data []byte) (status byte, secret, extra string, rest []byte, ok bool) {
+// decodeReply reads a reply message's data; secret and extra share it.
+func decodeReply(data []byte) (status byte, secret, extra, rest []byte, ok bool) {
 	if len(data) < 3 {
-		return 0, "", "", nil, false
+		return 0, nil, nil, nil, false
 	}
 	r := reader{b: data[1:], ok: true}
-	secret = r.str()
-	extra = r.str()
+	secret = r.bytes()
+	extra = r.bytes()
 	return data[0], secret, extra, r.b, r.ok
 }
 
 // sameSecret compares two secrets in constant time.
 func sameSecret(a, b string) bool {
 	return len(a) > 0 && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// sameSecretBytes is sameSecret for a secret read from a message.
+func sameSecretBytes(a string, b []byte) bool {
+	return len(a) > 0 && subtle.ConstantTimeCompare([]byte(a), b) == 1
 }

@@ -14,7 +14,7 @@ func TestTaskEnvelopeRoundTrip(t *testing.T) {
 		t.Fatalf("decodeTask = %+v, %q, %v; want %+v", got, arg, ok, h)
 	}
 	status, secret, extra, rest, ok := decodeReply(encodeReply(statusPanic, "s3cret", "boom", []byte("stack")))
-	if !ok || status != statusPanic || secret != "s3cret" || extra != "boom" || string(rest) != "stack" {
+	if !ok || status != statusPanic || string(secret) != "s3cret" || string(extra) != "boom" || string(rest) != "stack" {
 		t.Fatalf("decodeReply = %q, %q, %q, %q, %v", status, secret, extra, rest, ok)
 	}
 }

@@ -72,7 +72,10 @@ func (c *Client) abandonAll(es []*entry) {
 }
 
 // purge asks the server to remove the batch's queued tasks; the answer
-// comes to onPurged.
+// comes to onPurged. It writes the JetStream API request by hand (as
+// deleteMsg does) because jetstream's Stream.Purge and DeleteMsg wait for
+// the answer, and a withdrawal runs inside Cancel, a timer or the reply
+// goroutine, which must not wait on the network.
 func (c *Client) purge(b *batch) {
 	c.purgeSubject(c.id+"."+strconv.FormatUint(b.n, 10), c.prefix+"p."+strconv.FormatUint(b.n, 10))
 }
