@@ -135,13 +135,16 @@ func (p *Pool) startHook(r TaskRecord) context.Context {
 // task's outcome is already final and the pool's books are right, so
 // nothing else is lost.
 func (p *Pool) done(r *TaskRecord) {
-	defer func() {
-		if recover() != nil {
-			p.stats.hookPanics.Add(1)
-		}
-	}()
 	if r.Ended.IsZero() {
 		r.Ended = p.epoch.Add(p.now()) // the pool's monotonic clock: half the cost of time.Now
 	}
+	defer p.recoverHook()
 	p.hooks.onDone(*r)
+}
+
+// recoverHook counts a panic of OnTaskDone; deferred by done.
+func (p *Pool) recoverHook() {
+	if recover() != nil {
+		p.stats.hookPanics.Add(1)
+	}
 }
