@@ -181,8 +181,11 @@ func (r *Runtime) channelRecv(ch *Channel) goja.Value {
 // settles, without holding the run; when the run ends first, cancel
 // withdraws the operation.
 func (r *Runtime) whenSettled(rn *run, cancel func() bool, poll func(wake func()) bool, done func()) {
-	op := &pendingOp{rn: rn, cancel: cancel}
-	rn.onEnd(op)
+	op := &pendingOp{cancel: cancel}
+	if rn.ops == nil {
+		rn.ops = make(map[*pendingOp]struct{})
+	}
+	rn.ops[op] = struct{}{}
 	loop := r.loop
 	wake := func() {
 		loop.Post(func() {
@@ -190,6 +193,7 @@ func (r *Runtime) whenSettled(rn *run, cancel func() bool, poll func(wake func()
 				return
 			}
 			op.ended = true
+			delete(rn.ops, op)
 			rn.turn(done)
 		})
 	}
@@ -198,18 +202,11 @@ func (r *Runtime) whenSettled(rn *run, cancel func() bool, poll func(wake func()
 	}
 }
 
-// pendingOp is a channel operation of a run that is still pending.
+// pendingOp is a channel operation of a run that is still pending; the
+// run's end withdraws it.
 type pendingOp struct {
-	rn     *run
 	cancel func() bool
 	ended  bool
-}
-
-func (op *pendingOp) endRun(error) {
-	if !op.ended {
-		op.ended = true
-		op.cancel()
-	}
 }
 
 // jsToGo is v as a Go value, through JSON (the spawnJS rules).

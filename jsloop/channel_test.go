@@ -160,3 +160,14 @@ func TestSpawnJSStreamBreakRunsFinally(t *testing.T) {
 		t.Errorf("break out of a worker generator: %s", got)
 	}
 }
+
+// TestPendingChannelOpsWithdrawnAtRunEnd: a recv still pending when its run
+// ends takes nothing: the next run's value is not lost to it.
+func TestPendingChannelOpsWithdrawnAtRunEnd(t *testing.T) {
+	r := channelRuntime(t)
+	runOK(t, r, `globalThis.ch = new Channel(1); ch.recv().then(v => { globalThis.stolen = v }); 'first run ends'`)
+	v := runOK(t, r, `(async () => { await ch.send('x'); return [await ch.recv(), typeof stolen] })()`)
+	if got := fmt.Sprint(v); got != "[x undefined]" {
+		t.Errorf("after a run ended with a pending recv: %s", got)
+	}
+}

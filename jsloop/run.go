@@ -24,8 +24,9 @@ type run struct {
 	live      *call           // spawn and spawnJS calls not finished
 	rejected  []*goja.Promise // rejected with no handler, in order
 	timers    timerQueue
-	turnStart time.Time  // when the current turn began: the "now" of new timers
-	enders    []runEnder // streams, iterators and channels to tell when the run ends
+	turnStart time.Time               // when the current turn began: the "now" of new timers
+	enders    []runEnder              // streams and iterators to tell when the run ends
+	ops       map[*pendingOp]struct{} // Channel operations on the loop still pending
 }
 
 func (r *Runtime) newRun(ctx context.Context) *run {
@@ -123,6 +124,11 @@ func (rn *run) end(cause error) {
 	for _, e := range enders {
 		e.endRun(cause)
 	}
+	for op := range rn.ops {
+		op.ended = true
+		op.cancel()
+	}
+	rn.ops = nil
 	rn.timers.stop()
 	if rn.release != nil {
 		rn.release()
