@@ -281,3 +281,65 @@ func TestMapPoolClosed(t *testing.T) {
 		t.Fatalf("Map on a closed pool ended with %v, want ErrPoolClosed", err)
 	}
 }
+
+// TestMapRetriesEachCall: WithRetry calls fn again for the value that
+// failed, on its own; a Permanent error ends the retries with the error
+// itself inside the *TaskError.
+func TestMapRetriesEachCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := scopedPool(t, 2)
+		var calls [5]atomic.Int64
+		out := workers.Map(t.Context(), ints(t, 5), func(_ context.Context, v int) (int, error) {
+			if calls[v].Add(1) < 3 && v == 3 {
+				return 0, errors.New("flaky")
+			}
+			return v * 10, nil
+		}, workers.OnPool(p), workers.WithRetry(workers.RetryPolicy{MaxAttempts: 3, Backoff: time.Millisecond}))
+		got, err := collectAll(t, out)
+		if err != nil || !slices.Equal(got, []int{0, 10, 20, 30, 40}) {
+			t.Fatalf("got %v, %v", got, err)
+		}
+		if n := calls[3].Load(); n != 3 {
+			t.Fatalf("value 3 called %d times, want 3", n)
+		}
+
+		fatal := errors.New("fatal")
+		out = workers.Map(t.Context(), ints(t, 5), func(_ context.Context, v int) (int, error) {
+			if v == 1 {
+				return 0, workers.Permanent(fatal)
+			}
+			return v, nil
+		}, workers.OnPool(p), workers.WithRetry(workers.RetryPolicy{MaxAttempts: 3, Backoff: time.Millisecond}))
+		_, err = collectAll(t, out)
+		var te *workers.TaskError
+		if !errors.As(err, &te) || te.Index != 1 || te.Err != fatal {
+			t.Fatalf("Permanent failure ended the output with %v, want a *TaskError for index 1 whose Err is fatal itself", err)
+		}
+	})
+}
+
+// TestMapTimeoutFromTaken: WithTimeout bounds each call from the moment
+// its value was taken; the call's ctx ends with the *TimeoutError.
+func TestMapTimeoutFromTaken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := scopedPool(t, 2)
+		cause := make(chan error, 1)
+		out := workers.Map(t.Context(), ints(t, 3), func(ctx context.Context, v int) (int, error) {
+			if v == 1 {
+				<-ctx.Done()
+				cause <- context.Cause(ctx)
+				return 0, nil // returned after the deadline: the deadline wins
+			}
+			return v, nil
+		}, workers.OnPool(p), workers.WithTimeout(time.Second), workers.WithName("slow"))
+		_, err := collectAll(t, out)
+		var te *workers.TaskError
+		var to *workers.TimeoutError
+		if !errors.As(err, &te) || te.Index != 1 || te.Name != "slow" || !errors.As(err, &to) || to.Timeout != time.Second || to.Run {
+			t.Fatalf("output ended with %v, want index 1 timing out after 1s", err)
+		}
+		if c := <-cause; !errors.As(c, &to) {
+			t.Fatalf("the call's ctx cause is %v, want the *TimeoutError", c)
+		}
+	})
+}
