@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -493,4 +494,37 @@ func ExamplePermanent() {
 	_, err := f.Await(ctx)
 	fmt.Println(err == errNotFound, calls)
 	// Output: true 1
+}
+
+// Shutdown treats a task waiting to retry as queued: it waits for the
+// retry to run; once its context ends it cancels the task instead.
+func TestRetryShutdownDuringWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		retry := workers.WithRetry(workers.RetryPolicy{MaxAttempts: 2, Backoff: time.Minute, MaxBackoff: time.Minute})
+		p := newPool(t, workers.Config{MaxWorkers: 1})
+		f := workers.Spawn(context.Background(), flaky(1, 7, &calls), workers.OnPool(p), retry)
+		synctest.Wait()
+		start := time.Now()
+		if err := p.Shutdown(context.Background()); err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+		if v, err := await(f); v != 7 || err != nil || calls.Load() != 2 || time.Since(start) > time.Minute {
+			t.Errorf("after Shutdown: %v, %v after %d calls and %v; want 7 after the retry, within a minute", v, err, calls.Load(), time.Since(start))
+		}
+		wantAtRest(t, p)
+
+		q := newPool(t, workers.Config{MaxWorkers: 1})
+		g := workers.Spawn(context.Background(), flaky(1, 7, &calls), workers.OnPool(q), retry)
+		synctest.Wait()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := q.Shutdown(ctx); err != context.Canceled {
+			t.Errorf("Shutdown with an ended context: %v, want context.Canceled", err)
+		}
+		if _, err := await(g); !errors.Is(err, workers.ErrPoolClosed) || !errors.Is(err, async.ErrCancelled) {
+			t.Errorf("task waiting to retry at Shutdown: %v, want cancelled with ErrPoolClosed", err)
+		}
+		wantAtRest(t, q)
+	})
 }

@@ -72,7 +72,7 @@ func TestStatsInvariant(t *testing.T) {
 		workers.Spawn(context.Background(), func(context.Context) (int, error) { return 0, errBoom }, workers.OnPool(p)),
 		workers.Spawn(context.Background(), func(context.Context) (int, error) { panic("x") }, workers.OnPool(p)),
 		workers.Spawn(context.Background(), func(context.Context) (int, error) { runtime.Goexit(); return 0, nil }, workers.OnPool(p)),
-		workers.Spawn(context.Background(), func(context.Context) (int, error) { <-release; return 0, nil }, workers.OnPool(p), workers.WithTimeout(time.Millisecond)),
+		workers.Spawn(context.Background(), func(ctx context.Context) (int, error) { <-ctx.Done(); return 0, nil }, workers.OnPool(p), workers.WithTimeout(time.Millisecond)),
 		workers.Spawn(parent, func(ctx context.Context) (int, error) { <-ctx.Done(); return 0, nil }, workers.OnPool(p)),
 		workers.Spawn(context.Background(), func(context.Context) (int, error) { return 1, nil }, workers.OnPool(p), workers.WithTimeout(-1)),
 	)
@@ -80,11 +80,17 @@ func TestStatsInvariant(t *testing.T) {
 		func(context.Context) (int, error) { return 1, nil },
 		func(ctx context.Context) (int, error) { <-ctx.Done(); return 0, nil },
 	}, workers.OnPool(p)), func([]int) (int, error) { return 0, nil }))
+	// A task cancelled once it runs returns late, whatever the machine's
+	// load.
+	started := make(chan struct{})
+	late := workers.Spawn(context.Background(), func(context.Context) (int, error) { close(started); <-release; return 0, nil }, workers.OnPool(p))
 	cancel()
 	for _, f := range fs[:4] {
 		relSettles(t, f, "task")
 	}
 	relSettles(t, fs[4], "timed out task")
+	<-started
+	late.Cancel()
 	close(release)
 	for _, f := range fs[5:] {
 		relSettles(t, f, "task")
