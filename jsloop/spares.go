@@ -8,8 +8,8 @@ import (
 )
 
 // spares keeps a few worker runtimes prepared ahead of the spawnJS calls
-// that will use them: made, with the call-stack hook, Symbol.asyncIterator
-// and the harness and clone programs installed, and with the intrinsics a
+// that will use them: made, with the call-stack hook and the harness and
+// clone programs installed, and with the intrinsics a
 // call touches first (JSON, arrays, objects, functions) already built, so
 // a call finds them warm. Each runtime serves exactly one call and is then
 // dropped: preparing runs only our own code, which assigns no global a
@@ -30,7 +30,6 @@ type spares struct {
 // preparedVM is a worker runtime ready for one spawnJS call.
 type preparedVM struct {
 	vm      *goja.Runtime
-	asyncIt *goja.Symbol
 	clone   goja.Callable // the worker's toJSON
 	parse   goja.Callable // JSON.parse
 	harness goja.Callable
@@ -46,10 +45,6 @@ func prepareVM() (*preparedVM, error) {
 	vm := goja.New()
 	p := &preparedVM{vm: vm}
 	if err := installDepthGuard(vm); err != nil {
-		return nil, err
-	}
-	var err error
-	if p.asyncIt, err = defineAsyncIterator(vm); err != nil {
 		return nil, err
 	}
 	cloneV, err := vm.RunProgram(workerCloneProgram)
