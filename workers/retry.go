@@ -20,10 +20,11 @@ type RetryPolicy struct {
 	// jitter"), so retries of many tasks that failed together spread out.
 	MaxBackoff time.Duration
 	// Retryable tells which failures are retried. nil retries every error
-	// and panic except those marked with Permanent. It runs on the worker
-	// that made the call, once per failed call that has attempts left, and
-	// must be safe for concurrent use; a Retryable that panics ends the
-	// retries, and the task fails with the call's own error.
+	// and panic except those marked with Permanent. It runs once per failed
+	// call that has attempts left, on a goroutine of its own that the
+	// caller waits for, and must be safe for concurrent use; a Retryable
+	// that panics or calls runtime.Goexit ends the retries, and the task
+	// fails with the call's own error.
 	Retryable func(error) bool
 }
 
@@ -82,17 +83,23 @@ func (p RetryPolicy) Next(attempt int, err error) (wait time.Duration, retry boo
 	return p.wait(attempt, rand.Int64N), true, nil
 }
 
-// retryable calls Retryable, if any; a panic in it means no.
-func (p RetryPolicy) retryable(err error) (ok bool) {
+// retryable calls Retryable, if any. It is user code that runs where the
+// pool's books are half done (a worker between a call and its outcome, the
+// timer's goroutine), so it runs on a goroutine of its own: a panic or a
+// runtime.Goexit in it ends that goroutine only, and means no.
+func (p RetryPolicy) retryable(err error) bool {
 	if p.Retryable == nil {
 		return true
 	}
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
+	ok := false
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { _ = recover() }()
+		ok = p.Retryable(err)
 	}()
-	return p.Retryable(err)
+	<-done
+	return ok
 }
 
 // wait is the wait after call number attempt failed: drawn by draw (which

@@ -528,3 +528,32 @@ func TestRetryShutdownDuringWait(t *testing.T) {
 		wantAtRest(t, q)
 	})
 }
+
+// A Retryable that calls runtime.Goexit, or panics, means no retry: the
+// task fails with its call's own error, and the pool loses no worker and
+// no task.
+func TestRetryableGoexitOrPanic(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := scopedPool(t, 1)
+		for _, hostile := range []func(error) bool{
+			func(error) bool { runtime.Goexit(); return true },
+			func(error) bool { panic("hostile Retryable") },
+		} {
+			boom := &codeError{Code: 1}
+			var calls atomic.Int32
+			f := workers.Spawn(context.Background(), func(context.Context) (int, error) { calls.Add(1); return 0, boom },
+				workers.OnPool(p), workers.WithRetry(workers.RetryPolicy{MaxAttempts: 3, Retryable: hostile}))
+			if _, err := await(f); err != boom || calls.Load() != 1 {
+				t.Errorf("%d calls, error %v; want 1 call and the call's own error", calls.Load(), err)
+			}
+			g := workers.SpawnAll(context.Background(), []func(context.Context) (int, error){returns(1), func(context.Context) (int, error) { return 0, boom }},
+				workers.OnPool(p), workers.WithRetry(workers.RetryPolicy{MaxAttempts: 3, Retryable: hostile}))
+			if _, err := await(g); !errors.Is(err, boom) {
+				t.Errorf("batch: %v, want task 1's error", err)
+			}
+		}
+		if v, err := await(workers.Spawn(context.Background(), returns(5), workers.OnPool(p))); v != 5 || err != nil {
+			t.Errorf("pool after hostile Retryables: %v, %v", v, err)
+		}
+	})
+}
