@@ -65,7 +65,11 @@ type Config struct {
 // Pool runs tasks on at most MaxWorkers goroutines at once. Workers start
 // when work arrives and exit as soon as they find the queue empty (or, with
 // Config.IdleTimeout, once they have waited that long for more), so a pool
-// at rest holds no goroutine and needs no Close to be garbage collected.
+// at rest holds no goroutine and needs no Close to be garbage collected,
+// with one exception: a pool keeps its one registration (context.AfterFunc)
+// on each cancellable parent context its tasks were spawned under until
+// that context ends or the pool is closed, so a pool made per request under
+// a context that never ends should be closed (see watch.go).
 //
 // A zero Pool is ready to use, as NewPool(Config{}) would make it:
 // GOMAXPROCS workers, no queue bound, workers named vela-worker-N. A Pool
