@@ -69,7 +69,7 @@ type Config struct {
 // with one exception: a pool keeps its one registration (context.AfterFunc)
 // on each cancellable parent context its tasks were spawned under until
 // that context ends or the pool is closed, so a pool made per request under
-// a context that never ends should be closed (see watch.go).
+// a context that never ends should be closed.
 //
 // A zero Pool is ready to use, as NewPool(Config{}) would make it:
 // GOMAXPROCS workers, no queue bound, workers named vela-worker-N. A Pool
