@@ -76,11 +76,14 @@ func (w *Worker) retry(r *run, err error) bool {
 	h := r.head
 	h.attempt++
 	h.due = time.Now().Add(wait).UnixNano()
-	next := &nats.Msg{
-		Subject: r.m.Subject,
-		Header:  nats.Header{"Nats-Msg-Id": []string{h.id + ".a" + strconv.Itoa(h.attempt)}},
-		Data:    encodeTask(&h, r.arg),
+	// The next attempt keeps the task's headers (an observer's trace
+	// context), with an id of its own.
+	hdr := make(nats.Header, len(r.m.Header)+1)
+	for k, v := range r.m.Header {
+		hdr[k] = v
 	}
+	hdr["Nats-Msg-Id"] = []string{h.id + ".a" + strconv.Itoa(h.attempt)}
+	next := &nats.Msg{Subject: r.m.Subject, Header: hdr, Data: encodeTask(&h, r.arg)}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	ack, perr := w.l.js.PublishMsg(ctx, next)
 	cancel()
