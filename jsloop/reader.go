@@ -95,12 +95,16 @@ func (rd *reader) next(goja.FunctionCall) goja.Value {
 func (rd *reader) answer(q request, v any, err error) {
 	r := rd.rn.r
 	if err != nil {
-		rd.finish()
+		// The end: this next() gets it, every other waiting one done.
+		rest := rd.finish()
 		if errors.Is(err, channel.ErrClosed) {
 			_ = q.resolve(r.iterResult(goja.Undefined(), true))
-			return
+		} else {
+			_ = q.reject(r.errorValue(err))
 		}
-		_ = q.reject(r.errorValue(err))
+		for _, q := range rest {
+			_ = q.resolve(r.iterResult(goja.Undefined(), true))
+		}
 		return
 	}
 	jv, cerr := rd.src.toJS(v)
@@ -174,8 +178,7 @@ func (rd *reader) stop() {
 		return
 	}
 	r := rd.rn.r
-	waiting := rd.waiting
-	rd.finish()
+	waiting := rd.finish()
 	for _, q := range waiting {
 		_ = q.resolve(r.iterResult(goja.Undefined(), true))
 	}
@@ -188,8 +191,7 @@ func (rd *reader) stop() {
 // fail ends the iterator with reason: the waiting next() calls reject
 // with it, or else the next one.
 func (rd *reader) fail(reason goja.Value) {
-	waiting := rd.waiting
-	rd.finish()
+	waiting := rd.finish()
 	if len(waiting) == 0 {
 		rd.failure = reason
 		return
@@ -199,8 +201,10 @@ func (rd *reader) fail(reason goja.Value) {
 	}
 }
 
-// finish marks the end: no receive in flight, nothing waiting.
-func (rd *reader) finish() {
+// finish marks the end: no receive in flight, nothing waiting. It returns
+// the next() calls that were waiting, for the caller to settle.
+func (rd *reader) finish() []request {
+	waiting := rd.waiting
 	rd.ended = true
 	rd.waiting = nil
 	if rd.cancel != nil {
@@ -208,6 +212,7 @@ func (rd *reader) finish() {
 		rd.cancel = nil
 	}
 	rd.unhold()
+	return waiting
 }
 
 func (rd *reader) unhold() {
