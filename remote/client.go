@@ -61,6 +61,7 @@ type Client struct {
 	purging   map[uint64]*batch // withdrawn batches whose purge has not been answered
 
 	dropAcks atomic.Int32 // tests: acknowledgements to ignore, as if lost
+	dropPubs atomic.Int32 // tests: task publishes to skip, as if lost on the way
 }
 
 // batch is the tasks of one Spawn or SpawnAll. Its fields after subject
@@ -302,7 +303,11 @@ func (c *Client) send(ctx context.Context, e *entry, b *batch, name string, data
 	c.mu.Lock()
 	e.msg, e.sentAt = m, now
 	c.mu.Unlock()
-	if err := c.l.nc.PublishMsg(m); err != nil {
+	var err error
+	if c.dropPubs.Load() <= 0 || c.dropPubs.Add(-1) < 0 {
+		err = c.l.nc.PublishMsg(m)
+	}
+	if err != nil {
 		c.forget(e)
 		c.mu.Lock()
 		closed := c.closedErr

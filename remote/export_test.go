@@ -85,3 +85,7 @@ func FirstQueued(c *Client) uint64 {
 	}
 	return st.CachedInfo().State.FirstSeq
 }
+
+// DropPublishes makes c skip its next n task publishes, as if the server
+// had lost them (a stream leader that fell before storing them).
+func DropPublishes(c *Client, n int32) { c.dropPubs.Store(n) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -108,5 +109,24 @@ func TestTaskWhoseAcknowledgementIsLostRunsOnce(t *testing.T) {
 	}
 	if n := runs.Load(); n != 2 {
 		t.Fatalf("the function ran %d times for the task and the probe; want 2", n)
+	}
+}
+
+// A task lost on its way to the stream, its client still connected (a
+// stream leader that fell before storing it), is sent again after 2s
+// without an acknowledgement: it runs, once (it stayed pending for ever
+// before).
+func TestTaskLostOnTheWayIsSentAgain(t *testing.T) {
+	e := newEnv(t, remote.Config{})
+	remote.DropPublishes(e.c, 1)
+	start := time.Now()
+	if v, err := await(t, remote.Spawn[int](context.Background(), e.c, "add", pair{3, 4})); err != nil || v != 7 {
+		t.Fatalf("= %v, %v", v, err)
+	}
+	if took := time.Since(start); took < 2*time.Second {
+		t.Fatalf("answered after %v, before any resend", took)
+	}
+	if got := e.w.Stats().Completed; got != 1 {
+		t.Fatalf("%d runs", got)
 	}
 }
