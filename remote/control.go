@@ -235,3 +235,55 @@ func (l *link) setUpOnce(ctx context.Context, s *settings, worker bool) error {
 	}
 	return controlError(m.Data)
 }
+
+// Control is a control connection (see the top of this file) beside a
+// NATS server of your own, configured with the permissions that
+// docs/remote-delivery.md lists for its users. StartServer runs one inside
+// an embedded server with Users; this is the same for an external one.
+type Control struct{ c *control }
+
+// ServeControl logs in to the server cfg names as an admin (cfg.User and
+// cfg.Password, or cfg.NATS) and answers the control requests of users,
+// whose Role and Queues it enforces (their passwords are not needed). It
+// runs until Close; ctx bounds the connection only. Several may run at
+// once: each request is answered by one of them, and they are idempotent.
+func ServeControl(ctx context.Context, cfg Config, users []User) (*Control, error) {
+	if ctx == nil {
+		return nil, invalid("ServeControl with a nil context")
+	}
+	s, err := cfg.settings()
+	if err != nil {
+		return nil, err
+	}
+	check := make([]User, len(users))
+	for i, u := range users {
+		check[i] = u
+		check[i].Password = "unused"
+	}
+	if err := checkUsers(check); err != nil {
+		return nil, err
+	}
+	l, err := dial(ctx, &s, "vela-remote-control")
+	if err != nil {
+		return nil, err
+	}
+	c, err := startControl(l, users)
+	if err != nil {
+		l.close()
+		return nil, err
+	}
+	if err := l.checkPermissions(ctx); err != nil {
+		c.stop()
+		return nil, err
+	}
+	return &Control{c}, nil
+}
+
+// Close stops answering and closes the connection. A second call does
+// nothing.
+func (c *Control) Close() {
+	if c.c != nil {
+		c.c.stop()
+		c.c = nil
+	}
+}
