@@ -228,22 +228,15 @@ func (r *Runtime) Register(name string, fn Func) error {
 	if fn == nil {
 		return fmt.Errorf("jsloop: Register(%q) with a nil function: %w", name, workers.ErrInvalidArgument)
 	}
-	return r.register("Register", name, goFunc{
-		decode: func(r *Runtime, _ string, args []goja.Value) (any, goja.Value) {
-			goArgs, err := r.exportArgs(args)
-			if err != nil {
-				return nil, r.thrownValue(err)
-			}
-			return goArgs, nil
-		},
-		call: func(ctx context.Context, in any) (any, error) { return fn(ctx, in.([]any)) },
-	})
+	return r.register("Register", name, goFunc{plain: fn})
 }
 
-// goFunc is a Go function spawn can call: decode turns the JavaScript
-// arguments into its input, on the loop (a non-nil second result is the
-// JavaScript value the promise rejects with); call runs on the pool.
+// goFunc is a Go function spawn can call: a Register function (plain),
+// or a RegisterFunc one, whose decode turns the JavaScript arguments into
+// its input on the loop (a non-nil second result is the JavaScript value
+// the promise rejects with) and whose call runs on the pool.
 type goFunc struct {
+	plain  Func
 	decode func(r *Runtime, name string, args []goja.Value) (any, goja.Value)
 	call   func(ctx context.Context, in any) (any, error)
 }

@@ -119,12 +119,23 @@ func (r *Runtime) spawn(o callOptions, args []goja.Value) goja.Value {
 		_ = reject(r.vm.NewTypeError("spawn: no Go function registered as %q", name))
 		return r.vm.ToValue(p)
 	}
-	in, refusal := gf.decode(r, name, args)
-	if refusal != nil {
-		_ = reject(refusal)
-		return r.vm.ToValue(p)
-	}
 	c := &call{rn: rn, resolve: resolve, reject: reject}
+	if gf.plain != nil {
+		// A Register function: its arguments as they are, unboxed.
+		goArgs, err := r.exportArgs(args)
+		if err != nil {
+			_ = reject(r.thrownValue(err))
+			return r.vm.ToValue(p)
+		}
+		c.plainFn, c.goArgs = gf.plain, goArgs
+	} else {
+		in, refusal := gf.decode(r, name, args)
+		if refusal != nil {
+			_ = reject(refusal)
+			return r.vm.ToValue(p)
+		}
+		c.goFn, c.goIn = gf.call, in
+	}
 	if !c.watchSignal(o.signal) {
 		return r.vm.ToValue(p)
 	}
@@ -132,7 +143,6 @@ func (r *Runtime) spawn(o callOptions, args []goja.Value) goja.Value {
 	if taskName == "" && o.timeout > 0 {
 		taskName = name
 	}
-	c.goFn, c.goIn = gf.call, in
 	c.f = workers.Spawn(rn.taskCtx, c.run, r.spawnOptions(r.pool, o.timeout, taskName)...)
 	c.start()
 	return r.vm.ToValue(p)
@@ -238,9 +248,11 @@ type call struct {
 
 	// What the worker runs: a Go function and its arguments, or a spawnJS
 	// call.
-	goFn func(context.Context, any) (any, error)
-	goIn any
-	js   *jsTask
+	plainFn Func // a Register function, with goArgs
+	goArgs  []any
+	goFn    func(context.Context, any) (any, error) // a RegisterFunc function, with goIn
+	goIn    any
+	js      *jsTask
 
 	// The outcome: written by the winner of delivered before it posts
 	// deliver, read by deliver on the loop.
@@ -266,6 +278,9 @@ func (c *call) run(ctx context.Context) (any, error) {
 func (c *call) invoke(ctx context.Context) (any, error) {
 	if c.js != nil {
 		return c.js.run(ctx)
+	}
+	if c.plainFn != nil {
+		return c.plainFn(ctx, c.goArgs)
 	}
 	return c.goFn(ctx, c.goIn)
 }
