@@ -185,16 +185,24 @@ func controlError(answer []byte) error {
 // A Worker (worker) sets the consumer's AckWait and MaxDeliver, a Client
 // the stream's MaxQueued.
 //
-// In a cluster a request can time out while leaders are elected; setUp
-// tries three times, each within 5s, while ctx lasts.
+// In a cluster a request can time out while leaders are elected, and a
+// replicated stream finds no place until every member has joined; setUp
+// tries five times, each within 5s, 200ms apart, while ctx lasts.
 func (l *link) setUp(ctx context.Context, s *settings, worker bool) error {
 	var err error
-	for range 3 {
+	for range 5 {
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err = l.setUpOnce(actx, s, worker)
 		cancel()
-		if err == nil || ctx.Err() != nil || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
+		transient := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+			err != nil && strings.Contains(err.Error(), "no suitable peers")
+		if err == nil || ctx.Err() != nil || !transient {
 			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 	return err

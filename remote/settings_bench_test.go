@@ -48,6 +48,8 @@ func settingsUnderTest() []setting {
 		}},
 		{name: "file-sync", storage: jetstream.FileStorage, repl: 1, start: file(false)},
 		{name: "file-nosync", storage: jetstream.FileStorage, repl: 1, start: file(true)},
+		// The server's control connection, in-process, creates the queue in
+		// memory on a server without a Dir.
 		{name: "users-tls-tcp", storage: jetstream.MemoryStorage, repl: 1, start: func(b *testing.B) (remote.Config, remote.Config, []nats.Option, string) {
 			srvTLS, cliTLS := testTLSB(b)
 			srv, err := remote.StartServer(remote.ServerConfig{Port: -1, Users: testUsers, TLS: srvTLS})
@@ -59,7 +61,9 @@ func settingsUnderTest() []setting {
 			return s.config("wk", "jobs"), s.config("alice", "jobs"),
 				[]nats.Option{nats.UserInfo("root", pw+"-r"), nats.Secure(cliTLS)}, srv.URL()
 		}},
-		{name: "cluster-r3-tcp", storage: jetstream.MemoryStorage, repl: 3, start: func(b *testing.B) (remote.Config, remote.Config, []nats.Option, string) {
+		// Over TCP remote keeps its queues in files (it cannot tell that the
+		// servers keep no Dir), so the reference does too.
+		{name: "cluster-r3-tcp", storage: jetstream.FileStorage, repl: 3, start: func(b *testing.B) (remote.Config, remote.Config, []nats.Option, string) {
 			srvs := startClusterB(b)
 			cfg := remote.Config{URL: urls(srvs, nil), Queue: "bench", Replicas: 3}
 			return cfg, cfg, nil, cfg.URL
@@ -252,7 +256,7 @@ func startClusterB(b *testing.B) []*remote.Server {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		c, err := remote.Dial(ctx, remote.Config{URL: urls(srvs, nil), Queue: "warmup"})
+		c, err := remote.Dial(ctx, remote.Config{URL: urls(srvs, nil), Queue: "warmup", Replicas: 3})
 		cancel()
 		if err == nil {
 			_ = c.Close()
