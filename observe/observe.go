@@ -95,7 +95,7 @@ func (o *Observer) NewPool(cfg workers.Config) (*workers.Pool, error) {
 	if o.tracing != nil {
 		cfg.OnTaskStart = chainStart(cfg.OnTaskStart, pw.onStart)
 	}
-	cfg.OnTaskDone = chainDone(pw.onDone, cfg.OnTaskDone)
+	cfg.OnTaskDone = chainDone(func(r workers.TaskRecord) { pw.done(&r) }, cfg.OnTaskDone)
 	p, err := workers.NewPool(cfg)
 	if err != nil {
 		return nil, err

@@ -61,8 +61,12 @@ func (pw *poolWatch) onStart(ctx context.Context, r workers.TaskRecord) context.
 }
 
 // onDone is the pool's OnTaskDone: durations into the histograms and the
-// dashboard's rings, the OpenTelemetry instruments, the span's end.
-func (pw *poolWatch) onDone(r workers.TaskRecord) {
+// dashboard's rings, the OpenTelemetry instruments, the span's end. It
+// passes the record on by pointer: the hook runs on a worker goroutine
+// whose stack may be small, and each copy of a record is 216 bytes more.
+func (pw *poolWatch) onDone(r workers.TaskRecord) { pw.done(&r) }
+
+func (pw *poolWatch) done(r *workers.TaskRecord) {
 	o := pw.o
 	if !r.Started.IsZero() {
 		wait, run := r.Wait(), r.Run()
@@ -79,10 +83,10 @@ func (pw *poolWatch) onDone(r workers.TaskRecord) {
 		}
 	}
 	if m := o.meters; m != nil {
-		m.taskDone(pw, &r)
+		m.taskDone(pw, r)
 	}
 	if t := o.tracing; t != nil {
-		t.endTask(&r, pw)
+		t.endTask(r, pw)
 	}
 }
 
@@ -235,7 +239,7 @@ func (q *queueWatch) workerHooks(pw *poolWatch) remote.Hooks {
 				q.redelivered.Add(1)
 			}
 		}
-		pw.onDone(r)
+		pw.done(&r)
 	}}
 	if q.o.tracing != nil {
 		h.Extract = q.o.tracing.extract

@@ -187,7 +187,7 @@ func (t *task[T]) run() *taskBase {
 		settled = t.promise.Future().CancelWithCause(err)
 	}
 	if p.hooks.onDone != nil {
-		b.workerDone(start, abandoned, settled, own, err)
+		b.workerDone(start, abandoned, settled, own, err, true)
 	}
 	return nil
 }
@@ -207,8 +207,9 @@ func (t *task[T]) hooked(ctx context.Context) (T, error) {
 // If the worker's own settle won (settled), the outcome is own, with err;
 // otherwise the goroutine that settled the future may still be counting
 // it, and the record is made by whichever of the two finishes second (see
-// hookState).
-func (b *taskBase) workerDone(started, abandoned, settled bool, own Outcome, err error) {
+// hookState). With later, the record waits in the worker for its loop to
+// hand it to OnTaskDone once run has returned (see worker.record).
+func (b *taskBase) workerDone(started, abandoned, settled bool, own Outcome, err error, later bool) {
 	if !settled {
 		p := b.pool
 		p.mu.Lock()
@@ -226,11 +227,16 @@ func (b *taskBase) workerDone(started, abandoned, settled bool, own Outcome, err
 			err = ErrTimeout
 		}
 	}
-	var r TaskRecord
-	b.doneRecord(&r, started)
+	w := b.worker
+	r := &w.record
+	b.doneRecord(r, started)
 	r.Outcome, r.Err, r.Abandoned = own, err, abandoned
 	r.Panicked = b.panicked && own == Failed
-	b.pool.done(&r)
+	if later {
+		w.recorded = true
+		return
+	}
+	b.pool.flush(w)
 }
 
 // doneRecord starts, in r, the OnTaskDone record of a task a worker took.
@@ -349,7 +355,7 @@ func (e *taskExit) Goexited() {
 		w.late.Add(1) // cancelled or timed out before the Goexit: dropped
 	}
 	if p.hooks.onDone != nil {
-		b.workerDone(true, abandoned, settled, Failed, async.ErrGoexit)
+		b.workerDone(true, abandoned, settled, Failed, async.ErrGoexit, false)
 	}
 }
 

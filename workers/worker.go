@@ -36,6 +36,14 @@ type worker struct {
 	// workers' so that busy workers do not contend on one cache line.
 	completed, failed, panicked, late atomic.Uint64
 	_                                 [64]byte
+
+	// The OnTaskDone record of the task the slot's goroutine has just
+	// finished, which the loop (work) hands to the hook once run has
+	// returned: from that shallow frame the hook's frames fit in a fresh
+	// goroutine's stack more often (see docs/observe.md, "Cost"). Used by
+	// the slot's goroutine alone.
+	record   TaskRecord
+	recorded bool
 }
 
 // work is the goroutine of slot t.worker: it runs t, already marked running
@@ -56,7 +64,11 @@ func (t *taskBase) work() {
 		}
 	}()
 	for t != nil {
-		if t = t.body.run(); t == nil {
+		t = t.body.run()
+		if w.recorded {
+			p.flush(w)
+		}
+		if t == nil {
 			t = p.next(w)
 		}
 	}
@@ -99,4 +111,11 @@ func (p *Pool) startWorkers(ts []*taskBase) {
 	for _, t := range ts {
 		go t.work()
 	}
+}
+
+// flush hands worker w's record to OnTaskDone and forgets it.
+func (p *Pool) flush(w *worker) {
+	w.recorded = false
+	p.done(&w.record)
+	w.record = TaskRecord{} // do not keep its context and error alive
 }
