@@ -60,12 +60,11 @@ func (pw *poolWatch) onStart(ctx context.Context, r workers.TaskRecord) context.
 	return ctx
 }
 
-// onDone is the pool's OnTaskDone: durations into the histograms and the
-// dashboard's rings, the OpenTelemetry instruments, the span's end. It
-// passes the record on by pointer: the hook runs on a worker goroutine
-// whose stack may be small, and each copy of a record is 216 bytes more.
-func (pw *poolWatch) onDone(r workers.TaskRecord) { pw.done(&r) }
-
+// done is the pool's OnTaskDone (through a closure that passes the record
+// on by pointer: the hook runs on a worker goroutine whose stack may be
+// small, and each copy of a record is 216 bytes more): durations into the
+// histograms and the dashboard's rings, the OpenTelemetry instruments, the
+// span's end.
 func (pw *poolWatch) done(r *workers.TaskRecord) {
 	o := pw.o
 	if !r.Started.IsZero() {
