@@ -91,7 +91,7 @@ func (o *Observer) NewPool(cfg workers.Config) (*workers.Pool, error) {
 	if name == "" {
 		name = "vela-worker" // the pool's own default
 	}
-	pw := o.newPoolWatch(name, "")
+	pw := o.newPoolWatch(name, "", true)
 	if o.tracing != nil {
 		cfg.OnTaskStart = chainStart(cfg.OnTaskStart, pw.onStart)
 	}
@@ -114,7 +114,7 @@ func (o *Observer) WatchPool(name string, p *workers.Pool) error {
 	if p == nil || name == "" {
 		return errors.New("observe: WatchPool needs a name and a pool")
 	}
-	return o.watch(o.newPoolWatch(name, ""), p)
+	return o.watch(o.newPoolWatch(name, "", false), p)
 }
 
 // Dial connects a remote.Client as remote.Dial does, with the Observer's
@@ -146,7 +146,7 @@ func (o *Observer) Serve(ctx context.Context, cfg remote.Config, r *remote.Regis
 		return nil, errors.New("observe: Serve with a Config that has Hooks already")
 	}
 	q := queueName(cfg.Queue)
-	pw := o.newPoolWatch("vela-remote-"+q, q)
+	pw := o.newPoolWatch("vela-remote-"+q, q, true)
 	qw := o.newQueueWatch(q)
 	cfg.Hooks = qw.workerHooks(pw)
 	w, err := remote.Serve(ctx, cfg, r)

@@ -33,9 +33,12 @@ type poolWatch struct {
 	hist history // guarded by its own mutex
 }
 
-func (o *Observer) newPoolWatch(name, queue string) *poolWatch {
+// newPoolWatch makes the watch of a pool; hooked says whether the pool
+// has the Observer's hooks, and so durations (a pool watched with
+// WatchPool has none, and no empty histograms either).
+func (o *Observer) newPoolWatch(name, queue string, hooked bool) *poolWatch {
 	pw := &poolWatch{o: o, name: name, queue: queue}
-	if name != "" {
+	if hooked {
 		pw.init(o)
 	}
 	return pw
