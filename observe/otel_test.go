@@ -138,6 +138,17 @@ func TestOpenTelemetryMetrics(t *testing.T) {
 		t.Errorf("vela.remote.call.duration for failed calls: %d, want 1", n)
 	}
 
+	// The remote figures Prometheus has are there too.
+	if d := got["vela.remote.deliveries"].(metricdata.Sum[int64]).DataPoints; len(d) != 1 || d[0].Value != 4 {
+		t.Errorf("vela.remote.deliveries = %+v, want 4", d)
+	}
+	if g := got["vela.remote.calls.in_flight"].(metricdata.Gauge[int64]).DataPoints; len(g) != 1 || g[0].Value != 0 {
+		t.Errorf("vela.remote.calls.in_flight = %+v, want 0", g)
+	}
+	if _, ok := got["vela.pool.tasks.retried"]; !ok {
+		t.Error("no vela.pool.tasks.retried")
+	}
+
 	// Once the Observer is closed, the MeterProvider no longer asks it
 	// for the pools' gauges.
 	if err := o.Close(); err != nil {

@@ -68,6 +68,8 @@ func newMeters(o *Observer, mp metric.MeterProvider) (*meters, error) {
 		"vela.pool.tasks.panicked":  func(s workers.Stats) int64 { return int64(s.Panicked) },
 		"vela.pool.tasks.rejected":  func(s workers.Stats) int64 { return int64(s.Rejected) },
 		"vela.pool.tasks.late":      func(s workers.Stats) int64 { return int64(s.Late) },
+		"vela.pool.tasks.retried":   func(s workers.Stats) int64 { return int64(s.Retried) },
+		"vela.pool.hook_panics":     func(s workers.Stats) int64 { return int64(s.HookPanics) },
 	}
 	var insts []metric.Observable
 	gs := map[metric.Int64ObservableGauge]func(workers.Stats) int64{}
@@ -104,6 +106,41 @@ func newMeters(o *Observer, mp metric.MeterProvider) (*meters, error) {
 		return nil, err
 	}
 	insts = append(insts, ended, queued, qworkers)
+	// The rest of the remote figures, as Prometheus has them.
+	qgauges := map[string]func(q remote.QueueInfo) int64{
+		"vela.remote.queue.tasks.held":        func(q remote.QueueInfo) int64 { return int64(q.Held) },
+		"vela.remote.queue.tasks.redelivered": func(q remote.QueueInfo) int64 { return int64(q.Redelivered) },
+		"vela.remote.queue.tasks.running":     func(q remote.QueueInfo) int64 { return int64(q.Running) },
+	}
+	qgs := map[metric.Int64ObservableGauge]func(remote.QueueInfo) int64{}
+	for name, f := range qgauges {
+		g, err := m.Int64ObservableGauge(name, metric.WithUnit("{task}"))
+		if err != nil {
+			return nil, err
+		}
+		qgs[g] = f
+		insts = append(insts, g)
+	}
+	inFlight, err := m.Int64ObservableGauge("vela.remote.calls.in_flight", metric.WithUnit("{call}"),
+		metric.WithDescription("Remote calls sent and not yet settled."))
+	if err != nil {
+		return nil, err
+	}
+	qcounters := map[string]func(inFlight int64, lost, deliveries, redelivered uint64) int64{
+		"vela.remote.calls.lost":   func(_ int64, l, _, _ uint64) int64 { return int64(l) },
+		"vela.remote.deliveries":   func(_ int64, _, d, _ uint64) int64 { return int64(d) },
+		"vela.remote.redeliveries": func(_ int64, _, _, r uint64) int64 { return int64(r) },
+	}
+	qcs := map[metric.Int64ObservableCounter]func(int64, uint64, uint64, uint64) int64{}
+	for name, f := range qcounters {
+		c, err := m.Int64ObservableCounter(name, metric.WithUnit("1"))
+		if err != nil {
+			return nil, err
+		}
+		qcs[c] = f
+		insts = append(insts, c)
+	}
+	insts = append(insts, inFlight)
 	ms.reg, err = m.RegisterCallback(func(_ context.Context, ob metric.Observer) error {
 		pools, queues := o.snapshot()
 		for _, pw := range pools {
@@ -121,10 +158,25 @@ func newMeters(o *Observer, mp metric.MeterProvider) (*meters, error) {
 			}
 		}
 		for _, q := range queues {
+			set := metric.WithAttributes(attribute.String("vela.queue", q.name))
+			var in int64
+			var lost, deliveries, redelivered uint64
+			for _, w := range q.all() {
+				in += w.inFlight.Load()
+				lost += w.lost.Load()
+				deliveries += w.deliveries.Load()
+				redelivered += w.redelivered.Load()
+			}
+			ob.ObserveInt64(inFlight, in, set)
+			for c, f := range qcs {
+				ob.ObserveInt64(c, f(in, lost, deliveries, redelivered), set)
+			}
 			if qi, ok := q.queueInfo(); ok {
-				set := metric.WithAttributes(attribute.String("vela.queue", q.name))
 				ob.ObserveInt64(queued, int64(qi.Queued), set)
 				ob.ObserveInt64(qworkers, int64(qi.Workers), set)
+				for g, f := range qgs {
+					ob.ObserveInt64(g, f(qi), set)
+				}
 			}
 		}
 		return nil
