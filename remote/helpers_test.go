@@ -103,19 +103,6 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// within polls cond for at most d, failing the test if it does not hold
-// by then (for bounds the tests promise, such as "at once").
-func within(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // connect opens a plain NATS connection to srv, in-process, as a third
 // party would.
 func connect(t *testing.T, srv *remote.Server) *nats.Conn {

@@ -25,7 +25,7 @@ func TestStatusHeaderOnTheTaskSubjectIsNotTakenForTheServersWord(t *testing.T) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	within(t, 3*time.Second, "the stray messages to leave the queue", func() bool { return remote.QueuedTasks(e.c) == 0 })
+	eventually(t, "the stray messages to leave the queue", func() bool { return remote.QueuedTasks(e.c) == 0 })
 	start := time.Now()
 	if v, err := await(t, remote.Spawn[int](context.Background(), e.c, "add", pair{1, 2})); err != nil || v != 3 {
 		t.Fatalf("= %v, %v", v, err)

@@ -156,14 +156,14 @@ func TestSecuredQueueRunsAndWithdrawsTasks(t *testing.T) {
 	f := remote.SpawnAll[int](context.Background(), idle, "add", make([]pair, 500))
 	eventually(t, "the batch to be queued", func() bool { return remote.QueuedTasks(idle) == 500 })
 	f.Cancel()
-	within(t, time.Second, "the withdrawn batch to leave the queue", func() bool { return remote.QueuedTasks(idle) == 0 })
+	eventually(t, "the withdrawn batch to leave the queue", func() bool { return remote.QueuedTasks(idle) == 0 })
 	for range 3 {
 		remote.Spawn[int](context.Background(), idle, "add", pair{})
 	}
 	eventually(t, "the tasks to be queued", func() bool { return remote.QueuedTasks(idle) == 3 })
 	probe := dialURL(t, s.config("bob", "idle"))
 	_ = idle.Close()
-	within(t, time.Second, "the closed client's tasks to leave the queue", func() bool { return remote.QueuedTasks(probe) == 0 })
+	eventually(t, "the closed client's tasks to leave the queue", func() bool { return remote.QueuedTasks(probe) == 0 })
 }
 
 // Without credentials, with wrong ones, or in plaintext to a TLS listener,

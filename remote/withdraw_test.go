@@ -29,7 +29,7 @@ func queueOnly(t *testing.T, queue string) (*remote.Server, *remote.Client, remo
 }
 
 // Withdrawing a big batch is one purge, not one delete per task: the
-// future settles at once, the queue is empty within a second, and a
+// future settles at once, the queue empties (the Withdraw benchmark measures how fast), and a
 // worker started later runs none of it (it ran thousands before).
 func TestWithdrawingABigBatchIsOnePurge(t *testing.T) {
 	const n = 5000
@@ -44,7 +44,7 @@ func TestWithdrawingABigBatchIsOnePurge(t *testing.T) {
 	if f.State() != async.Cancelled {
 		t.Fatalf("state after Cancel = %v", f.State())
 	}
-	within(t, time.Second, "the queue to empty", func() bool { return remote.QueuedTasks(c) == 0 })
+	eventually(t, "the queue to empty", func() bool { return remote.QueuedTasks(c) == 0 })
 	if got := calls(); got > 2 {
 		t.Fatalf("%d delete or purge requests for one batch", got)
 	}
@@ -78,7 +78,7 @@ func TestCloseWithdrawsEverythingWithOnePurge(t *testing.T) {
 			t.Fatalf("pending future after Close: %v", r.Err)
 		}
 	}
-	within(t, time.Second, "the queue to empty", func() bool { return remote.QueuedTasks(probe) == 0 })
+	eventually(t, "the queue to empty", func() bool { return remote.QueuedTasks(probe) == 0 })
 	if got := calls(); got > 1 {
 		t.Fatalf("%d delete or purge requests for Close", got)
 	}

@@ -171,6 +171,7 @@ func TestMapReceiversClose(t *testing.T) {
 		if v, err := out.Recv(t.Context()); v != 0 || err != nil {
 			t.Fatalf("first result %v, %v", v, err)
 		}
+		synctest.Wait() // the calls of values 1 and 2 have started and wait on their ctx
 		out.Close()
 		synctest.Wait()
 		if stopped.Load() == 0 {
