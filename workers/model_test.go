@@ -897,20 +897,6 @@ func TestPoolModelSeedsAreValid(t *testing.T) {
 		if len(mc.ops) == 0 {
 			t.Errorf("seed %s decodes to no operation", name)
 		}
-		file := filepath.Join(dir, name)
-		content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
-		if os.Getenv("MODEL_WRITE_SEEDS") == "1" {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(file)
-		if err != nil || string(got) != content {
-			t.Errorf("seed %s is missing or stale in %s: run with MODEL_WRITE_SEEDS=1", name, dir)
-		}
+		fuzzinput.CheckSeedFile(t, dir, name, data)
 	}
 }
