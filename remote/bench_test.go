@@ -64,42 +64,10 @@ func newRawJetStream(b *testing.B) *rawJetStream {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
-	wnc, err := nats.Connect("", nats.InProcessServer(srv))
-	if err != nil {
-		b.Fatal(err)
-	}
-	cnc, err := nats.Connect("", nats.InProcessServer(srv))
-	if err != nil {
-		b.Fatal(err)
-	}
-	js, _ := jetstream.New(wnc)
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "RAW", Subjects: []string{"raw.tasks"},
-		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.MemoryStorage}); err != nil {
-		b.Fatal(err)
-	}
-	cons, err := js.CreateConsumer(ctx, "RAW", jetstream.ConsumerConfig{Durable: "w", AckPolicy: jetstream.AckExplicitPolicy})
-	if err != nil {
-		b.Fatal(err)
-	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		_ = wnc.Publish(m.Headers().Get("Reply"), m.Data())
-		_ = m.Ack()
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	r := &rawJetStream{nc: cnc, replies: make(chan *nats.Msg, 1024), inbox: nats.NewInbox()}
-	sub, err := cnc.ChanSubscribe(r.inbox, r.replies)
-	if err != nil {
-		b.Fatal(err)
-	}
+	r := newRawOn(b, "", []nats.Option{nats.InProcessServer(srv)}, jetstream.MemoryStorage, 1)
+	stop := r.stop
 	r.stop = func() {
-		_ = sub.Unsubscribe()
-		cc.Stop()
-		<-cc.Closed()
-		cnc.Close()
-		wnc.Close()
+		stop()
 		srv.Shutdown()
 	}
 	return r
