@@ -100,22 +100,33 @@ func BenchmarkSettings(b *testing.B) {
 					throughputRemote(b, c, 64)
 				}
 			})
-			b.Run(st.name+"/"+kind+"/raw-jetstream", func(b *testing.B) {
-				_, _, opts, url := st.start(b)
-				r := newRawOn(b, url, opts, st.storage, st.repl)
-				defer r.stop()
-				if kind == "rt" {
-					roundTripRaw(b, r)
-				} else {
-					throughputRaw(b, r, 64)
+			for _, durable := range []bool{false, true} {
+				name := "/raw-jetstream"
+				if durable {
+					name += "-durable"
 				}
-			})
+				b.Run(st.name+"/"+kind+name, func(b *testing.B) {
+					_, _, opts, url := st.start(b)
+					r := newRawOn(b, url, opts, st.storage, st.repl)
+					defer r.stop()
+					if durable {
+						r.makeDurable(b)
+					}
+					if kind == "rt" {
+						roundTripRaw(b, r)
+					} else {
+						throughputRaw(b, r, 64)
+					}
+				})
+			}
 		}
 	}
 }
 
 func roundTripRemote(b *testing.B, c *remote.Client) {
 	ctx := context.Background()
+	start, done := remoteNoop(b, c)
+	pump(warmTasks, 64, start, done)
 	ds := make([]time.Duration, 0, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -131,13 +142,15 @@ func roundTripRemote(b *testing.B, c *remote.Client) {
 }
 
 func roundTripRaw(b *testing.B, r *rawJetStream) {
+	start, done := r.publish, func() { <-r.replies }
+	pump(warmTasks, 64, start, done)
 	ds := make([]time.Duration, 0, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
 		t0 := time.Now()
-		r.publish()
-		<-r.replies
+		start()
+		done()
 		ds = append(ds, time.Since(t0))
 	}
 	b.StopTimer()
@@ -145,20 +158,12 @@ func roundTripRaw(b *testing.B, r *rawJetStream) {
 }
 
 func throughputRaw(b *testing.B, r *rawJetStream, inFlight int) {
+	start, done := r.publish, func() { <-r.replies }
+	pump(warmTasks, inFlight, start, done)
 	b.ReportAllocs()
 	b.ResetTimer()
 	t0 := time.Now()
-	sent := 0
-	for ; sent < min(inFlight, b.N); sent++ {
-		r.publish()
-	}
-	for range b.N {
-		<-r.replies
-		if sent < b.N {
-			r.publish()
-			sent++
-		}
-	}
+	pump(b.N, inFlight, start, done)
 	b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "tasks/s")
 }
 
