@@ -60,25 +60,40 @@ func (e *TimeoutError) Is(target error) bool {
 	return target == ErrTimeout || target == context.DeadlineExceeded
 }
 
-// TaskError is the error of a SpawnAll whose task failed: Index is the
-// task's position in the input, Name its name (WithName or WithNames), Err
-// its error (the function's own, a *PanicError, async.ErrGoexit). Unwrap
-// returns Err, so errors.Is and errors.As reach it and what it wraps.
+// TaskError is the error of a SpawnAll whose task failed, or of a Map
+// whose call failed: Index is the task's position in the input (for Map,
+// the value's position in the stream), Name its name (WithName or
+// WithNames), Err its error (the function's own, a *PanicError,
+// async.ErrGoexit). Unwrap returns Err, so errors.Is and errors.As reach
+// it and what it wraps.
 type TaskError struct {
 	Index int
 	Name  string
 	Err   error
+
+	inMap bool // from Map: the message names Map and a value, not SpawnAll and a task
 }
 
 // Error returns a message such as `workers: SpawnAll task 3 ("resize"):
-// boom`.
-func (e *TaskError) Error() string { return "workers: SpawnAll " + e.task() + ": " + e.Err.Error() }
-
-func (e *TaskError) task() string {
-	if e.Name == "" {
-		return fmt.Sprintf("task %d", e.Index)
+// boom`, or from Map `workers: Map value 3 ("resize"): boom`.
+func (e *TaskError) Error() string {
+	op := "SpawnAll "
+	if e.inMap {
+		op = "Map "
 	}
-	return fmt.Sprintf("task %d (%q)", e.Index, e.Name)
+	return "workers: " + op + e.item() + ": " + e.Err.Error()
+}
+
+// item names what failed: `task 3 ("resize")`, or `value 3` from Map.
+func (e *TaskError) item() string {
+	what := "task"
+	if e.inMap {
+		what = "value"
+	}
+	if e.Name == "" {
+		return fmt.Sprintf("%s %d", what, e.Index)
+	}
+	return fmt.Sprintf("%s %d (%q)", what, e.Index, e.Name)
 }
 
 // Unwrap returns Err.
@@ -89,7 +104,7 @@ func (e *TaskError) Unwrap() error { return e.Err }
 type siblingError struct{ failed *TaskError }
 
 func (e *siblingError) Error() string {
-	return "workers: SpawnAll cancelled: " + e.failed.task() + " failed: " + e.failed.Err.Error()
+	return "workers: SpawnAll cancelled: " + e.failed.item() + " failed: " + e.failed.Err.Error()
 }
 
 func (e *siblingError) Unwrap() []error { return []error{async.ErrCancelled, e.failed} }

@@ -325,7 +325,7 @@ func (rs *mapRunner[A, R]) call(ctx context.Context, j mapJob[A]) (R, error) {
 
 // fail records the first failure and stops the calls still running.
 func (m *mapper[A, R]) fail(i int, err error) {
-	m.stop(&TaskError{Index: i, Name: m.name, Err: err})
+	m.stop(&TaskError{Index: i, Name: m.name, Err: err, inMap: true})
 }
 
 // stop records why Map stops, if nothing did before, and ends the

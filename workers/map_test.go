@@ -94,6 +94,9 @@ func TestMapFirstFailure(t *testing.T) {
 		if !errors.As(err, &te) || te.Index != 5 || !errors.Is(err, boom) {
 			t.Fatalf("output ended with %v, want a *TaskError for index 5 wrapping boom", err)
 		}
+		if want := "workers: Map value 5: boom"; err.Error() != want {
+			t.Fatalf("error text %q, want %q (Map's failure names Map and the value's position)", err.Error(), want)
+		}
 		if !slices.Equal(got, []int{0, 1}[:len(got)]) {
 			t.Fatalf("results before the failure: %v, want a prefix of [0 1]", got)
 		}
