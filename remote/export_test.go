@@ -89,3 +89,16 @@ func FirstQueued(c *Client) uint64 {
 // DropPublishes makes c skip its next n task publishes, as if the server
 // had lost them (a stream leader that fell before storing them).
 func DropPublishes(c *Client, n int32) { c.dropPubs.Store(n) }
+
+// RoutePeers names the cluster members srv has a route to.
+func RoutePeers(srv *Server) map[string]bool {
+	peers := map[string]bool{}
+	rz, err := srv.ns.Routez(nil)
+	if err != nil {
+		return peers
+	}
+	for _, r := range rz.Routes {
+		peers[r.RemoteName] = true
+	}
+	return peers
+}

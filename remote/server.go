@@ -55,7 +55,7 @@ type ClusterConfig struct {
 	Name   string   // the cluster's name, the same on every member; letters, digits, '-' and '_'
 	Server string   // this member's name, unique in the cluster; same characters
 	Port   int      // the port other members connect to: -1 a free one, >0 that one
-	Routes []string // the other members' route URLs ("nats-route://host:port"; Server.RouteURL)
+	Routes []string // the other members' route URLs ("nats-route://host:port"; Server.RouteURL); at least one
 	// Password, the same on every member, authenticates the members to
 	// each other; it is required when Host is beyond loopback.
 	Password string
@@ -113,6 +113,10 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 			return nil, invalid("StartServer: cluster port %d", c.Port)
 		case cfg.Port == 0:
 			return nil, invalid("StartServer: a cluster member needs a listener (Port)")
+		case len(c.Routes) == 0:
+			// nats-server refuses a clustered JetStream without routes
+			// and would not start its listeners.
+			return nil, invalid("StartServer: a cluster member needs Routes to the other members")
 		case !loopback(host) && c.Password == "":
 			return nil, invalid("StartServer: cluster on Host %q beyond loopback without a Password", host)
 		}
