@@ -71,9 +71,10 @@ type batch struct {
 	key       string // "<user>.<client>.<n>"
 	subject   string // "vela.<queue>.tasks.<key>"
 	secret    string
-	live      int  // tasks sent and not settled
-	withdrawn bool // a purge of the subject was sent
-	purged    bool // and answered: a task acknowledged after it is still queued
+	block     [16]byte // scratch for deriving the secret (kept here: a local would escape to the heap)
+	live      int      // tasks sent and not settled
+	withdrawn bool     // a purge of the subject was sent
+	purged    bool     // and answered: a task acknowledged after it is still queued
 }
 
 // entry is a task of the Client's, with the fields guarded by Client.mu.
@@ -82,7 +83,9 @@ type entry struct {
 	epoch     uint64 // Client.epoch when it was sent
 	t         call
 	b         *batch
-	msg       *nats.Msg   // the task as published, until it is acknowledged (to send again)
+	msg       *nats.Msg   // the task as published (msgv), until it is acknowledged (to send again)
+	msgv      nats.Msg    // the task's message, kept in the entry to save an allocation
+	msgID     [1]string   // msgv's Nats-Msg-Id header value
 	sentAt    time.Time   // when it was first published
 	resent    bool        // sent again after a reconnection
 	seq       uint64      // the task's stream sequence, once acknowledged
@@ -241,19 +244,35 @@ func (e *entry) stopTimers() {
 
 func (c *Client) taskID(n uint64) string { return c.id + "." + strconv.FormatUint(n, 10) }
 
-// newBatch returns a batch with its subject and secret.
-func (c *Client) newBatch() *batch {
+// initBatch numbers b and gives it its subject and secret, which share
+// one allocation.
+func (c *Client) initBatch(b *batch) {
 	c.mu.Lock()
 	c.nbatch++
-	n := c.nbatch
+	b.n = c.nbatch
 	c.mu.Unlock()
-	subject := c.s.tasksBase + c.s.user + "." + c.id + "." + strconv.FormatUint(n, 10)
-	var block [16]byte
-	var text [22]byte // base64 of 16 bytes, unpadded
-	binary.BigEndian.PutUint64(block[8:], n)
-	c.keys.Encrypt(block[:], block[:])
-	base64.RawURLEncoding.Encode(text[:], block[:])
-	return &batch{n: n, key: subject[len(c.s.tasksBase):], subject: subject, secret: string(text[:])}
+	clear(b.block[:8])
+	binary.BigEndian.PutUint64(b.block[8:], b.n)
+	c.keys.Encrypt(b.block[:], b.block[:])
+	buf := make([]byte, 0, 128)
+	buf = append(buf, c.s.tasksBase...)
+	buf = append(buf, c.s.user...)
+	buf = append(buf, '.')
+	buf = append(buf, c.id...)
+	buf = append(buf, '.')
+	buf = strconv.AppendUint(buf, b.n, 10)
+	end := len(buf)
+	buf = base64.RawURLEncoding.AppendEncode(buf, b.block[:]) // 22 bytes, unpadded
+	both := string(buf)
+	b.subject, b.secret = both[:end], both[end:]
+	b.key = b.subject[len(c.s.tasksBase):]
+}
+
+// newBatch returns a batch of its own, for a SpawnAll.
+func (c *Client) newBatch() *batch {
+	b := new(batch)
+	c.initBatch(b)
+	return b
 }
 
 // send publishes a task of batch b and registers e for its replies. It
@@ -273,9 +292,24 @@ func (c *Client) send(ctx context.Context, e *entry, b *batch, name string, data
 	c.calls[n] = e
 	c.mu.Unlock()
 
-	ns := strconv.FormatUint(n, 10)
-	id := c.id + "." + ns
-	h := taskHead{id: id, secret: b.secret, fn: name, reply: c.prefix + "r." + ns, runTimeout: o.RunTimeout, attempt: 1}
+	// The task's three names, "<prefix>a.<n>" (for the server's
+	// acknowledgement), "<client>.<n>" (its id) and "<prefix>r.<n>" (for its
+	// reply), share one allocation.
+	buf := make([]byte, 0, 192)
+	buf = append(buf, c.prefix...)
+	buf = append(buf, "a."...)
+	buf = strconv.AppendUint(buf, n, 10)
+	ackEnd := len(buf)
+	buf = append(buf, c.id...)
+	buf = append(buf, '.')
+	buf = strconv.AppendUint(buf, n, 10)
+	idEnd := len(buf)
+	buf = append(buf, c.prefix...)
+	buf = append(buf, "r."...)
+	buf = strconv.AppendUint(buf, n, 10)
+	names := string(buf)
+	ack, id := names[:ackEnd], names[ackEnd:idEnd]
+	h := taskHead{id: id, secret: b.secret, fn: name, reply: names[idEnd:], runTimeout: o.RunTimeout, attempt: 1}
 	if o.Retry.MaxAttempts > 1 {
 		h.retry = retryPolicy{o.Retry.MaxAttempts, o.Retry.Backoff, o.Retry.MaxBackoff}
 	}
@@ -290,7 +324,8 @@ func (c *Client) send(ctx context.Context, e *entry, b *batch, name string, data
 		deadline = now.Add(o.Delay + timeout)
 		h.deadline = deadline.UnixNano()
 	}
-	m := &nats.Msg{Subject: b.subject, Reply: c.prefix + "a." + ns, Data: encodeTask(&h, data)}
+	m := &e.msgv
+	m.Subject, m.Reply, m.Data = b.subject, ack, encodeTask(&h, data)
 	// The task's headers are set here, and only here: the observers' (trace
 	// context), then Nats-Msg-Id.
 	if c.hooked {
@@ -299,7 +334,8 @@ func (c *Client) send(ctx context.Context, e *entry, b *batch, name string, data
 	if m.Header == nil {
 		m.Header = make(nats.Header, 1)
 	}
-	m.Header["Nats-Msg-Id"] = []string{id}
+	e.msgID[0] = id
+	m.Header["Nats-Msg-Id"] = e.msgID[:]
 	c.mu.Lock()
 	e.msg, e.sentAt = m, now
 	c.mu.Unlock()
@@ -461,13 +497,12 @@ func (c *Client) onAck(n uint64, m *nats.Msg) {
 	if c.dropAcks.Load() > 0 && c.dropAcks.Add(-1) >= 0 {
 		return
 	}
-	var ack pubAck
-	var failure error
 	if seq, ok := quickSeq(m.Data); ok {
-		ack.Seq = seq
-	} else {
-		failure = parseAck(m, &ack, c.s.Queue)
+		c.settleAck(n, pubAck{Seq: seq}, nil)
+		return
 	}
+	var ack pubAck // on the heap (json): only off the fast path
+	failure := parseAck(m, &ack, c.s.Queue)
 	c.settleAck(n, ack, failure)
 }
 

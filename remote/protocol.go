@@ -80,17 +80,6 @@ type reader struct {
 	ok bool
 }
 
-func (r *reader) str() string {
-	n, k := binary.Uvarint(r.b)
-	if k <= 0 || n > uint64(len(r.b)-k) {
-		r.ok = false
-		return ""
-	}
-	s := string(r.b[k : k+int(n)])
-	r.b = r.b[k+int(n):]
-	return s
-}
-
 // bytes is str without a copy: the result shares the message's data.
 func (r *reader) bytes() []byte {
 	n, k := binary.Uvarint(r.b)
@@ -118,8 +107,21 @@ func decodeTask(data []byte) (h taskHead, arg []byte, ok bool) {
 	if len(data) < len(taskMagic) || string(data[:len(taskMagic)]) != taskMagic {
 		return h, nil, false
 	}
-	r := reader{b: data[len(taskMagic):], ok: true}
-	h.id, h.secret, h.fn, h.reply = r.str(), r.str(), r.str(), r.str()
+	// The four strings are located first, then converted with one copy of
+	// the part of the envelope that holds them, which they share (measured:
+	// one allocation instead of four per task).
+	body := data[len(taskMagic):]
+	r := reader{b: body, ok: true}
+	var at [4][2]int
+	for i := range at {
+		n := len(r.bytes())
+		at[i][1] = len(body) - len(r.b)
+		at[i][0] = at[i][1] - n
+	}
+	if r.ok {
+		strs := string(body[:len(body)-len(r.b)])
+		h.id, h.secret, h.fn, h.reply = strs[at[0][0]:at[0][1]], strs[at[1][0]:at[1][1]], strs[at[2][0]:at[2][1]], strs[at[3][0]:at[3][1]]
+	}
 	h.deadline = r.varint()
 	h.runTimeout = time.Duration(r.varint())
 	h.due = r.varint()

@@ -116,8 +116,8 @@ func (w *Worker) accept(m *nats.Msg) bool {
 		r.started.Store(true)
 		out, err := fn.call(ctx, codec, data)
 		w.noteRun(time.Since(t0))
-		if err != nil && h.retry.maxAttempts > 1 {
-			r.retryAfter = retryWait(&h, err)
+		if err != nil && r.head.retry.maxAttempts > 1 {
+			r.retryAfter = retryWait(&r.head, err)
 		}
 		return out, err
 	}, opts...)

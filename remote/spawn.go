@@ -58,12 +58,19 @@ func Spawn[R, A any](ctx context.Context, c *Client, name string, arg A, opts ..
 	if err != nil {
 		return async.FromError[R](fnError(name, err))
 	}
-	t := newTask[R](c, name, o)
+	// The task and its batch of one are one allocation.
+	tb := new(struct {
+		t task[R]
+		b batch
+	})
+	t := &tb.t
+	t.init(c, name, o)
 	if ctx.Err() != nil {
 		t.p.Future().CancelWithCause(context.Cause(ctx))
 		return t.p.Future()
 	}
-	if err := c.send(ctx, &t.e, c.newBatch(), name, data, &o); err != nil {
+	c.initBatch(&tb.b)
+	if err := c.send(ctx, &t.e, &tb.b, name, data, &o); err != nil {
 		t.p.Reject(err)
 	}
 	return t.p.Future()
@@ -109,13 +116,38 @@ type task[R any] struct {
 }
 
 func newTask[R any](c *Client, fn string, o workers.Settings) *task[R] {
-	t := &task[R]{c: c, fn: fn, name: o.Name, timeout: o.Timeout, runTimeout: o.RunTimeout}
+	t := new(task[R])
+	t.init(c, fn, o)
+	return t
+}
+
+func (t *task[R]) init(c *Client, fn string, o workers.Settings) {
+	t.c, t.fn, t.name, t.timeout, t.runTimeout = c, fn, o.Name, o.Timeout, o.RunTimeout
 	if t.name == "" {
 		t.name = fn
 	}
 	t.e.t = t
-	t.p.OnCancel(func(error) { c.abandon(&t.e) })
-	return t
+	t.p.Observe(t)
+}
+
+// Settled withdraws the task when its future is cancelled (the task is
+// its future's observer: a cancellation handler would cost two
+// allocations per task).
+func (t *task[R]) Settled(s async.State, _ error) {
+	if s == async.Cancelled {
+		t.c.abandon(&t.e)
+	}
+}
+
+// watched is a task's observer when Hooks.OnCallDone watches it too.
+type watched[R any] struct {
+	t *task[R]
+	o async.Observer
+}
+
+func (w *watched[R]) Settled(s async.State, err error) {
+	defer w.t.Settled(s, err) // even if the hook panics
+	w.o.Settled(s, err)
 }
 
 func (t *task[R]) reply(status byte, extra string, rest []byte) {
@@ -148,7 +180,7 @@ func (t *task[R]) reply(status byte, extra string, rest []byte) {
 
 func (t *task[R]) function() string       { return t.fn }
 func (t *task[R]) reject(err error)       { t.p.Reject(err) }
-func (t *task[R]) watch(o async.Observer) { t.p.Observe(o) }
+func (t *task[R]) watch(o async.Observer) { t.p.Observe(&watched[R]{t, o}) }
 func (t *task[R]) done() bool             { return t.p.Future().State() != async.Pending }
 func (t *task[R]) cancel(cause error)     { t.p.Future().CancelWithCause(cause) }
 func (t *task[R]) timedOut() bool {
