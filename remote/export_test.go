@@ -102,3 +102,21 @@ func RoutePeers(srv *Server) map[string]bool {
 	}
 	return peers
 }
+
+// Stopping reports whether w's Shutdown has begun.
+func Stopping(w *Worker) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stopping
+}
+
+// Deliveries is how many deliveries c's queue's consumer has made, and
+// how many pull requests wait at the server.
+func Deliveries(c *Client) (delivered uint64, waiting int) {
+	cons, err := c.l.js.Consumer(context.Background(), c.s.stream, consumerName)
+	if err != nil {
+		return 0, -1
+	}
+	ci := cons.CachedInfo()
+	return ci.Delivered.Consumer, ci.NumWaiting
+}

@@ -254,6 +254,7 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 
 func (w *Worker) shutdown(ctx context.Context) error {
 	w.stopTaking()
+	w.drainIntake(ctx)
 	w.requeueWaiting()
 	var err error
 	w.mu.Lock()
@@ -294,6 +295,27 @@ func (w *Worker) stopTaking() {
 	w.mu.Lock()
 	w.stopping = true
 	w.mu.Unlock()
+}
+
+// drainIntake ends the worker's interest in its pull requests and waits
+// until every task the server delivered before it noticed has been read
+// and given back, so that none is left unread when the connection
+// closes: the server would deliver it again only after AckWait, as if
+// this worker had been lost, and a NotIdempotent task would then fail
+// with ErrWorkerLost. It waits at most until ctx ends or 5s, for a
+// server that is away.
+func (w *Worker) drainIntake(ctx context.Context) {
+	closed := w.sub.StatusChanged(nats.SubscriptionClosed)
+	if w.sub.Drain() != nil {
+		return
+	}
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case <-closed:
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // requeueWaiting gives the tasks waiting on the pool back to the queue,
