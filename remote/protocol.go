@@ -138,15 +138,16 @@ func decodeTask(data []byte) (h taskHead, arg []byte, ok bool) {
 
 // A reply's status.
 const (
-	statusOK      byte = 'o' // rest: the encoded result
-	statusError   byte = 'e' // rest: the function's error message
-	statusPanic   byte = 'p' // extra: the panic's value; rest: the stack
-	statusUnknown byte = 'u' // no such function
-	statusLost    byte = 'l' // a NotIdempotent task delivered again
-	statusCodec   byte = 'c' // rest: the codec's error message
-	statusTimeout byte = 't' // the worker saw the WithTimeout deadline pass
-	statusRunOver byte = 'r' // the function overran its WithRunTimeout
-	statusRetry   byte = 'R' // extra: the stream sequence of the task's next attempt
+	statusOK        byte = 'o' // rest: the encoded result
+	statusError     byte = 'e' // rest: the function's error message
+	statusPanic     byte = 'p' // extra: the panic's value; rest: the stack
+	statusUnknown   byte = 'u' // no such function
+	statusLost      byte = 'l' // a NotIdempotent task delivered again
+	statusCodec     byte = 'c' // rest: the codec's error message
+	statusTimeout   byte = 't' // the worker saw the WithTimeout deadline pass
+	statusRunOver   byte = 'r' // the function overran its WithRunTimeout
+	statusRetry     byte = 'R' // extra: the stream sequence of the task's next attempt
+	statusRetryFull byte = 'F' // the next attempt was refused by MaxQueued; extra: the failed call's attempt; rest: its error message
 )
 
 // encodeReply returns the data of a reply message.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/velalang/runtime/async"
 	"github.com/velalang/runtime/workers"
 )
@@ -36,7 +38,9 @@ import (
 // function is retried too: a retry is a new call decided after the
 // previous one returned its error, not a second run of a call whose
 // outcome is unknown. Timeouts, cancels and codec failures are never
-// retried.
+// retried. The next attempt counts against MaxQueued like a new task: if
+// the queue is full when a call fails, the task fails with the call's
+// error and workers.ErrQueueFull (statusRetryFull).
 
 // notYet gives back a task received before it is due.
 func (w *Worker) notYet(m *nats.Msg, h *taskHead, early time.Duration) {
@@ -88,12 +92,28 @@ func (w *Worker) retry(r *run, err error) bool {
 	ack, perr := w.l.js.PublishMsg(ctx, next)
 	cancel()
 	if perr != nil {
-		// The attempt could not be queued: the task goes back as it is,
-		// for this attempt to run again.
+		if queueFull(perr) {
+			// The queue holds MaxQueued tasks, this attempt among them:
+			// the task fails with this call's error and ErrQueueFull,
+			// as a Spawn beyond the bound is refused, rather than run
+			// the attempt again until MaxDeliver.
+			w.answer(r.reply, statusRetryFull, r.secret, []byte(err.Error()), strconv.Itoa(h.attempt-1))
+			_ = r.m.Ack()
+			return true
+		}
+		// The attempt could not be queued (the server did not answer):
+		// the task goes back as it is, for this attempt to run again.
 		_ = r.m.Nak()
 		return true
 	}
 	_ = r.m.Ack()
 	w.answer(r.reply, statusRetry, r.secret, nil, strconv.FormatUint(ack.Sequence, 10))
 	return true
+}
+
+// queueFull reports whether a publish was refused because the queue's
+// stream holds MaxQueued tasks.
+func queueFull(err error) bool {
+	var ae *jetstream.APIError
+	return errors.As(err, &ae) && strings.Contains(ae.Description, "maximum messages")
 }

@@ -171,6 +171,9 @@ func (t *task[R]) reply(status byte, extra string, rest []byte) {
 		t.p.Reject(fnError(t.fn, fmt.Errorf("worker: %s: %w", rest, ErrCodec)))
 	case statusTimeout:
 		t.timedOut()
+	case statusRetryFull:
+		t.p.Reject(fmt.Errorf("%w (attempt %s; its next attempt was refused, the queue holding MaxQueued tasks: %w)",
+			&RemoteError{Function: t.fn, Message: string(rest)}, extra, workers.ErrQueueFull))
 	case statusRunOver:
 		t.p.Reject(&workers.TimeoutError{Name: t.name, Timeout: t.runTimeout, Run: true})
 	default:
