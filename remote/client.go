@@ -36,13 +36,14 @@ import (
 // that subject and one line in a cancel message, whatever its size
 // (withdraw.go).
 type Client struct {
-	s      settings
-	l      *link
-	id     string // unique per Client; tasks are "<id>.<n>"
-	prefix string // "_VELA.<user>.<id>." for acknowledgements and replies
-	keys   cipher.Block
-	sub    *nats.Subscription
-	advSub *nats.Subscription
+	s       settings
+	l       *link
+	id      string // unique per Client; tasks are "<id>.<n>"
+	prefix  string // "_VELA.<user>.<queue>.<id>." for acknowledgements and replies
+	replies string // "<prefix>r.0", where every reply comes (it names its task in its data)
+	keys    cipher.Block
+	sub     *nats.Subscription
+	advSub  *nats.Subscription
 
 	hooked    bool // the Config has caller's hooks (Hooks)
 	closeOnce sync.Once
@@ -124,6 +125,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	c.keys, _ = aes.NewCipher(key[:])
 	c.stop, c.stopNow = context.WithCancel(context.Background())
 	c.prefix = s.prefix(c.id)
+	c.replies = c.prefix + "r.0"
 	if err := c.start(ctx); err != nil {
 		c.stopNow()
 		c.teardown()
@@ -292,10 +294,10 @@ func (c *Client) send(ctx context.Context, e *entry, b *batch, name string, data
 	c.calls[n] = e
 	c.mu.Unlock()
 
-	// The task's three names, "<prefix>a.<n>" (for the server's
-	// acknowledgement), "<client>.<n>" (its id) and "<prefix>r.<n>" (for its
-	// reply), share one allocation.
-	buf := make([]byte, 0, 192)
+	// The task's two names, "<prefix>a.<n>" (for the server's
+	// acknowledgement) and "<client>.<n>" (its id), share one allocation.
+	// Its reply comes to the client's one reply subject.
+	buf := make([]byte, 0, 128)
 	buf = append(buf, c.prefix...)
 	buf = append(buf, "a."...)
 	buf = strconv.AppendUint(buf, n, 10)
@@ -303,13 +305,9 @@ func (c *Client) send(ctx context.Context, e *entry, b *batch, name string, data
 	buf = append(buf, c.id...)
 	buf = append(buf, '.')
 	buf = strconv.AppendUint(buf, n, 10)
-	idEnd := len(buf)
-	buf = append(buf, c.prefix...)
-	buf = append(buf, "r."...)
-	buf = strconv.AppendUint(buf, n, 10)
 	names := string(buf)
-	ack, id := names[:ackEnd], names[ackEnd:idEnd]
-	h := taskHead{id: id, secret: b.secret, fn: name, reply: names[idEnd:], runTimeout: o.RunTimeout, attempt: 1}
+	ack, id := names[:ackEnd], names[ackEnd:]
+	h := taskHead{id: id, secret: b.secret, fn: name, reply: c.replies, runTimeout: o.RunTimeout, attempt: 1}
 	if o.Retry.MaxAttempts > 1 {
 		h.retry = retryPolicy{o.Retry.MaxAttempts, o.Retry.Backoff, o.Retry.MaxBackoff}
 	}
@@ -417,13 +415,15 @@ func (c *Client) onMsg(m *nats.Msg) {
 	if !ok {
 		return
 	}
+	if kind == "r" {
+		c.onReply(m) // the reply names its task in the data
+		return
+	}
 	n, err := strconv.ParseUint(num, 10, 64)
 	if err != nil {
 		return
 	}
 	switch kind {
-	case "r":
-		c.onReply(n, m)
 	case "a":
 		c.onAck(n, m)
 	case "l":
@@ -448,9 +448,13 @@ func (c *Client) onLost(n uint64) {
 
 // onReply settles a task from its worker's reply, if the reply carries
 // the task's secret.
-func (c *Client) onReply(n uint64, m *nats.Msg) {
-	status, secret, extra, rest, ok := decodeReply(m.Data)
-	if !ok {
+func (c *Client) onReply(m *nats.Msg) {
+	status, id, secret, extra, rest, ok := decodeReply(m.Data)
+	if !ok || len(id) <= len(c.id) || string(id[:len(c.id)]) != c.id || id[len(c.id)] != '.' {
+		return
+	}
+	n, err := strconv.ParseUint(string(id[len(c.id)+1:]), 10, 64)
+	if err != nil {
 		return
 	}
 	c.mu.Lock()

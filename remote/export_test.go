@@ -20,13 +20,13 @@ var QuickSeq = quickSeq
 // data with the encoded result: the subject and the data.
 func FakeReply(task []byte, result []byte) (string, []byte) {
 	h, _, _ := decodeTask(task)
-	return h.reply, encodeReply(statusOK, h.secret, "", result)
+	return h.reply, encodeReply(statusOK, h.id, h.secret, "", result)
 }
 
 // ForgedReply is a reply to the task message data without its secret.
 func ForgedReply(task []byte, result []byte) (string, []byte) {
 	h, _, _ := decodeTask(task)
-	return h.reply, encodeReply(statusOK, "guess", "", result)
+	return h.reply, encodeReply(statusOK, h.id, "guess", "", result)
 }
 
 // TaskEnvelope returns a task's id, secret and reply subject.

@@ -10,22 +10,24 @@ import (
 // that neither the server nor the worker parses headers per task (the one
 // header, Nats-Msg-Id, is read by the server only):
 //
-//	"VT2" id secret fn reply deadline runTimeout due attempt retry argument
+//	"VT3" id secret fn reply deadline runTimeout due attempt retry argument
 //
 // where id, secret, fn and reply are uvarint-length-prefixed strings (the
 // task's id "<client>.<n>", its secret, the function's name, the subject
-// for the reply), deadline is a varint of Unix nanoseconds on the caller's
+// for the reply: one per client, "_VELA.<user>.<queue>.<client>.r.0", so
+// that the server routes every reply of a client through one cached
+// subject), deadline is a varint of Unix nanoseconds on the caller's
 // clock (0: no WithTimeout), runTimeout a varint of nanoseconds (0: none),
 // due a varint of Unix nanoseconds before which the task must not start (0:
 // at once), attempt a uvarint (1 for the first call), retry the WithRetry
 // policy as three varints (MaxAttempts, Backoff, MaxBackoff; all 0 for
 // none), and the argument, encoded by the Codec, is the rest. A reply's data is
 //
-//	status secret extra result
+//	status id secret extra result
 //
-// with a one-byte status, the task's secret and an extra string (a panic's
-// value), both uvarint-length-prefixed, and the rest: the encoded result,
-// an error's message or a panic's stack. A cancel is one line per task,
+// with a one-byte status, the task's id, its secret and an extra string (a
+// panic's value), all three uvarint-length-prefixed, and the rest: the
+// encoded result, an error's message or a panic's stack. A cancel is one line per task,
 // "<id> <secret>\n".
 //
 // The secret is known only to the client that sent the task and to the
@@ -33,7 +35,9 @@ import (
 // a party that can publish on a reply or cancel subject but never received
 // the task cannot settle or cancel it.
 
-const taskMagic = "VT2"
+// taskMagic names the version of the envelope and of the reply: VT3 replies
+// name their task in the data (VT2 ones in the subject).
+const taskMagic = "VT3"
 
 // taskHead is a task message's envelope.
 type taskHead struct {
@@ -151,23 +155,25 @@ const (
 )
 
 // encodeReply returns the data of a reply message.
-func encodeReply(status byte, secret, extra string, rest []byte) []byte {
-	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(secret)+len(extra)+len(rest))
+func encodeReply(status byte, id, secret, extra string, rest []byte) []byte {
+	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+len(id)+len(secret)+len(extra)+len(rest))
 	b = append(b, status)
+	b = appendString(b, id)
 	b = appendString(b, secret)
 	b = appendString(b, extra)
 	return append(b, rest...)
 }
 
-// decodeReply reads a reply message's data; secret and extra share it.
-func decodeReply(data []byte) (status byte, secret, extra, rest []byte, ok bool) {
-	if len(data) < 3 {
-		return 0, nil, nil, nil, false
+// decodeReply reads a reply message's data; id, secret and extra share it.
+func decodeReply(data []byte) (status byte, id, secret, extra, rest []byte, ok bool) {
+	if len(data) < 4 {
+		return 0, nil, nil, nil, nil, false
 	}
 	r := reader{b: data[1:], ok: true}
+	id = r.bytes()
 	secret = r.bytes()
 	extra = r.bytes()
-	return data[0], secret, extra, r.b, r.ok
+	return data[0], id, secret, extra, r.b, r.ok
 }
 
 // sameSecret compares two secrets in constant time.

@@ -13,9 +13,9 @@ func TestTaskEnvelopeRoundTrip(t *testing.T) {
 	if !ok || got != h || string(arg) != `{"x":1}` {
 		t.Fatalf("decodeTask = %+v, %q, %v; want %+v", got, arg, ok, h)
 	}
-	status, secret, extra, rest, ok := decodeReply(encodeReply(statusPanic, "s3cret", "boom", []byte("stack")))
-	if !ok || status != statusPanic || string(secret) != "s3cret" || string(extra) != "boom" || string(rest) != "stack" {
-		t.Fatalf("decodeReply = %q, %q, %q, %q, %v", status, secret, extra, rest, ok)
+	status, id, secret, extra, rest, ok := decodeReply(encodeReply(statusPanic, "abc.7", "s3cret", "boom", []byte("stack")))
+	if !ok || status != statusPanic || string(id) != "abc.7" || string(secret) != "s3cret" || string(extra) != "boom" || string(rest) != "stack" {
+		t.Fatalf("decodeReply = %q, %q, %q, %q, %q, %v", status, id, secret, extra, rest, ok)
 	}
 }
 
@@ -23,7 +23,7 @@ func TestTaskEnvelopeRoundTrip(t *testing.T) {
 // refuses what is not a task.
 func FuzzDecodeTask(f *testing.F) {
 	f.Add(encodeTask(&taskHead{id: "a.1", secret: "s", fn: "f", reply: "r", attempt: 1}, []byte("1")))
-	f.Add([]byte("VT2\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"))
+	f.Add([]byte("VT3\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"))
 	f.Add([]byte("not a task"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h, arg, ok := decodeTask(data)

@@ -107,7 +107,7 @@ func (w *Worker) retry(r *run, err error) bool {
 		return true
 	}
 	_ = r.m.Ack()
-	w.answer(r.reply, statusRetry, r.secret, nil, strconv.FormatUint(ack.Sequence, 10))
+	w.answer(r.reply, r.id, statusRetry, r.secret, nil, strconv.FormatUint(ack.Sequence, 10))
 	return true
 }
 

@@ -79,7 +79,7 @@ func (w *Worker) accept(m *nats.Msg) bool {
 	}
 	fn := w.reg.lookup(h.fn)
 	if fn == nil {
-		w.answer(h.reply, statusUnknown, h.secret, nil, "")
+		w.answer(h.reply, h.id, statusUnknown, h.secret, nil, "")
 		_ = m.Ack()
 		return false
 	}
@@ -87,7 +87,7 @@ func (w *Worker) accept(m *nats.Msg) bool {
 	if fn.notIdempotent {
 		if md, err := m.Metadata(); err != nil || md.NumDelivered > 1 {
 			if !w.onlyGivenBack(h.id, md) {
-				w.answer(h.reply, statusLost, h.secret, nil, "")
+				w.answer(h.reply, h.id, statusLost, h.secret, nil, "")
 				_ = m.Ack()
 				return false
 			}
@@ -172,7 +172,7 @@ func (r *run) Wake() {
 		if res.Err != nil && r.retryAfter > 0 && w.retry(r, res.Err) {
 			break
 		}
-		w.answerResult(r.reply, r.secret, res.Value, res.Err)
+		w.answerResult(r.reply, r.id, r.secret, res.Value, res.Err)
 		_ = r.m.Ack()
 		if r.again {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -215,30 +215,30 @@ func (w *Worker) giveBackUnread(m *nats.Msg, bounce bool) {
 	}
 }
 
-func (w *Worker) answerResult(reply, secret string, v []byte, err error) {
+func (w *Worker) answerResult(reply, id, secret string, v []byte, err error) {
 	if err == nil {
-		w.answer(reply, statusOK, secret, v, "")
+		w.answer(reply, id, statusOK, secret, v, "")
 		return
 	}
 	switch e := err.(type) {
 	case *async.PanicError:
-		w.answer(reply, statusPanic, secret, e.Stack, fmt.Sprint(e.Value))
+		w.answer(reply, id, statusPanic, secret, e.Stack, fmt.Sprint(e.Value))
 	case *codecFailure:
-		w.answer(reply, statusCodec, secret, []byte(e.Error()), "")
+		w.answer(reply, id, statusCodec, secret, []byte(e.Error()), "")
 	case *workers.TimeoutError:
 		if e.Run {
-			w.answer(reply, statusRunOver, secret, nil, "")
+			w.answer(reply, id, statusRunOver, secret, nil, "")
 		} else {
-			w.answer(reply, statusTimeout, secret, nil, "")
+			w.answer(reply, id, statusTimeout, secret, nil, "")
 		}
 	default:
-		w.answer(reply, statusError, secret, []byte(err.Error()), "")
+		w.answer(reply, id, statusError, secret, []byte(err.Error()), "")
 	}
 }
 
-// answer publishes a reply; extra is a panic's value.
-func (w *Worker) answer(reply string, status byte, secret string, rest []byte, extra string) {
-	_ = w.l.nc.Publish(reply, encodeReply(status, secret, extra, rest))
+// answer publishes the reply to task id; extra is a panic's value.
+func (w *Worker) answer(reply, id string, status byte, secret string, rest []byte, extra string) {
+	_ = w.l.nc.Publish(reply, encodeReply(status, id, secret, extra, rest))
 }
 
 // cancelRuns cancels the runs whose function has not started, then the
