@@ -97,7 +97,7 @@ func (w *Worker) retry(r *run, err error) bool {
 			// the task fails with this call's error and ErrQueueFull,
 			// as a Spawn beyond the bound is refused, rather than run
 			// the attempt again until MaxDeliver.
-			w.answer(r.reply, statusRetryFull, r.secret, []byte(err.Error()), strconv.Itoa(h.attempt-1))
+			w.answer(r.reply, r.id, statusRetryFull, r.secret, []byte(err.Error()), strconv.Itoa(h.attempt-1))
 			_ = r.m.Ack()
 			return true
 		}
