@@ -231,12 +231,16 @@ func (l *link) setUpOnce(ctx context.Context, s *settings, worker bool) error {
 	body, _ := json.Marshal(req)
 	m, err := l.nc.RequestWithContext(ctx, s.control("setup"), body)
 	if errors.Is(err, nats.ErrNoResponders) {
-		// An external server without a control connection: the queue
-		// must have been set up by an operator.
+		// An external server without a control connection. A Client
+		// could not withdraw or delete its tasks: it is refused. A
+		// Worker serves a queue an operator has set up.
+		if !worker {
+			return fmt.Errorf("remote: queue %q: %w answers on this server (run remote.ServeControl beside it; see the delivery note): its withdrawn tasks would stay queued and run", s.Queue, ErrNoControl)
+		}
 		if _, serr := l.js.Stream(ctx, s.stream); serr == nil {
 			return nil
 		}
-		return fmt.Errorf("remote: setting up queue %q: no control connection answers and the queue has no stream (set it up as an operator; see the delivery note): %w", s.Queue, err)
+		return fmt.Errorf("remote: setting up queue %q: %w answers and the queue has no stream (run remote.ServeControl beside the server, or set the queue up as an operator; see the delivery note): %w", s.Queue, ErrNoControl, err)
 	}
 	if err != nil {
 		return fmt.Errorf("remote: setting up queue %q: %w", s.Queue, err)

@@ -29,6 +29,12 @@ var (
 	// task, that the server refused because the user may not do it (use
 	// that queue, in that role).
 	ErrNotPermitted = errors.New("remote: not permitted")
+	// ErrNoControl is wrapped by the error of a Dial, as a user, to a
+	// server with users where no control connection answers (an external
+	// nats-server without ServeControl beside it): such a Client could
+	// not withdraw its queued tasks, which would run later, nor delete
+	// the ones the server gave up on.
+	ErrNoControl = errors.New("remote: no control connection")
 )
 
 // taskError is the error of one task that the remote package decided (not

@@ -138,7 +138,8 @@ func permissions(u User) *server.Permissions {
 		case RoleWorker:
 			pub = append(pub,
 				"$JS.API.CONSUMER.MSG.NEXT."+stream+"."+consumerName,
-				"vela."+q+".tasks.*.>", // the next attempt of a task to retry
+				"$JS.API.STREAM.INFO."+stream, // Serve's check that an operator set the queue up
+				"vela."+q+".tasks.*.>",        // the next attempt of a task to retry
 				"$JS.ACK."+stream+"."+consumerName+".>",
 				"_VELA.*."+q+".*.r.*", // replies
 				"_VELA.*."+q+".*.i.*", // QueueInfo answers
