@@ -14,6 +14,10 @@ func QueuedTasks(c *Client) uint64 {
 // Connected reports whether c's connection is up.
 func Connected(c *Client) bool { return c.l.nc.IsConnected() }
 
+// Reconnected reports whether c has reconnected at least once and is
+// connected now.
+func Reconnected(c *Client) bool { return c.l.nc.IsConnected() && c.l.nc.Stats().Reconnects > 0 }
+
 var QuickSeq = quickSeq
 
 // FakeReply is what a worker would publish to answer the task message
