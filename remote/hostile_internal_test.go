@@ -74,10 +74,15 @@ func (q *hostileQueue) queued(t *testing.T) uint64 {
 func TestHostileTaskEnvelopes(t *testing.T) {
 	q := newHostileQueue(t)
 	answers := make(chan *nats.Msg, 512)
-	if _, err := q.nc.ChanSubscribe("evil.>", answers); err != nil {
-		t.Fatal(err)
+	for _, subject := range []string{"evil.>", "_VELA._.default.evil.>"} {
+		if _, err := q.nc.ChanSubscribe(subject, answers); err != nil {
+			t.Fatal(err)
+		}
 	}
-	good := taskHead{id: "evil.1", secret: "s", fn: "count", reply: "evil.r", attempt: 1}
+	// A task on the subject of client "evil" of user "_" (an open server)
+	// names its id and replies after them.
+	const replies = "_VELA._.default.evil.r"
+	good := taskHead{id: "evil.1", secret: "s", fn: "count", reply: replies, attempt: 1}
 	arg := []byte("7")
 	valid := encodeTask(&good, arg)
 
@@ -95,25 +100,32 @@ func TestHostileTaskEnvelopes(t *testing.T) {
 	bad = append(bad,
 		append([]byte("VT2"), valid[3:]...),
 		append([]byte("XT3"), valid[3:]...),
-		append([]byte("VT3\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"), valid[3:]...),                            // a length beyond 2^63
-		append(binary.AppendUvarint([]byte("VT3"), uint64(len(valid))*4), valid[3:]...),                        // a length beyond the data
-		field(func(h *taskHead) { h.id = "" }),                                                                 // no id
-		field(func(h *taskHead) { h.secret = "" }),                                                             // no secret
-		field(func(h *taskHead) { h.reply = "" }),                                                              // no reply
-		field(func(h *taskHead) { h.runTimeout = -time.Second }),                                               // a negative run timeout
-		field(func(h *taskHead) { h.attempt = 0 }),                                                             // attempt 0
-		field(func(h *taskHead) { h.attempt = -5 }),                                                            // a negative attempt
-		field(func(h *taskHead) { h.retry.maxAttempts = -1 }),                                                  // negative retry fields
-		field(func(h *taskHead) { h.retry.backoff = -1 }),                                                      //
-		field(func(h *taskHead) { h.retry.maxBackoff = -1 }),                                                   //
-		field(func(h *taskHead) { h.deadline = time.Now().Add(-time.Hour).UnixNano() }),                        // its caller gave up
-		field(func(h *taskHead) { h.deadline = -1 }),                                                           //
-		field(func(h *taskHead) { h.fn = "nobody" }),                                                           // no such function: answered as such
-		field(func(h *taskHead) { h.fn = strings.Repeat("x", 1<<16) }),                                         //
-		field(func(h *taskHead) { h.reply = "evil.r\r\nUNSUB 1\r\nPUB evil.injected 1\r\nx" }),                 // protocol in the reply subject
-		field(func(h *taskHead) { h.reply = "evil r" }),                                                        //
-		field(func(h *taskHead) { h.id = "evil.>"; h.fn = "countOnce"; h.due = time.Now().UnixNano() }),        // a key the give-back bucket refuses
-		field(func(h *taskHead) { h.fn = "count"; h.reply = "evil.r"; h.secret = strings.Repeat("s", 1<<16) }), // oversized, but well formed: it runs
+		append([]byte("VT3\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"), valid[3:]...),                     // a length beyond 2^63
+		append(binary.AppendUvarint([]byte("VT3"), uint64(len(valid))*4), valid[3:]...),                 // a length beyond the data
+		field(func(h *taskHead) { h.id = "" }),                                                          // no id
+		field(func(h *taskHead) { h.secret = "" }),                                                      // no secret
+		field(func(h *taskHead) { h.reply = "" }),                                                       // no reply
+		field(func(h *taskHead) { h.runTimeout = -time.Second }),                                        // a negative run timeout
+		field(func(h *taskHead) { h.attempt = 0 }),                                                      // attempt 0
+		field(func(h *taskHead) { h.attempt = -5 }),                                                     // a negative attempt
+		field(func(h *taskHead) { h.retry.maxAttempts = -1 }),                                           // negative retry fields
+		field(func(h *taskHead) { h.retry.backoff = -1 }),                                               //
+		field(func(h *taskHead) { h.retry.maxBackoff = -1 }),                                            //
+		field(func(h *taskHead) { h.deadline = time.Now().Add(-time.Hour).UnixNano() }),                 // its caller gave up
+		field(func(h *taskHead) { h.deadline = -1 }),                                                    //
+		field(func(h *taskHead) { h.fn = "nobody" }),                                                    // no such function: answered as such
+		field(func(h *taskHead) { h.fn = strings.Repeat("x", 1<<16) }),                                  //
+		field(func(h *taskHead) { h.reply = replies + "\r\nUNSUB 1\r\nPUB evil.injected 1\r\nx" }),      // protocol in the reply subject
+		field(func(h *taskHead) { h.reply = replies + " x" }),                                           //
+		field(func(h *taskHead) { h.id = "other.1" }),                                                   // another client's id
+		field(func(h *taskHead) { h.id = "evil" }),                                                      //
+		field(func(h *taskHead) { h.id = "evilx.1" }),                                                   //
+		field(func(h *taskHead) { h.reply = "_VELA._.default.other.r" }),                                // another client's replies
+		field(func(h *taskHead) { h.reply = "_VELA.bob.default.evil.r" }),                               // another user's
+		field(func(h *taskHead) { h.reply = "_VELA._.other.evil.r" }),                                   // another queue's
+		field(func(h *taskHead) { h.reply = "evil.r" }),                                                 // not a client's reply subject
+		field(func(h *taskHead) { h.id = "evil.>"; h.fn = "countOnce"; h.due = time.Now().UnixNano() }), // a key the give-back bucket refuses
+		field(func(h *taskHead) { h.fn = "count"; h.secret = strings.Repeat("s", 1<<16) }),              // oversized, but well formed: it runs
 	)
 	// Four of them are well formed and run: the two with a reply subject
 	// nats.go refuses to publish on (no answer goes out), the one with a
@@ -249,8 +261,9 @@ func TestHostileReplies(t *testing.T) {
 
 // On a server with users, a client (bob) cannot use a worker as a deputy:
 // a task on bob's own subject whose envelope names alice's reply subject
-// and her task's id runs, and its answer, which the worker may publish
-// there, lacks alice's secret, so she drops it and her task settles with
+// and the id of her running task is dropped unrun (its id would have
+// replaced hers among the worker's runs, and its answer gone to her
+// replies, where only her secret keeps it out), and her task settles with
 // its real value.
 func TestAClientCannotAnswerAnotherThroughAWorker(t *testing.T) {
 	users := []User{
@@ -302,12 +315,15 @@ func TestAClientCannotAnswerAnotherThroughAWorker(t *testing.T) {
 	if err := bob.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, "bob's task to run and be answered", func() bool {
-		return ran.Load() == 1 && alice.l.nc.IsConnected() && func() bool {
+	poll(t, "bob's task to leave the queue", func() bool {
+		return alice.l.nc.IsConnected() && func() bool {
 			st, err := alice.l.js.Stream(context.Background(), "VELA_jobs")
-			return err == nil && st.CachedInfo().State.Msgs == 1
+			return err == nil && st.CachedInfo().State.Msgs == 1 // alice's, running
 		}()
 	})
+	if n := ran.Load(); n != 0 {
+		t.Fatalf("bob's task claiming alice's id and replies ran %d times; a worker must drop it unrun", n)
+	}
 	close(release)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

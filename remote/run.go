@@ -47,6 +47,31 @@ func (w *Worker) batchOf(subject string) string {
 	return strings.TrimPrefix(subject, w.s.tasksBase)
 }
 
+// fromItsSender reports whether a task's id and reply subject belong to
+// the client on whose subject it came (batch is "<user>.<client>.<n>"):
+// the id is "<client>.<n>" and the reply "_VELA.<user>.<queue>.<client>.…".
+// With Users only that user may publish on its subjects, so a task cannot
+// take the id of another user's task (runs, cancels and give-backs are
+// keyed by id) nor send its answer to another user's replies.
+func (w *Worker) fromItsSender(batch string, h *taskHead) bool {
+	user, rest, ok := strings.Cut(batch, ".")
+	client, _, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || client == "" {
+		return false
+	}
+	id, ok := strings.CutPrefix(h.id, client)
+	if !ok || !strings.HasPrefix(id, ".") {
+		return false
+	}
+	r := h.reply
+	for _, part := range [...]string{"_VELA.", user, ".", w.s.Queue, ".", client, "."} {
+		if r, ok = strings.CutPrefix(r, part); !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // accept looks at one message with a slot taken. It returns false if the
 // task was answered or dropped without starting, so the slot is free again.
 func (w *Worker) accept(m *nats.Msg) bool {
@@ -56,6 +81,10 @@ func (w *Worker) accept(m *nats.Msg) bool {
 		return false
 	}
 	batch := w.batchOf(m.Subject)
+	if !w.fromItsSender(batch, &h) {
+		_ = m.Term() // a task claiming another client's id or replies
+		return false
+	}
 	w.mu.Lock()
 	cancelled := w.cancels.has(batch, h.id, h.secret)
 	w.mu.Unlock()
