@@ -124,3 +124,12 @@ func Deliveries(c *Client) (delivered uint64, waiting int) {
 	ci := cons.CachedInfo()
 	return ci.Delivered.Consumer, ci.NumWaiting
 }
+
+// Leads reports whether srv leads the stream (of any name) and its
+// consumer.
+func Leads(srv *Server, stream, consumer string) (streamLeader, consumerLeader bool) {
+	return srv.ns.JetStreamIsStreamLeader("$G", stream), srv.ns.JetStreamIsConsumerLeader("$G", stream, consumer)
+}
+
+// ServerName is srv's name (a cluster member's ClusterConfig.Server).
+func ServerName(srv *Server) string { return srv.ns.Name() }

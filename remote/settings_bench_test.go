@@ -22,9 +22,13 @@ type setting struct {
 	start   func(b *testing.B) (worker, client remote.Config, raw []nats.Option, rawURL string)
 	storage jetstream.StorageType
 	repl    int
+	// place, if set, moves the leaders of a side's stream and consumer
+	// once they exist, so that both sides run with the same placement.
+	place func(b *testing.B, stream, consumer string)
 }
 
 func settingsUnderTest() []setting {
+	var cluster []*remote.Server // the cluster of the latest cluster-r3-tcp start
 	file := func(noSync bool) func(b *testing.B) (remote.Config, remote.Config, []nats.Option, string) {
 		return func(b *testing.B) (remote.Config, remote.Config, []nats.Option, string) {
 			srv, err := remote.StartServer(remote.ServerConfig{Dir: b.TempDir(), NoSync: noSync})
@@ -62,12 +66,15 @@ func settingsUnderTest() []setting {
 				[]nats.Option{nats.UserInfo("root", pw+"-r"), nats.Secure(cliTLS)}, srv.URL()
 		}},
 		// Over TCP remote keeps its queues in files (it cannot tell that the
-		// servers keep no Dir), so the reference does too.
+		// servers keep no Dir), so the reference does too. Both sides run
+		// with one layout: every connection to the third server, the
+		// stream's leader on the first, the consumer's on the second
+		// (placeLeaders says why).
 		{name: "cluster-r3-tcp", storage: jetstream.FileStorage, repl: 3, start: func(b *testing.B) (remote.Config, remote.Config, []nats.Option, string) {
-			srvs := startClusterB(b)
-			cfg := remote.Config{URL: urls(srvs, nil), Queue: "bench", Replicas: 3}
+			cluster = startClusterB(b)
+			cfg := remote.Config{URL: cluster[2].URL(), Queue: "bench", Replicas: 3}
 			return cfg, cfg, nil, cfg.URL
-		}},
+		}, place: func(b *testing.B, stream, consumer string) { placeLeaders(b, cluster, stream, consumer, 0, 1) }},
 	}
 }
 
@@ -94,6 +101,9 @@ func BenchmarkSettings(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.Cleanup(func() { _ = c.Close() })
+				if st.place != nil {
+					st.place(b, "VELA_bench", "workers")
+				}
 				if kind == "rt" {
 					roundTripRemote(b, c)
 				} else {
@@ -111,6 +121,9 @@ func BenchmarkSettings(b *testing.B) {
 					defer r.stop()
 					if durable {
 						r.makeDurable(b)
+					}
+					if st.place != nil {
+						st.place(b, "RAW", "w")
 					}
 					if kind == "rt" {
 						roundTripRaw(b, r)
