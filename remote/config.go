@@ -47,7 +47,8 @@ type Config struct {
 // settings is a Config with its defaults applied, and the subjects of
 // its queue:
 //
-//	vela.<queue>.tasks.<user>.<client>.<batch>   a batch of tasks (the stream holds vela.<queue>.tasks.>)
+//	vela.<queue>.tasks.<user>.<client>.<batch>   a SpawnAll's tasks (the stream holds vela.<queue>.tasks.>)
+//	vela.<queue>.tasks.<user>.<client>.s         a client's single Spawns (batch "<user>.<client>.s<n>" each)
 //	vela.<queue>.cancel.<user>                   cancels, "<batch> <secret>" per line
 //	_VELA.<user>.<queue>.<client>.(a|l|p).<n>    a client's publish acks, loss marks, purge answers
 //	_VELA.<user>.<queue>.<client>.r.0            its replies (each names its task in its data)

@@ -47,6 +47,18 @@ func (w *Worker) batchOf(subject string) string {
 	return strings.TrimPrefix(subject, w.s.tasksBase)
 }
 
+// singleBatch returns the batch of a task: the tail of its subject, or
+// for a single Spawn, which comes on its client's subject for single
+// tasks, "<user>.<client>.s", the batch of that task alone,
+// "<user>.<client>.s<n>" for the task "<client>.<n>" (checked by
+// fromItsSender), as its client names it in a cancel.
+func singleBatch(tail, id string) string {
+	if !strings.HasSuffix(tail, ".s") {
+		return tail
+	}
+	return tail + id[strings.IndexByte(id, '.')+1:]
+}
+
 // fromItsSender reports whether a task's id and reply subject belong to
 // the client on whose subject it came (batch is "<user>.<client>.<n>"):
 // the id is "<client>.<n>" and the reply "_VELA.<user>.<queue>.<client>.…".
@@ -85,6 +97,7 @@ func (w *Worker) accept(m *nats.Msg) bool {
 		_ = m.Term() // a task claiming another client's id or replies
 		return false
 	}
+	batch = singleBatch(batch, h.id)
 	w.mu.Lock()
 	cancelled := w.cancels.has(batch, h.id, h.secret)
 	w.mu.Unlock()

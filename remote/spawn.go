@@ -69,7 +69,7 @@ func Spawn[R, A any](ctx context.Context, c *Client, name string, arg A, opts ..
 		t.p.Future().CancelWithCause(context.Cause(ctx))
 		return t.p.Future()
 	}
-	c.initBatch(&tb.b)
+	tb.b.single = true // send names it
 	if err := c.send(ctx, &t.e, &tb.b, name, data, &o); err != nil {
 		t.p.Reject(err)
 	}

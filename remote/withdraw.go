@@ -15,7 +15,11 @@ import (
 // size costs these two messages. A task of a batch whose siblings still
 // run (only for an instant, between a SpawnAll member failing and its
 // siblings being cancelled) is withdrawn alone: its message is deleted by
-// sequence and the cancel line names it, "<batch> <secret> <id>".
+// sequence and the cancel line names it, "<batch> <secret> <id>". A
+// single Spawn shares its subject with the client's other single Spawns,
+// so it is deleted by sequence too, at once if its acknowledgement has
+// come, else when it comes (settleAck); its cancel line is its batch's,
+// "<user>.<client>.s<n> <secret>".
 
 // abandon withdraws one task.
 func (c *Client) abandon(e *entry) { c.abandonAll([]*entry{e}) }
@@ -28,7 +32,7 @@ func (c *Client) abandonAll(es []*entry) {
 		e   *entry
 		seq uint64
 	}
-	var purge []*batch
+	var purge, whole []*batch
 	var seqs []uint64
 	var single []*entry
 	c.mu.Lock()
@@ -38,10 +42,17 @@ func (c *Client) abandonAll(es []*entry) {
 			continue
 		}
 		taken = append(taken, gone{e, e.seq})
+		m := e.msg
 		c.settledLocked(e)
 		if taken[len(taken)-1].seq == 0 {
 			e.abandoned = true // kept until its acknowledgement arrives
 			c.calls[e.n] = e
+			if e.b.single {
+				// Deleted by the sequence its acknowledgement tells: if that
+				// is lost, resendLoop sends the task again (the server
+				// stores it once) to learn it.
+				e.msg = m
+			}
 		}
 	}
 	// Once all of them are out, a batch with no task left is withdrawn
@@ -50,10 +61,17 @@ func (c *Client) abandonAll(es []*entry) {
 		b := g.e.b
 		switch {
 		case b.withdrawn:
+		case b.live == 0 && b.single:
+			b.withdrawn = true
+			whole = append(whole, b)
+			if g.seq != 0 {
+				seqs = append(seqs, g.seq)
+			}
 		case b.live == 0:
 			b.withdrawn = true
 			c.purging[b.n] = b
 			purge = append(purge, b)
+			whole = append(whole, b)
 		default:
 			single = append(single, g.e)
 			if g.seq != 0 {
@@ -68,7 +86,7 @@ func (c *Client) abandonAll(es []*entry) {
 	for _, seq := range seqs {
 		c.deleteMsg(seq)
 	}
-	c.broadcastCancel(purge, single)
+	c.broadcastCancel(whole, single)
 }
 
 // purge asks the server to remove the batch's queued tasks; the answer

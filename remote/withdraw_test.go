@@ -84,6 +84,65 @@ func TestCloseWithdrawsEverythingWithOnePurge(t *testing.T) {
 	}
 }
 
+// Single Spawns share their client's subject, so each is withdrawn by its
+// stream sequence: cancelling some of many queued tasks, right after Spawn
+// (mostly before the server's acknowledgement has come) or once queued,
+// removes exactly those, with one delete each and no purge, and a worker
+// started later runs all the others and none of them.
+func TestWithdrawingSingleSpawnsDeletesOnlyThem(t *testing.T) {
+	const n = 400
+	srv, c, cfg := queueOnly(t, "singles")
+	calls := countRequests(t, srv, "$JS.API.STREAM.MSG.DELETE.", "$JS.API.STREAM.PURGE.")
+	ctx := context.Background()
+	fs := make([]*async.Future[int], n)
+	for i := range fs {
+		fs[i] = remote.Spawn[int](ctx, c, "add", pair{i, 1})
+		if i%4 == 0 {
+			fs[i].Cancel()
+		}
+	}
+	eventually(t, "the tasks cancelled at once to leave", func() bool { return remote.QueuedTasks(c) == n-n/4 })
+	for i := 1; i < n; i += 4 {
+		fs[i].Cancel()
+	}
+	eventually(t, "the queued tasks cancelled to leave", func() bool { return remote.QueuedTasks(c) == n/2 })
+	eventually(t, "one delete per withdrawn task", func() bool { return calls() == n/2 })
+	w := serveInProcess(t, cfg)
+	for i, f := range fs {
+		if i%4 <= 1 {
+			if f.State() != async.Cancelled {
+				t.Fatalf("task %d: %v after Cancel", i, f.State())
+			}
+			continue
+		}
+		if v, err := await(t, f); err != nil || v != i+1 {
+			t.Fatalf("task %d = %v, %v", i, v, err)
+		}
+	}
+	eventually(t, "the queue to empty", func() bool { return remote.QueuedTasks(c) == 0 })
+	if got := w.Stats().Completed; got != n/2 {
+		t.Fatalf("the worker ran %d tasks; want the %d not withdrawn", got, n/2)
+	}
+	if got := calls(); got != n/2 {
+		t.Fatalf("%d delete or purge requests; want %d", got, n/2)
+	}
+}
+
+// A single Spawn withdrawn before its acknowledgement, which is then lost,
+// is sent again until an acknowledgement tells its sequence, and deleted:
+// nothing stays queued.
+func TestWithdrawnSingleSpawnWhoseAcknowledgementIsLostLeaves(t *testing.T) {
+	_, c, _ := queueOnly(t, "lostack")
+	remote.DropAcks(c, 1)
+	f := remote.Spawn[int](context.Background(), c, "add", pair{1, 2})
+	f.Cancel()
+	if f.State() != async.Cancelled {
+		t.Fatalf("state after Cancel = %v", f.State())
+	}
+	eventually(t, "the task to be queued", func() bool { return remote.QueuedTasks(c) == 1 })
+	eventually(t, "the task sent again, acknowledged and deleted", func() bool { return remote.QueuedTasks(c) == 0 })
+}
+
 func dialURLOrServer(t *testing.T, cfg remote.Config) *remote.Client {
 	t.Helper()
 	c, err := remote.Dial(context.Background(), cfg)
