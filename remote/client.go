@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nuid"
 	"github.com/velalang/runtime/async"
 	"github.com/velalang/runtime/workers"
 )
@@ -126,7 +125,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{s: s, id: nuid.Next(), calls: make(map[uint64]*entry), bySeq: make(map[uint64]uint64), purging: make(map[uint64]*batch), hooked: s.Hooks.client()}
+	c := &Client{s: s, id: newClientID(), calls: make(map[uint64]*entry), bySeq: make(map[uint64]uint64), purging: make(map[uint64]*batch), hooked: s.Hooks.client()}
 	var key [16]byte
 	_, _ = rand.Read(key[:])
 	c.keys, _ = aes.NewCipher(key[:])
@@ -142,6 +141,22 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	c.checks.Add(1)
 	go c.resendLoop()
 	return c, nil
+}
+
+// newClientID returns a new client's id: 72 random bits, 12 characters of
+// unpadded base64url. The id is in every task's subject, id, Nats-Msg-Id,
+// acknowledgement and reply subjects and in its reply, so its length is
+// paid about eight times per task (measured: a 22-character nuid instead
+// cost 3% of the throughput at 64 in flight on one core, 450 bytes per
+// task copied). It is not a secret (secrets are per batch); it must only
+// differ from every other client's of the queue while their tasks are
+// remembered (the server's two-minute duplicate window keyed by task id,
+// workers' runs and give-backs): two clients among a million sharing one
+// has a probability of about 1e-10.
+func newClientID() string {
+	var b [9]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 func (c *Client) start(ctx context.Context) error {
