@@ -77,12 +77,13 @@ func (c *cancelMemory) dropOldest() {
 	}
 }
 
-// has reports whether the task id of the batch was cancelled, alone or
-// with its batch, with this secret.
-func (c *cancelMemory) has(batch, id, secret string) bool {
+// has reports whether the task id, which came on the subject whose tail
+// is tail, was cancelled, alone or with its batch, with this secret.
+func (c *cancelMemory) has(tail, id, secret string) bool {
 	if len(c.secrets) == 0 {
 		return false
 	}
+	batch := singleBatch(tail, id)
 	return c.hasKey(batch, secret) || c.singles > 0 && c.hasKey(batch+"/"+id, secret)
 }
 
@@ -120,7 +121,7 @@ func (w *Worker) onCancel(m *nats.Msg) {
 			continue
 		}
 		for _, r := range w.runs {
-			if r.batch == batch && (!one || r.id == id) && sameSecret(r.secret, secret) {
+			if r.inBatch(batch) && (!one || r.id == id) && sameSecret(r.secret, secret) {
 				rs = append(rs, r)
 			}
 		}

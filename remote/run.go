@@ -20,7 +20,7 @@ type run struct {
 	order  uint64 // Worker.nruns when accepted
 	id     string
 	secret string
-	batch  string // "<user>.<client>.<batch>", the tail of its subject
+	batch  string // "<user>.<client>.<batch>" or "<user>.<client>.s", the tail of its subject (see singleBatch)
 	reply  string
 	head   taskHead // the envelope, for a retry
 	arg    []byte   // the encoded argument, for a retry
@@ -47,16 +47,27 @@ func (w *Worker) batchOf(subject string) string {
 	return strings.TrimPrefix(subject, w.s.tasksBase)
 }
 
-// singleBatch returns the batch of a task: the tail of its subject, or
-// for a single Spawn, which comes on its client's subject for single
-// tasks, "<user>.<client>.s", the batch of that task alone,
-// "<user>.<client>.s<n>" for the task "<client>.<n>" (checked by
-// fromItsSender), as its client names it in a cancel.
+// singleBatch returns the batch of a task from the tail of its subject
+// (a run's batch field): the tail itself, or for a single Spawn, which
+// comes on its client's subject for single tasks, "<user>.<client>.s", the
+// batch of that task alone, "<user>.<client>.s<n>" for the task
+// "<client>.<n>" (checked by fromItsSender), as its client names it in a
+// cancel. It allocates for a single Spawn: the hot path compares with
+// inBatch instead, and looks a key up only when cancels are remembered.
 func singleBatch(tail, id string) string {
 	if !strings.HasSuffix(tail, ".s") {
 		return tail
 	}
 	return tail + id[strings.IndexByte(id, '.')+1:]
+}
+
+// inBatch reports whether the run belongs to batch, a cancel's batch.
+func (r *run) inBatch(batch string) bool {
+	if !strings.HasSuffix(r.batch, ".s") {
+		return r.batch == batch
+	}
+	n, ok := strings.CutPrefix(batch, r.batch)
+	return ok && n == r.id[strings.IndexByte(r.id, '.')+1:]
 }
 
 // fromItsSender reports whether a task's id and reply subject belong to
@@ -97,7 +108,6 @@ func (w *Worker) accept(m *nats.Msg) bool {
 		_ = m.Term() // a task claiming another client's id or replies
 		return false
 	}
-	batch = singleBatch(batch, h.id)
 	w.mu.Lock()
 	cancelled := w.cancels.has(batch, h.id, h.secret)
 	w.mu.Unlock()
