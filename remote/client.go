@@ -355,11 +355,9 @@ func (c *Client) send(ctx context.Context, e *entry, b *batch, name string, data
 	m := &e.msgv
 	m.Subject, m.Reply, m.Data = b.subject, ack, encodeTask(&h, data)
 	// The task's headers are set here, and only here: the observers' (trace
-	// context), then Nats-Msg-Id.
+	// context), then Nats-Msg-Id. Without observers the message keeps no
+	// headers: publishTask adds Nats-Msg-Id each time it is sent.
 	e.msgID[0] = id
-	if !c.hooked {
-		m.Header = nats.Header{"Nats-Msg-Id": e.msgID[:]}
-	}
 	c.mu.Lock()
 	if c.closedErr != nil {
 		c.mu.Unlock()
@@ -383,7 +381,7 @@ func (c *Client) send(ctx context.Context, e *entry, b *batch, name string, data
 	}
 	var err error
 	if c.dropPubs.Load() <= 0 || c.dropPubs.Add(-1) < 0 {
-		err = c.l.nc.PublishMsg(m)
+		err = c.publishTask(m, e.msgID[:])
 	}
 	if err != nil {
 		c.forget(e)
@@ -415,6 +413,30 @@ func (c *Client) send(ctx context.Context, e *entry, b *batch, name string, data
 	}
 	c.mu.Unlock()
 	return nil
+}
+
+// headers holds header maps for publishTask: a map per task was the
+// client's largest allocation (about 340 bytes; measured: 2-4% of the
+// throughput at 64 in flight on one core).
+var headers = sync.Pool{New: func() any { return make(nats.Header, 1) }}
+
+// publishTask publishes task message m (or sends it again). A message
+// with headers (the observers') holds its Nats-Msg-Id already; one
+// without is published through a copy that carries id, the task's id, as
+// Nats-Msg-Id in a pooled map (PublishMsg has encoded the headers when it
+// returns), so that m itself is never written.
+func (c *Client) publishTask(m *nats.Msg, id []string) error {
+	if m.Header != nil {
+		return c.l.nc.PublishMsg(m)
+	}
+	h := headers.Get().(nats.Header)
+	h["Nats-Msg-Id"] = id
+	sent := *m
+	sent.Header = h
+	err := c.l.nc.PublishMsg(&sent)
+	h["Nats-Msg-Id"] = nil
+	headers.Put(h)
+	return err
 }
 
 // forget drops e without any message to the server.
@@ -696,7 +718,7 @@ func (c *Client) resendLoop() {
 	defer c.checks.Done()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	var again []*nats.Msg
+	var again []*entry
 	var gone []*entry
 	for {
 		select {
@@ -717,12 +739,12 @@ func (c *Client) resendLoop() {
 					c.settledLocked(e)
 					gone = append(gone, e)
 				default:
-					again = append(again, e.msg)
+					again = append(again, e)
 				}
 			}
 			c.mu.Unlock()
-			for _, m := range again {
-				_ = c.l.nc.PublishMsg(m)
+			for _, e := range again {
+				_ = c.publishTask(&e.msgv, e.msgID[:])
 			}
 			for _, e := range gone {
 				e.t.reject(fnError(e.t.function(), fmt.Errorf("the server never acknowledged the task (sent %v ago)", ackGiveUp)))

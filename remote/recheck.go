@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -85,7 +84,7 @@ func (c *Client) recheckOnce(ctx context.Context, epoch uint64) error {
 		}
 	}
 	var lost []*entry
-	var resend []*nats.Msg
+	var resend []*entry
 	c.mu.Lock()
 	resendable := time.Since(c.away) < dedupWindow-10*time.Second
 	for _, e := range c.calls {
@@ -93,7 +92,7 @@ func (c *Client) recheckOnce(ctx context.Context, epoch uint64) error {
 		case e.abandoned:
 		case e.seq == 0 && e.epoch < epoch && e.msg != nil && resendable:
 			e.resent = true
-			resend = append(resend, e.msg)
+			resend = append(resend, e)
 		case e.seq == 0 && e.epoch < epoch:
 			lost = append(lost, e)
 		case e.seq != 0 && gone(e.seq):
@@ -105,8 +104,8 @@ func (c *Client) recheckOnce(ctx context.Context, epoch uint64) error {
 		msgs = append(msgs, c.prefix+"l."+strconv.FormatUint(e.n, 10))
 	}
 	c.mu.Unlock()
-	for _, m := range resend {
-		_ = c.l.nc.PublishMsg(m)
+	for _, e := range resend {
+		_ = c.publishTask(&e.msgv, e.msgID[:])
 	}
 	// The marks travel through the server, so that they arrive after any
 	// reply published before the check, and a reply that did arrive wins.

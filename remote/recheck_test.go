@@ -134,3 +134,29 @@ func TestTaskLostOnTheWayIsSentAgain(t *testing.T) {
 		t.Fatalf("%d runs", got)
 	}
 }
+
+// Every task carries its id as Nats-Msg-Id, a single Spawn's and a
+// SpawnAll member's, and so does a task sent again because its
+// acknowledgement did not come: the server keeps one copy.
+func TestEveryTaskCarriesItsIDAsNatsMsgID(t *testing.T) {
+	srv, c, _ := queueOnly(t, "msgid")
+	tasks := stealTask(t, srv)
+	check := func(what string) string {
+		t.Helper()
+		m := wait(t, tasks, what)
+		id, _, _, ok := remote.TaskEnvelope(m.Data)
+		if !ok || m.Header.Get("Nats-Msg-Id") != id {
+			t.Fatalf("%s: Nats-Msg-Id %q, id %q", what, m.Header.Get("Nats-Msg-Id"), id)
+		}
+		return id
+	}
+	remote.DropAcks(c, 1) // the next acknowledgement: the single Spawn's
+	remote.Spawn[int](context.Background(), c, "add", pair{3, 4})
+	first := check("a single Spawn")
+	remote.SpawnAll[int](context.Background(), c, "add", []pair{{1, 2}})
+	check("a SpawnAll member")
+	if again := check("the single Spawn sent again, its acknowledgement lost"); again != first {
+		t.Fatalf("sent again as %q, first as %q", again, first)
+	}
+	eventually(t, "the two tasks queued once each", func() bool { return remote.QueuedTasks(c) == 2 })
+}
