@@ -97,6 +97,7 @@ type entry struct {
 	resent    bool        // sent again after a reconnection
 	seq       uint64      // the task's stream sequence, once acknowledged
 	abandoned bool        // withdrawn before its sequence was known
+	noStream  time.Time   // when a 503 first said that no server took it
 	timer     *time.Timer // the WithTimeout deadline
 	stopCtx   func() bool // stops the context.AfterFunc of Spawn's ctx
 }
@@ -571,9 +572,42 @@ func (c *Client) onAck(n uint64, m *nats.Msg) {
 		c.settleAck(n, pubAck{Seq: seq}, nil)
 		return
 	}
+	if m.Header.Get("Status") == "503" {
+		c.noStream(n)
+		return
+	}
 	var ack pubAck // on the heap (json): only off the fast path
 	failure := parseAck(m, &ack, c.s.Queue)
 	c.settleAck(n, ack, failure)
+}
+
+// noStreamGiveUp bounds how long a task keeps being sent while the
+// server answers that nothing took it (below).
+const noStreamGiveUp = 30 * time.Second
+
+// noStream handles an acknowledgement with status 503 (no responders):
+// no server took the task, because the queue's stream has no leader for a
+// moment (a cluster electing one after a leader change: measured, tasks
+// spawned across stream leader stepdowns got it) or because the stream is
+// gone. The task was not stored, so resendLoop sends it again at its next
+// tick (same Nats-Msg-Id); it fails only if the 503s go on for
+// noStreamGiveUp.
+func (c *Client) noStream(n uint64) {
+	c.mu.Lock()
+	e := c.calls[n]
+	switch {
+	case e == nil:
+	case e.abandoned:
+		delete(c.calls, n) // withdrawn, and never stored
+	case e.noStream.IsZero():
+		e.noStream = time.Now()
+	case time.Since(e.noStream) > noStreamGiveUp:
+		c.settledLocked(e)
+		c.mu.Unlock()
+		e.t.reject(fnError(e.t.function(), fmt.Errorf("remote: no stream for queue %q for %v (was it deleted?)", c.s.Queue, noStreamGiveUp)))
+		return
+	}
+	c.mu.Unlock()
 }
 
 // quickSeq reads the sequence of a plain acknowledgement,
@@ -602,8 +636,6 @@ func quickSeq(data []byte) (uint64, bool) {
 // task was refused.
 func parseAck(m *nats.Msg, ack *pubAck, queue string) error {
 	switch {
-	case m.Header.Get("Status") == "503":
-		return fmt.Errorf("remote: no stream for queue %q (was it deleted?)", queue)
 	case json.Unmarshal(m.Data, ack) != nil:
 		return fmt.Errorf("remote: unreadable acknowledgement %q", m.Data)
 	case ack.Error != nil && strings.Contains(ack.Error.Description, "maximum messages"):
@@ -732,7 +764,7 @@ func (c *Client) resendLoop() {
 			c.mu.Lock()
 			for _, e := range c.calls {
 				switch age := now.Sub(e.sentAt); {
-				case e.seq != 0 || e.msg == nil || age < ackPatience:
+				case e.seq != 0 || e.msg == nil || age < ackPatience && e.noStream.IsZero():
 				case e.abandoned && age > ackGiveUp:
 					delete(c.calls, e.n) // a withdrawn single Spawn the server never acknowledged
 				case age > ackGiveUp:
