@@ -274,7 +274,7 @@ func TestSecondReplyIsIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := wait(t, batch.Messages(), "a delivery")
-	subject, data := remote.FakeReply(m.Data(), []byte("7"))
+	subject, data := remote.FakeReply(m.Subject(), m.Data(), []byte("7"))
 	if err := nc.Publish(subject, data); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,9 @@
 package remote
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // QueuedTasks is how many tasks c's queue holds (waiting or running).
 func QueuedTasks(c *Client) uint64 {
@@ -20,22 +23,38 @@ func Reconnected(c *Client) bool { return c.l.nc.IsConnected() && c.l.nc.Stats()
 
 var QuickSeq = quickSeq
 
+// decodeTaskMsg decodes a task message as a worker of its queue would,
+// from its subject, "vela.<queue>.tasks.<user>.<client>.<batch>", and data.
+func decodeTaskMsg(subject string, data []byte) (taskHead, bool) {
+	parts := strings.SplitN(subject, ".", 4)
+	if len(parts) < 4 || parts[0] != "vela" || parts[2] != "tasks" {
+		return taskHead{}, false
+	}
+	from, ok := senderOf(parts[3])
+	if !ok {
+		return taskHead{}, false
+	}
+	h, _, ok := decodeTask(data, parts[1], from)
+	return h, ok
+}
+
 // FakeReply is what a worker would publish to answer the task message
-// data with the encoded result: the subject and the data.
-func FakeReply(task []byte, result []byte) (string, []byte) {
-	h, _, _ := decodeTask(task)
+// (its subject and data) with the encoded result: the subject and the data.
+func FakeReply(subject string, task []byte, result []byte) (string, []byte) {
+	h, _ := decodeTaskMsg(subject, task)
 	return h.reply, encodeReply(statusOK, h.id, h.secret, "", result)
 }
 
-// ForgedReply is a reply to the task message data without its secret.
-func ForgedReply(task []byte, result []byte) (string, []byte) {
-	h, _, _ := decodeTask(task)
+// ForgedReply is a reply to the task message without its secret.
+func ForgedReply(subject string, task []byte, result []byte) (string, []byte) {
+	h, _ := decodeTaskMsg(subject, task)
 	return h.reply, encodeReply(statusOK, h.id, "guess", "", result)
 }
 
-// TaskEnvelope returns a task's id, secret and reply subject.
-func TaskEnvelope(task []byte) (id, secret, reply string, ok bool) {
-	h, _, ok := decodeTask(task)
+// TaskEnvelope returns a task message's id, secret and reply subject, as
+// a worker reads them.
+func TaskEnvelope(subject string, task []byte) (id, secret, reply string, ok bool) {
+	h, ok := decodeTaskMsg(subject, task)
 	return h.id, h.secret, h.reply, ok
 }
 

@@ -16,7 +16,8 @@ import (
 // count alone cannot tell "its worker was lost" from "its worker gave it
 // back unstarted", so before the NAK the worker records the give-back in
 // the queue's small key-value bucket VELA_GIVEN_<queue>, under the task's
-// id. A worker that receives such a task with delivery count d runs it
+// key, "<user>.<client>.<n>" (not its id alone, which another user could
+// give one of its own tasks: see taskHead). A worker that receives such a task with delivery count d runs it
 // only if all d-1 earlier deliveries were give-backs. Only NotIdempotent
 // tasks that are given back or redelivered cost these calls; nothing else
 // touches the bucket.
@@ -47,9 +48,9 @@ func (l *link) ensureBucket(ctx context.Context, s *settings) (jetstream.KeyValu
 	return kv, nil
 }
 
-// givenBack returns how many times the task id was given back unstarted.
-func givenBack(ctx context.Context, kv jetstream.KeyValue, id string) (uint64, error) {
-	e, err := kv.Get(ctx, id)
+// givenBack returns how many times the task key was given back unstarted.
+func givenBack(ctx context.Context, kv jetstream.KeyValue, key string) (uint64, error) {
+	e, err := kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return 0, nil
 	}
@@ -59,17 +60,17 @@ func givenBack(ctx context.Context, kv jetstream.KeyValue, id string) (uint64, e
 	return strconv.ParseUint(string(e.Value()), 10, 64)
 }
 
-// noteGiveBack adds one give-back to the task id's count.
-func noteGiveBack(ctx context.Context, kv jetstream.KeyValue, id string) error {
-	n, err := givenBack(ctx, kv, id)
+// noteGiveBack adds one give-back to the task key's count.
+func noteGiveBack(ctx context.Context, kv jetstream.KeyValue, key string) error {
+	n, err := givenBack(ctx, kv, key)
 	if err != nil {
 		return err
 	}
-	_, err = kv.Put(ctx, id, strconv.AppendUint(nil, n+1, 10))
+	_, err = kv.Put(ctx, key, strconv.AppendUint(nil, n+1, 10))
 	return err
 }
 
-// forgetGiveBacks drops the task id's record once it is answered.
-func forgetGiveBacks(ctx context.Context, kv jetstream.KeyValue, id string) {
-	_ = kv.Purge(ctx, id)
+// forgetGiveBacks drops the task key's record once it is answered.
+func forgetGiveBacks(ctx context.Context, kv jetstream.KeyValue, key string) {
+	_ = kv.Purge(ctx, key)
 }

@@ -66,23 +66,21 @@ func (q *hostileQueue) queued(t *testing.T) uint64 {
 	return st.CachedInfo().State.Msgs
 }
 
-// Malformed task envelopes, one field at a time, on the task subject: the
-// worker never panics, never runs a function for one, takes every one off
-// the queue, and keeps serving (and cancelling) real tasks. Subjects that
-// would inject protocol into the worker's connection are refused by
-// nats.go before they are sent.
+// Malformed task envelopes, one field at a time, and malformed task
+// subjects: the worker never panics, never runs a function for one, takes
+// every one off the queue, and keeps serving real tasks. A task's id and
+// reply subject are not in its envelope (the worker derives them from the
+// subject), so no envelope can name another client's, nor put protocol in
+// a subject the worker publishes on.
 func TestHostileTaskEnvelopes(t *testing.T) {
 	q := newHostileQueue(t)
 	answers := make(chan *nats.Msg, 512)
-	for _, subject := range []string{"evil.>", "_VELA._.default.evil.>"} {
-		if _, err := q.nc.ChanSubscribe(subject, answers); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := q.nc.ChanSubscribe("_VELA._.default.*.r.0", answers); err != nil {
+		t.Fatal(err)
 	}
-	// A task on the subject of client "evil" of user "_" (an open server)
-	// names its id and replies after them.
-	const replies = "_VELA._.default.evil.r"
-	good := taskHead{id: "evil.1", secret: "s", fn: "count", reply: replies, attempt: 1}
+	// Tasks on the subject of client "evil" of user "_" (an open server).
+	const subject = "vela.default.tasks._.evil.1"
+	good := taskHead{n: 1, secret: "s", fn: "count", attempt: 1}
 	arg := []byte("7")
 	valid := encodeTask(&good, arg)
 
@@ -98,47 +96,39 @@ func TestHostileTaskEnvelopes(t *testing.T) {
 		return encodeTask(&h, arg)
 	}
 	bad = append(bad,
-		append([]byte("VT2"), valid[3:]...),
-		append([]byte("XT3"), valid[3:]...),
-		append([]byte("VT3\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"), valid[3:]...),                     // a length beyond 2^63
-		append(binary.AppendUvarint([]byte("VT3"), uint64(len(valid))*4), valid[3:]...),                 // a length beyond the data
-		field(func(h *taskHead) { h.id = "" }),                                                          // no id
-		field(func(h *taskHead) { h.secret = "" }),                                                      // no secret
-		field(func(h *taskHead) { h.reply = "" }),                                                       // no reply
-		field(func(h *taskHead) { h.runTimeout = -time.Second }),                                        // a negative run timeout
-		field(func(h *taskHead) { h.attempt = 0 }),                                                      // attempt 0
-		field(func(h *taskHead) { h.attempt = -5 }),                                                     // a negative attempt
-		field(func(h *taskHead) { h.retry.maxAttempts = -1 }),                                           // negative retry fields
-		field(func(h *taskHead) { h.retry.backoff = -1 }),                                               //
-		field(func(h *taskHead) { h.retry.maxBackoff = -1 }),                                            //
-		field(func(h *taskHead) { h.deadline = time.Now().Add(-time.Hour).UnixNano() }),                 // its caller gave up
-		field(func(h *taskHead) { h.deadline = -1 }),                                                    //
-		field(func(h *taskHead) { h.fn = "nobody" }),                                                    // no such function: answered as such
-		field(func(h *taskHead) { h.fn = strings.Repeat("x", 1<<16) }),                                  //
-		field(func(h *taskHead) { h.reply = replies + "\r\nUNSUB 1\r\nPUB evil.injected 1\r\nx" }),      // protocol in the reply subject
-		field(func(h *taskHead) { h.reply = replies + " x" }),                                           //
-		field(func(h *taskHead) { h.id = "other.1" }),                                                   // another client's id
-		field(func(h *taskHead) { h.id = "evil" }),                                                      //
-		field(func(h *taskHead) { h.id = "evilx.1" }),                                                   //
-		field(func(h *taskHead) { h.reply = "_VELA._.default.other.r" }),                                // another client's replies
-		field(func(h *taskHead) { h.reply = "_VELA.bob.default.evil.r" }),                               // another user's
-		field(func(h *taskHead) { h.reply = "_VELA._.other.evil.r" }),                                   // another queue's
-		field(func(h *taskHead) { h.reply = "evil.r" }),                                                 // not a client's reply subject
-		field(func(h *taskHead) { h.id = "evil.>"; h.fn = "countOnce"; h.due = time.Now().UnixNano() }), // a key the give-back bucket refuses
-		field(func(h *taskHead) { h.fn = "count"; h.secret = strings.Repeat("s", 1<<16) }),              // oversized, but well formed: it runs
+		append([]byte("VT3"), valid[3:]...), // an older envelope's tag
+		append([]byte("XT4"), valid[3:]...),
+		append([]byte("VT4\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02"), valid[4:]...),         // a number beyond 2^64
+		append([]byte("VT4\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"), valid[5:]...),     // a length beyond 2^63
+		append(binary.AppendUvarint([]byte("VT4\x01"), uint64(len(valid))*4), valid[5:]...), // a length beyond the data
+		field(func(h *taskHead) { h.n = 0 }),                                                // no number
+		field(func(h *taskHead) { h.secret = "" }),                                          // no secret
+		field(func(h *taskHead) { h.runTimeout = -time.Second }),                            // a negative run timeout
+		field(func(h *taskHead) { h.attempt = 0 }),                                          // attempt 0
+		field(func(h *taskHead) { h.attempt = -5 }),                                         // a negative attempt
+		field(func(h *taskHead) { h.retry.maxAttempts = -1 }),                               // negative retry fields
+		field(func(h *taskHead) { h.retry.backoff = -1 }),                                   //
+		field(func(h *taskHead) { h.retry.maxBackoff = -1 }),                                //
+		field(func(h *taskHead) { h.deadline = time.Now().Add(-time.Hour).UnixNano() }),     // its caller gave up
+		field(func(h *taskHead) { h.deadline = -1 }),                                        //
+		field(func(h *taskHead) { h.fn = "nobody" }),                                        // no such function: answered as such
+		field(func(h *taskHead) { h.fn = strings.Repeat("x", 1<<16) }),                      //
+		field(func(h *taskHead) { h.n = 1<<64 - 1 }),                                        // the largest number, well formed: it runs
+		field(func(h *taskHead) { h.secret = strings.Repeat("s", 1<<16) }),                  // oversized, but well formed: it runs
 	)
-	// Four of them are well formed and run: the two with a reply subject
-	// nats.go refuses to publish on (no answer goes out), the one with a
-	// wildcard id, the one with an oversized secret.
-	const wellFormed = 4
+	const wellFormedOnSubject = 2
 	for _, b := range bad {
-		if err := q.nc.Publish("vela.default.tasks._.evil.1", b); err != nil {
+		if err := q.nc.Publish(subject, b); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Stray messages of the server's own kinds and a body that is not an
-	// envelope at all.
+	// A valid envelope on task subjects that do not name a user, a client
+	// and a batch, stray messages of the server's own kinds, and a body
+	// that is not an envelope at all: none runs.
 	for _, m := range []*nats.Msg{
+		{Subject: "vela.default.tasks._.evil", Data: valid},
+		{Subject: "vela.default.tasks._", Data: valid},
+		{Subject: "vela.default.tasks.evil", Data: valid},
 		{Subject: "vela.default.tasks._.evil.2", Data: bytes.Repeat([]byte{0xff}, 1<<16)},
 		{Subject: "vela.default.tasks._.evil.2", Header: nats.Header{"Status": {"409"}}, Data: valid[:10]},
 	} {
@@ -146,6 +136,21 @@ func TestHostileTaskEnvelopes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Well formed, on odd but valid subjects: a batch of two tokens, and a
+	// client whose name the give-back bucket refuses as a key (a
+	// NotIdempotent function: recording a give-back would fail, to the safe
+	// side).
+	once := good
+	once.fn = "countOnce"
+	for _, m := range []*nats.Msg{
+		{Subject: "vela.default.tasks._.evil.1.2", Data: valid},
+		{Subject: "vela.default.tasks._.ev!l.1", Data: encodeTask(&once, arg)},
+	} {
+		if err := q.nc.PublishMsg(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const wellFormed = wellFormedOnSubject + 2
 	if err := q.nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -153,23 +158,28 @@ func TestHostileTaskEnvelopes(t *testing.T) {
 	if got := q.calls.Load(); got != wellFormed {
 		t.Fatalf("the functions ran %d times for hostile envelopes; want %d (the well-formed ones)", got, wellFormed)
 	}
-	// The worker still serves, and its cancel subscription (sid 1 of its
-	// connection, which the injected UNSUB aimed at) still cancels.
+	// The worker still serves.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if v, err := Spawn[int](ctx, q.c, "count", 42).Await(ctx); err != nil || v != 42 {
 		t.Fatalf("a real task after the hostile ones = %v, %v", v, err)
 	}
-	for {
-		select {
-		case m := <-answers:
-			if m.Subject == "evil.injected" {
-				t.Fatal("a reply subject injected protocol into the worker's connection")
-			}
-			continue
-		default:
+	// Every answer went to the reply subject of the client its subject
+	// named, with the id derived from it.
+	ids := map[string]bool{}
+	for len(answers) > 0 {
+		m := <-answers
+		_, id, _, _, _, ok := decodeReply(m.Data)
+		client, _, _ := strings.Cut(string(id), ".")
+		if !ok || m.Subject != "_VELA._.default."+client+".r.0" {
+			t.Fatalf("an answer to %q on %q", id, m.Subject)
 		}
-		break
+		ids[string(id)] = true
+	}
+	for _, id := range []string{"evil.1", "evil.18446744073709551615", "ev!l.1"} {
+		if !ids[id] {
+			t.Errorf("no answer to %s; got %v", id, ids)
+		}
 	}
 	q.w.mu.Lock()
 	n := len(q.w.runs)
@@ -203,7 +213,7 @@ func TestHostileReplies(t *testing.T) {
 		select {
 		case m := <-tasks:
 			var ok bool
-			if *h, _, ok = decodeTask(m.Data); !ok {
+			if *h, ok = decodeTaskMsg(m.Subject, m.Data); !ok {
 				t.Fatal("not a task")
 			}
 		case <-time.After(20 * time.Second):
@@ -259,12 +269,13 @@ func TestHostileReplies(t *testing.T) {
 	}
 }
 
-// On a server with users, a client (bob) cannot use a worker as a deputy:
-// a task on bob's own subject whose envelope names alice's reply subject
-// and the id of her running task is dropped unrun (its id would have
-// replaced hers among the worker's runs, and its answer gone to her
-// replies, where only her secret keeps it out), and her task settles with
-// its real value.
+// On a server with users, a client (bob) cannot use a worker as a deputy
+// against another (alice): a task carries no id and no reply subject, the
+// worker derives both from the subject, on which only bob may publish. So
+// even a task on bob's subject that names alice's client, and so the same
+// "<client>.<n>" as her running task, is bob's: it runs as his (it does
+// not replace hers among the worker's runs, where a cancel of hers would
+// have missed her task), and its answer goes to bob's replies.
 func TestAClientCannotAnswerAnotherThroughAWorker(t *testing.T) {
 	users := []User{
 		{Name: "alice", Password: "pa", Role: RoleClient, Queues: []string{"jobs"}},
@@ -276,16 +287,14 @@ func TestAClientCannotAnswerAnotherThroughAWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	release := make(chan struct{})
+	started, ended := make(chan struct{}, 1), make(chan struct{}, 1)
 	var ran atomic.Int32
 	reg := NewRegistry()
 	if err := Register(reg, "hold", func(ctx context.Context, n int) (int, error) {
-		select {
-		case <-release:
-			return n, nil
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		}
+		started <- struct{}{}
+		<-ctx.Done()
+		ended <- struct{}{}
+		return 0, ctx.Err()
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -303,31 +312,50 @@ func TestAClientCannotAnswerAnotherThroughAWorker(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = alice.Close() })
 	f := Spawn[int](context.Background(), alice, "hold", 1)
+	within(t, started, "alice's task to start")
 	bob, err := nats.Connect("", nats.InProcessServer(srv), nats.UserInfo("bob", "pb"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(bob.Close)
-	h := taskHead{id: alice.id + ".1", secret: "guess", fn: "count", reply: alice.replies, attempt: 1}
-	if err := bob.Publish("vela.jobs.tasks.bob.x.1", encodeTask(&h, []byte("666"))); err != nil {
+	answers := make(chan *nats.Msg, 4)
+	if _, err := bob.ChanSubscribe("_VELA.bob.>", answers); err != nil {
 		t.Fatal(err)
 	}
-	if err := bob.Flush(); err != nil {
+	h := taskHead{n: 1, secret: "guess", fn: "count", attempt: 1} // alice's task is "<alice>.1" too
+	if err := bob.Publish("vela.jobs.tasks.bob."+alice.id+".s", encodeTask(&h, []byte("666"))); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, "bob's task to leave the queue", func() bool {
-		return alice.l.nc.IsConnected() && func() bool {
-			st, err := alice.l.js.Stream(context.Background(), "VELA_jobs")
-			return err == nil && st.CachedInfo().State.Msgs == 1 // alice's, running
-		}()
-	})
-	if n := ran.Load(); n != 0 {
-		t.Fatalf("bob's task claiming alice's id and replies ran %d times; a worker must drop it unrun", n)
+	m := within(t, answers, "the answer to bob's task")
+	status, id, secret, _, rest, ok := decodeReply(m.Data)
+	if want := "_VELA.bob.jobs." + alice.id + ".r.0"; !ok || m.Subject != want || string(id) != alice.id+".1" ||
+		status != statusOK || string(secret) != "guess" || string(rest) != "666" {
+		t.Fatalf("bob's task answered on %q with %q %q %q %q; want its answer on bob's %q", m.Subject, status, id, secret, rest, want)
 	}
-	close(release)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if v, err := f.Await(ctx); err != nil || v != 1 {
-		t.Fatalf("alice's task = %v, %v; want its real value", v, err)
+	if n := ran.Load(); n != 1 {
+		t.Fatalf("bob's task ran %d times", n)
+	}
+	w.mu.Lock()
+	r := w.runs["alice."+alice.id+".1"]
+	w.mu.Unlock()
+	if r == nil || r.id != alice.id+".1" {
+		t.Fatal("alice's running task is no longer among the worker's runs")
+	}
+	// Her cancel still reaches her task.
+	f.Cancel()
+	within(t, ended, "alice's cancelled task to see its context end")
+	if f.State() != async.Cancelled {
+		t.Fatalf("alice's task is %v; want cancelled", f.State())
+	}
+}
+
+func within[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no %s within 20s", what)
+		panic("unreachable")
 	}
 }

@@ -23,7 +23,7 @@ func TestCancelsForAnotherBatchAreIgnored(t *testing.T) {
 	type stolen struct{ batch, id, secret string }
 	steal := func() stolen {
 		m := wait(t, tasks, "a task")
-		id, secret, _, ok := remote.TaskEnvelope(m.Data)
+		id, secret, _, ok := remote.TaskEnvelope(m.Subject, m.Data)
 		if !ok {
 			t.Fatal("not a task")
 		}

@@ -3,6 +3,8 @@ package remote
 import (
 	"crypto/subtle"
 	"encoding/binary"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -10,43 +12,84 @@ import (
 // that neither the server nor the worker parses headers per task (the one
 // header, Nats-Msg-Id, is read by the server only):
 //
-//	"VT3" id secret fn reply deadline runTimeout due attempt retry argument
+//	"VT4" n secret fn deadline runTimeout due attempt retry argument
 //
-// where id, secret, fn and reply are uvarint-length-prefixed strings (the
-// task's id "<client>.<n>", its secret, the function's name, the subject
-// for the reply: one per client, "_VELA.<user>.<queue>.<client>.r.0", so
-// that the server routes every reply of a client through one cached
-// subject), deadline is a varint of Unix nanoseconds on the caller's
-// clock (0: no WithTimeout), runTimeout a varint of nanoseconds (0: none),
-// due a varint of Unix nanoseconds before which the task must not start (0:
-// at once), attempt a uvarint (1 for the first call), retry the WithRetry
-// policy as three varints (MaxAttempts, Backoff, MaxBackoff; all 0 for
-// none), and the argument, encoded by the Codec, is the rest. A reply's data is
+// where n is a uvarint, the task's number among its client's (n >= 1),
+// secret and fn are uvarint-length-prefixed strings (the task's secret and
+// the function's name), deadline is a varint of Unix nanoseconds on the
+// caller's clock (0: no WithTimeout), runTimeout a varint of nanoseconds
+// (0: none), due a varint of Unix nanoseconds before which the task must
+// not start (0: at once), attempt a uvarint (1 for the first call), retry
+// the WithRetry policy as three varints (MaxAttempts, Backoff,
+// MaxBackoff; all 0 for none), and the argument, encoded by the Codec, is
+// the rest.
+//
+// The task's id, "<client>.<n>", and the subject for its reply, one per
+// client, "_VELA.<user>.<queue>.<client>.r.0" (so that the server routes
+// every reply of a client through one cached subject), are not in the
+// envelope: the worker derives them from n and from the subject the task
+// came on, "vela.<queue>.tasks.<user>.<client>.<batch>" (see sender), on
+// which only that user may publish. So a task cannot name another
+// client's id or replies at all, and is about 50 bytes smaller (47 plus
+// n's digits for the id and reply subject of a 12-character client id on
+// the queue "default", against n's 1 to 3 bytes): every byte is copied by
+// the client, the server and the worker, and stored.
+// A reply's data is
 //
 //	status id secret extra result
 //
 // with a one-byte status, the task's id, its secret and an extra string (a
 // panic's value), all three uvarint-length-prefixed, and the rest: the
-// encoded result, an error's message or a panic's stack. A cancel is one line per task,
-// "<id> <secret>\n".
+// encoded result, an error's message or a panic's stack. A cancel is a
+// line "<batch> <secret>" or "<batch> <secret> <id>" (cancels.go).
 //
 // The secret is known only to the client that sent the task and to the
 // workers that received it: a reply or a cancel without it is dropped, so
 // a party that can publish on a reply or cancel subject but never received
 // the task cannot settle or cancel it.
 
-// taskMagic names the version of the envelope and of the reply: VT3 replies
-// name their task in the data (VT2 ones in the subject).
-const taskMagic = "VT3"
+// taskMagic names the version of the envelope and of the reply: VT4
+// envelopes carry the task's number instead of its id and no reply subject
+// (VT3 ones carried both), VT3 replies name their task in the data (VT2
+// ones in the subject).
+const taskMagic = "VT4"
 
-// taskHead is a task message's envelope.
+// taskHead is a task message's envelope, and what a worker derives from
+// the task's subject.
 type taskHead struct {
-	id, secret, fn, reply string
-	deadline              int64         // Unix nanoseconds; 0 means none
-	runTimeout            time.Duration // 0 means none
-	due                   int64         // Unix nanoseconds; 0 means at once
-	attempt               int           // 1 for the first call
-	retry                 retryPolicy
+	n          uint64 // the task's number among its client's tasks, >= 1
+	secret, fn string
+	deadline   int64         // Unix nanoseconds; 0 means none
+	runTimeout time.Duration // 0 means none
+	due        int64         // Unix nanoseconds; 0 means at once
+	attempt    int           // 1 for the first call
+	retry      retryPolicy
+	// id, "<client>.<n>", reply, "_VELA.<user>.<queue>.<client>.r.0",
+	// and key, "<user>.<client>.<n>", are not sent: decodeTask derives
+	// them from the sender and n. The id names the task to its client; the
+	// key names it among a worker's runs and give-backs, where it must be
+	// unique across users (the id is not: a user may name one of its
+	// clients like another user's).
+	id, reply, key string
+}
+
+// sender is the client that sent a task, as the subject it came on,
+// "vela.<queue>.tasks.<user>.<client>.<batch>", names it. With Users only
+// that user may publish on its subjects, so the user is proven; the
+// client is whatever that user chose, and can only be one of its own.
+type sender struct {
+	user, client string
+}
+
+// senderOf reads the sender from the tail of a task subject,
+// "<user>.<client>.<batch>"; ok is false if a part is missing or empty.
+func senderOf(tail string) (s sender, ok bool) {
+	user, rest, ok1 := strings.Cut(tail, ".")
+	client, batch, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || user == "" || client == "" || batch == "" {
+		return sender{}, false
+	}
+	return sender{user, client}, true
 }
 
 // retryPolicy is the part of a workers.RetryPolicy that crosses machines.
@@ -60,14 +103,14 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// encodeTask returns the data of a task message.
+// encodeTask returns the data of a task message (h.id and h.reply are
+// not part of it).
 func encodeTask(h *taskHead, arg []byte) []byte {
-	b := make([]byte, 0, len(taskMagic)+len(h.id)+len(h.secret)+len(h.fn)+len(h.reply)+40+len(arg))
+	b := make([]byte, 0, len(taskMagic)+len(h.secret)+len(h.fn)+50+len(arg))
 	b = append(b, taskMagic...)
-	b = appendString(b, h.id)
+	b = binary.AppendUvarint(b, h.n)
 	b = appendString(b, h.secret)
 	b = appendString(b, h.fn)
-	b = appendString(b, h.reply)
 	b = binary.AppendVarint(b, h.deadline)
 	b = binary.AppendVarint(b, int64(h.runTimeout))
 	b = binary.AppendVarint(b, h.due)
@@ -106,26 +149,27 @@ func (r *reader) varint() int64 {
 	return v
 }
 
-// decodeTask reads a task message's data; ok is false if it is not one.
-func decodeTask(data []byte) (h taskHead, arg []byte, ok bool) {
+func (r *reader) uvarint() uint64 {
+	v, k := binary.Uvarint(r.b)
+	if k <= 0 {
+		r.ok = false
+		return 0
+	}
+	r.b = r.b[k:]
+	return v
+}
+
+// decodeTask reads the data of a task message that came from sender from
+// on the queue queue; ok is false if it is not a task envelope. The
+// task's id and reply subject are derived from from and n.
+func decodeTask(data []byte, queue string, from sender) (h taskHead, arg []byte, ok bool) {
 	if len(data) < len(taskMagic) || string(data[:len(taskMagic)]) != taskMagic {
 		return h, nil, false
 	}
-	// The four strings are located first, then converted with one copy of
-	// the part of the envelope that holds them, which they share (measured:
-	// one allocation instead of four per task).
-	body := data[len(taskMagic):]
-	r := reader{b: body, ok: true}
-	var at [4][2]int
-	for i := range at {
-		n := len(r.bytes())
-		at[i][1] = len(body) - len(r.b)
-		at[i][0] = at[i][1] - n
-	}
-	if r.ok {
-		strs := string(body[:len(body)-len(r.b)])
-		h.id, h.secret, h.fn, h.reply = strs[at[0][0]:at[0][1]], strs[at[1][0]:at[1][1]], strs[at[2][0]:at[2][1]], strs[at[3][0]:at[3][1]]
-	}
+	r := reader{b: data[len(taskMagic):], ok: true}
+	h.n = r.uvarint()
+	secret := r.bytes()
+	fn := r.bytes()
 	h.deadline = r.varint()
 	h.runTimeout = time.Duration(r.varint())
 	h.due = r.varint()
@@ -133,10 +177,38 @@ func decodeTask(data []byte) (h taskHead, arg []byte, ok bool) {
 	h.retry.maxAttempts = int(r.varint())
 	h.retry.backoff = time.Duration(r.varint())
 	h.retry.maxBackoff = time.Duration(r.varint())
-	if !r.ok || h.id == "" || h.secret == "" || h.reply == "" || h.runTimeout < 0 || h.attempt < 1 ||
+	if !r.ok || h.n == 0 || len(secret) == 0 || from.client == "" || h.runTimeout < 0 || h.attempt < 1 ||
 		h.retry.maxAttempts < 0 || h.retry.backoff < 0 || h.retry.maxBackoff < 0 {
 		return taskHead{}, nil, false
 	}
+	// The strings, the secret and function's name from the envelope, the
+	// key (and the id within it) and reply subject derived, share one
+	// allocation (a strings.Builder's; measured: 1 allocation and 103 ns
+	// per task, against 2 and 117 ns for a []byte and its string copy).
+	var num [20]byte
+	digits := strconv.AppendUint(num[:0], h.n, 10)
+	var sb strings.Builder
+	sb.Grow(len(secret) + len(fn) + 2*len(from.user) + 2*len(from.client) + len(digits) + len(queue) + 12)
+	sb.Write(secret)
+	sb.Write(fn)
+	keyAt := sb.Len()
+	sb.WriteString(from.user)
+	sb.WriteByte('.')
+	sb.WriteString(from.client)
+	sb.WriteByte('.')
+	sb.Write(digits)
+	replyAt := sb.Len()
+	sb.WriteString("_VELA.")
+	sb.WriteString(from.user)
+	sb.WriteByte('.')
+	sb.WriteString(queue)
+	sb.WriteByte('.')
+	sb.WriteString(from.client)
+	sb.WriteString(".r.0")
+	strs := sb.String()
+	h.secret, h.fn = strs[:len(secret)], strs[len(secret):keyAt]
+	h.key, h.reply = strs[keyAt:replyAt], strs[replyAt:]
+	h.id = h.key[len(from.user)+1:]
 	return h, r.b, true
 }
 

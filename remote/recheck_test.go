@@ -144,7 +144,7 @@ func TestEveryTaskCarriesItsIDAsNatsMsgID(t *testing.T) {
 	check := func(what string) string {
 		t.Helper()
 		m := wait(t, tasks, what)
-		id, _, _, ok := remote.TaskEnvelope(m.Data)
+		id, _, _, ok := remote.TaskEnvelope(m.Subject, m.Data)
 		if !ok || m.Header.Get("Nats-Msg-Id") != id {
 			t.Fatalf("%s: Nats-Msg-Id %q, id %q", what, m.Header.Get("Nats-Msg-Id"), id)
 		}

@@ -46,7 +46,7 @@ import (
 func (w *Worker) notYet(m *nats.Msg, h *taskHead, early time.Duration) {
 	if fn := w.reg.lookup(h.fn); fn != nil && fn.notIdempotent {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = noteGiveBack(ctx, w.kv, h.id)
+		_ = noteGiveBack(ctx, w.kv, h.key)
 		cancel()
 	}
 	_ = m.NakWithDelay(early)

@@ -18,7 +18,8 @@ import (
 type run struct {
 	w      *Worker
 	order  uint64 // Worker.nruns when accepted
-	id     string
+	id     string // "<client>.<n>", as its client names it
+	key    string // "<user>.<client>.<n>", unique among the worker's runs
 	secret string
 	batch  string // "<user>.<client>.<batch>" or "<user>.<client>.s", the tail of its subject (see singleBatch)
 	reply  string
@@ -51,7 +52,7 @@ func (w *Worker) batchOf(subject string) string {
 // (a run's batch field): the tail itself, or for a single Spawn, which
 // comes on its client's subject for single tasks, "<user>.<client>.s", the
 // batch of that task alone, "<user>.<client>.s<n>" for the task
-// "<client>.<n>" (checked by fromItsSender), as its client names it in a
+// "<client>.<n>" (derived from the subject, see taskOf), as its client names it in a
 // cancel. It allocates for a single Spawn: the hot path compares with
 // inBatch instead, and looks a key up only when cancels are remembered.
 func singleBatch(tail, id string) string {
@@ -70,42 +71,28 @@ func (r *run) inBatch(batch string) bool {
 	return ok && n == r.id[strings.IndexByte(r.id, '.')+1:]
 }
 
-// fromItsSender reports whether a task's id and reply subject belong to
-// the client on whose subject it came (batch is "<user>.<client>.<n>"):
-// the id is "<client>.<n>" and the reply "_VELA.<user>.<queue>.<client>.…".
-// With Users only that user may publish on its subjects, so a task cannot
-// take the id of another user's task (runs, cancels and give-backs are
-// keyed by id) nor send its answer to another user's replies.
-func (w *Worker) fromItsSender(batch string, h *taskHead) bool {
-	user, rest, ok := strings.Cut(batch, ".")
-	client, _, ok2 := strings.Cut(rest, ".")
-	if !ok || !ok2 || client == "" {
-		return false
+// taskOf decodes a task message: its envelope, its argument, and the tail
+// of its subject, "<user>.<client>.<batch>" (a run's batch). The task's id
+// and reply subject are derived from that subject, on which only that user
+// may publish, so a task cannot name another client's id (runs, cancels
+// and give-backs are keyed by id) nor send its answer to another client's
+// replies. ok is false for a malformed subject or envelope.
+func (w *Worker) taskOf(m *nats.Msg) (h taskHead, arg []byte, batch string, ok bool) {
+	batch = w.batchOf(m.Subject)
+	from, ok := senderOf(batch)
+	if !ok {
+		return h, nil, "", false
 	}
-	id, ok := strings.CutPrefix(h.id, client)
-	if !ok || !strings.HasPrefix(id, ".") {
-		return false
-	}
-	r := h.reply
-	for _, part := range [...]string{"_VELA.", user, ".", w.s.Queue, ".", client, "."} {
-		if r, ok = strings.CutPrefix(r, part); !ok {
-			return false
-		}
-	}
-	return true
+	h, arg, ok = decodeTask(m.Data, w.s.Queue, from)
+	return h, arg, batch, ok
 }
 
 // accept looks at one message with a slot taken. It returns false if the
 // task was answered or dropped without starting, so the slot is free again.
 func (w *Worker) accept(m *nats.Msg) bool {
-	h, data, ok := decodeTask(m.Data)
+	h, data, batch, ok := w.taskOf(m)
 	if !ok {
 		_ = m.Term() // not a task of ours
-		return false
-	}
-	batch := w.batchOf(m.Subject)
-	if !w.fromItsSender(batch, &h) {
-		_ = m.Term() // a task claiming another client's id or replies
 		return false
 	}
 	w.mu.Lock()
@@ -135,10 +122,10 @@ func (w *Worker) accept(m *nats.Msg) bool {
 		_ = m.Ack()
 		return false
 	}
-	r := &run{w: w, id: h.id, secret: h.secret, batch: batch, reply: h.reply, head: h, arg: data, fn: fn, m: m}
+	r := &run{w: w, id: h.id, key: h.key, secret: h.secret, batch: batch, reply: h.reply, head: h, arg: data, fn: fn, m: m}
 	if fn.notIdempotent {
 		if md, err := m.Metadata(); err != nil || md.NumDelivered > 1 {
-			if !w.onlyGivenBack(h.id, md) {
+			if !w.onlyGivenBack(h.key, md) {
 				w.answer(h.reply, h.id, statusLost, h.secret, nil, "")
 				_ = m.Ack()
 				return false
@@ -178,7 +165,7 @@ func (w *Worker) accept(m *nats.Msg) bool {
 	if !cancelled {
 		w.nruns++
 		r.order = w.nruns
-		w.runs[h.id] = r
+		w.runs[h.key] = r
 	}
 	w.mu.Unlock()
 	if cancelled {
@@ -193,14 +180,14 @@ func (w *Worker) accept(m *nats.Msg) bool {
 }
 
 // onlyGivenBack reports whether every earlier delivery of a NotIdempotent
-// task was a give-back, so that it never started.
-func (w *Worker) onlyGivenBack(id string, md *nats.MsgMetadata) bool {
+// task (its key) was a give-back, so that it never started.
+func (w *Worker) onlyGivenBack(key string, md *nats.MsgMetadata) bool {
 	if md == nil {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	n, err := givenBack(ctx, w.kv, id)
+	n, err := givenBack(ctx, w.kv, key)
 	return err == nil && n >= md.NumDelivered-1
 }
 
@@ -210,14 +197,14 @@ func (w *Worker) onlyGivenBack(id string, md *nats.MsgMetadata) bool {
 func (r *run) Wake() {
 	w := r.w
 	w.mu.Lock()
-	if w.runs[r.id] == r { // else a second delivery of the task took its place
-		delete(w.runs, r.id)
+	if w.runs[r.key] == r { // else a second delivery of the task took its place
+		delete(w.runs, r.key)
 	}
 	w.mu.Unlock()
 	res, _ := r.f.Result()
 	switch {
 	case r.requeue.Load():
-		w.giveBack(r.m, r.id, r.fn, !r.started.Load())
+		w.giveBack(r.m, r.key, r.fn, !r.started.Load())
 	case r.f.State() == async.Cancelled:
 		_ = r.m.Ack() // the caller no longer wants it
 	default:
@@ -228,7 +215,7 @@ func (r *run) Wake() {
 		_ = r.m.Ack()
 		if r.again {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			forgetGiveBacks(ctx, w.kv, r.id)
+			forgetGiveBacks(ctx, w.kv, r.key)
 			cancel()
 		}
 	}
@@ -238,10 +225,10 @@ func (r *run) Wake() {
 // giveBack returns a task to the queue for another worker (a NAK). A
 // NotIdempotent task that never started has the give-back recorded first,
 // so that the next worker may still run it.
-func (w *Worker) giveBack(m *nats.Msg, id string, fn *function, unstarted bool) {
+func (w *Worker) giveBack(m *nats.Msg, key string, fn *function, unstarted bool) {
 	if unstarted && fn != nil && fn.notIdempotent {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = noteGiveBack(ctx, w.kv, id) // if it fails, the task fails as lost: the safe side
+		_ = noteGiveBack(ctx, w.kv, key) // if it fails, the task fails as lost: the safe side
 		cancel()
 	}
 	_ = m.Nak()
@@ -250,14 +237,14 @@ func (w *Worker) giveBack(m *nats.Msg, id string, fn *function, unstarted bool) 
 // giveBackUnread returns a task that arrived while the worker stops, or
 // beyond its window (bounce: with a delay past the open request's end).
 func (w *Worker) giveBackUnread(m *nats.Msg, bounce bool) {
-	h, _, ok := decodeTask(m.Data)
+	h, _, _, ok := w.taskOf(m)
 	if !ok {
 		_ = m.Term()
 		return
 	}
 	if fn := w.reg.lookup(h.fn); fn != nil && fn.notIdempotent {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = noteGiveBack(ctx, w.kv, h.id)
+		_ = noteGiveBack(ctx, w.kv, h.key)
 		cancel()
 	}
 	if bounce {

@@ -36,7 +36,7 @@ func TestReplyWithoutTheSecretIsDropped(t *testing.T) {
 	m := wait(t, tasks, "the task")
 	wait(t, e.h.started, "the function to start")
 	nc := connect(t, e.srv)
-	subj, data := remote.ForgedReply(m.Data, []byte(`"forged"`))
+	subj, data := remote.ForgedReply(m.Subject, m.Data, []byte(`"forged"`))
 	if err := nc.Publish(subj, data); err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestCancelWithoutTheSecretIsIgnored(t *testing.T) {
 	m := wait(t, tasks, "the task")
 	wait(t, e.h.started, "the function to start")
 	batch := strings.TrimPrefix(m.Subject, "vela.default.tasks.")
-	_, secret, _, _ := remote.TaskEnvelope(m.Data)
+	_, secret, _, _ := remote.TaskEnvelope(m.Subject, m.Data)
 	nc := connect(t, e.srv)
 	for subj, line := range map[string]string{
 		"vela.default.cancel._":     batch + " guess\n" + batch + "\n" + batch + " \n",

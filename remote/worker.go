@@ -61,7 +61,7 @@ type Worker struct {
 	mu        sync.Mutex
 	stopping  bool            // no more pull requests; deliveries are given back
 	held      int             // tasks delivered and not yet answered or given back
-	runs      map[string]*run // held tasks that were accepted, by id
+	runs      map[string]*run // held tasks that were accepted, by key ("<user>.<client>.<n>")
 	nruns     uint64          // runs accepted so far, to order them
 	cancels   cancelMemory    // cancels of tasks this worker did not hold
 	idle      chan struct{}   // closed when held becomes 0, if made
