@@ -95,6 +95,7 @@ type entry struct {
 	msgID     [1]string   // msgv's Nats-Msg-Id header value
 	sentAt    time.Time   // when it was first published
 	resent    bool        // sent again after a reconnection
+	repeated  bool        // sent again because its acknowledgement did not come
 	seq       uint64      // the task's stream sequence, once acknowledged
 	abandoned bool        // withdrawn before its sequence was known
 	noStream  time.Time   // when a 503 first said that no server took it
@@ -676,6 +677,15 @@ func (c *Client) settleAck(n uint64, ack pubAck, failure error) {
 		e.t.reject(fnError(e.t.function(), failure))
 		return
 	}
+	if ack.Duplicate && !e.resent && !e.repeated {
+		// Sent once, yet already stored: somebody else published a
+		// message with this task's id first, and the server dropped this
+		// one. It would never run.
+		c.settledLocked(e)
+		c.mu.Unlock()
+		e.t.reject(fnError(e.t.function(), fmt.Errorf("task %s, sequence %d: %w", e.msgID[0], ack.Seq, ErrDuplicateTask)))
+		return
+	}
 	e.seq = ack.Seq
 	e.msg = nil
 	c.bySeq[ack.Seq] = n
@@ -771,6 +781,7 @@ func (c *Client) resendLoop() {
 					c.settledLocked(e)
 					gone = append(gone, e)
 				default:
+					e.repeated = true
 					again = append(again, e)
 				}
 			}

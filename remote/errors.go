@@ -35,6 +35,13 @@ var (
 	// not withdraw its queued tasks, which would run later, nor delete
 	// the ones the server gave up on.
 	ErrNoControl = errors.New("remote: no control connection")
+	// ErrDuplicateTask rejects a task that the server, on its first
+	// publish, reported as a duplicate: a message with the task's id as
+	// its Nats-Msg-Id was stored before, by another party (a peer that
+	// may publish on the queue's task subjects, such as a worker, can do
+	// that with a client id it has seen). Without it the task would wait
+	// for a reply that never comes.
+	ErrDuplicateTask = errors.New("remote: the server already holds a task with this id")
 )
 
 // taskError is the error of one task that the remote package decided (not
