@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats-server/v2/server"
 )
 
 // A nats-server of one's own, with the permissions the delivery note
@@ -17,20 +15,7 @@ func TestServeControlBesideAnExternalServer(t *testing.T) {
 		{Name: "wk", Password: "pw", Role: RoleWorker, Queues: []string{"jobs"}},
 		{Name: "ops", Password: "po", Role: RoleAdmin},
 	}
-	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true}
-	for _, u := range users {
-		opts.Users = append(opts.Users, &server.User{Username: u.Name, Password: u.Password, Permissions: permissions(u)})
-	}
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	url := ns.ClientURL()
+	url := externalServer(t, users, nil)
 	ctx := context.Background()
 	ctx2, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()

@@ -36,30 +36,19 @@ func TestNkeysThroughConfigNATS(t *testing.T) {
 	alicePub, aliceKey := nkeyUser(t)
 	wkPub, wkKey := nkeyUser(t)
 	_, strangerKey := nkeyUser(t)
-	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true}
-	opts.Nkeys = []*server.NkeyUser{
-		{Nkey: alicePub, Permissions: permissions(User{Name: "alice", Role: RoleClient, Queues: []string{"jobs"}})},
-		{Nkey: wkPub, Permissions: permissions(User{Name: "wk", Role: RoleWorker, Queues: []string{"jobs"}})},
-	}
 	users := []User{
 		{Name: "alice", Role: RoleClient, Queues: []string{"jobs"}},
 		{Name: "wk", Role: RoleWorker, Queues: []string{"jobs"}},
 		{Name: "bob", Password: "bob-secret", Role: RoleClient, Queues: []string{"jobs"}},
 		{Name: "ops", Password: "ops-secret", Role: RoleAdmin},
 	}
-	for _, u := range users[2:] {
-		opts.Users = append(opts.Users, &server.User{Username: u.Name, Password: u.Password, Permissions: permissions(u)})
-	}
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	url := ns.ClientURL()
+	// alice and wk log in with nkeys, bob and ops with passwords.
+	url := externalServer(t, users[2:], func(opts *server.Options) {
+		opts.Nkeys = []*server.NkeyUser{
+			{Nkey: alicePub, Permissions: permissions(users[0])},
+			{Nkey: wkPub, Permissions: permissions(users[1])},
+		}
+	})
 	ctx := context.Background()
 	ctl, err := ServeControl(ctx, Config{URL: url, User: "ops", Password: "ops-secret"}, users)
 	if err != nil {

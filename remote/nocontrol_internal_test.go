@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats-server/v2/server"
 )
 
 // On a nats-server of one's own with users and no control connection, a
@@ -24,20 +22,7 @@ func TestDialNeedsAControlConnectionOnAServerWithUsers(t *testing.T) {
 		{Name: "wk", Password: "pw", Role: RoleWorker, Queues: []string{"jobs"}},
 		{Name: "ops", Password: "po", Role: RoleAdmin},
 	}
-	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true}
-	for _, u := range users {
-		opts.Users = append(opts.Users, &server.User{Username: u.Name, Password: u.Password, Permissions: permissions(u)})
-	}
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	url := ns.ClientURL()
+	url := externalServer(t, users, nil)
 	ctx := context.Background()
 	aliceCfg := Config{URL: url, Queue: "jobs", User: "alice", Password: "pa"}
 	wkCfg := Config{URL: url, Queue: "jobs", User: "wk", Password: "pw"}
