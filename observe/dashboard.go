@@ -125,13 +125,8 @@ func (o *Observer) Snapshot(now time.Time) Snapshot {
 		s.Pools = append(s.Pools, v)
 	}
 	for _, q := range queues {
-		v := QueueView{Name: q.name}
-		for _, w := range q.all() {
-			v.InFlight += w.inFlight.Load()
-			v.Lost += w.lost.Load()
-			v.Deliveries += w.deliveries.Load()
-			v.Redeliveries += w.redelivered.Load()
-		}
+		c := q.counts()
+		v := QueueView{Name: q.name, InFlight: c.inFlight, Lost: c.lost, Deliveries: c.deliveries, Redeliveries: c.redeliveries}
 		q.mu.Lock()
 		qi, ok, at := q.info, q.infoOK, q.infoAt
 		q.mu.Unlock()

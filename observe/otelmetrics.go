@@ -159,17 +159,10 @@ func newMeters(o *Observer, mp metric.MeterProvider) (*meters, error) {
 		}
 		for _, q := range queues {
 			set := metric.WithAttributes(attribute.String("vela.queue", q.name))
-			var in int64
-			var lost, deliveries, redelivered uint64
-			for _, w := range q.all() {
-				in += w.inFlight.Load()
-				lost += w.lost.Load()
-				deliveries += w.deliveries.Load()
-				redelivered += w.redelivered.Load()
-			}
-			ob.ObserveInt64(inFlight, in, set)
+			qc := q.counts()
+			ob.ObserveInt64(inFlight, qc.inFlight, set)
 			for c, f := range qcs {
-				ob.ObserveInt64(c, f(in, lost, deliveries, redelivered), set)
+				ob.ObserveInt64(c, f(qc.inFlight, qc.lost, qc.deliveries, qc.redeliveries), set)
 			}
 			if qi, ok := q.queueInfo(); ok {
 				ob.ObserveInt64(queued, int64(qi.Queued), set)

@@ -215,6 +215,24 @@ func (q *queueWatch) merge(other *queueWatch) {
 	q.mu.Unlock()
 }
 
+// queueCounts are a queue's counters, summed over the watches merged
+// into it.
+type queueCounts struct {
+	inFlight                       int64
+	lost, deliveries, redeliveries uint64
+}
+
+// counts sums q's counters and those of the watches merged into it.
+func (q *queueWatch) counts() (c queueCounts) {
+	for _, w := range q.all() {
+		c.inFlight += w.inFlight.Load()
+		c.lost += w.lost.Load()
+		c.deliveries += w.deliveries.Load()
+		c.redeliveries += w.redelivered.Load()
+	}
+	return c
+}
+
 // all returns q and the watches merged into it.
 func (q *queueWatch) all() []*queueWatch {
 	q.mu.Lock()

@@ -114,18 +114,11 @@ func (o *Observer) Collect(ch chan<- prometheus.Metric) {
 		counter(dHookPanic, float64(s.HookPanics), n)
 	}
 	for _, q := range queues {
-		var inFlight int64
-		var lost, deliveries, redelivered uint64
-		for _, w := range q.all() {
-			inFlight += w.inFlight.Load()
-			lost += w.lost.Load()
-			deliveries += w.deliveries.Load()
-			redelivered += w.redelivered.Load()
-		}
-		gauge(dInFlight, float64(inFlight), q.name)
-		counter(dLost, float64(lost), q.name)
-		counter(dDeliveries, float64(deliveries), q.name)
-		counter(dRedelivered, float64(redelivered), q.name)
+		c := q.counts()
+		gauge(dInFlight, float64(c.inFlight), q.name)
+		counter(dLost, float64(c.lost), q.name)
+		counter(dDeliveries, float64(c.deliveries), q.name)
+		counter(dRedelivered, float64(c.redeliveries), q.name)
 		if qi, ok := q.queueInfo(); ok {
 			gauge(dQQueued, float64(qi.Queued), q.name)
 			gauge(dQHeld, float64(qi.Held), q.name)

@@ -35,18 +35,25 @@ func benchEnv(b *testing.B, cfg remote.Config) (*remote.Client, *env) {
 	b.Cleanup(srv.Shutdown)
 	cfg.Server = srv
 	e := &env{srv: srv, cfg: cfg, h: &hooks{started: make(chan string, 1), release: make(chan struct{}), ended: make(chan error, 1)}}
-	w, err := remote.Serve(context.Background(), cfg, testRegistryWith(e.h))
+	e.w, e.c = serveAndDial(b, cfg, cfg, testRegistryWith(e.h))
+	return e.c, e
+}
+
+// serveAndDial starts a Worker on wcfg serving reg and a Client on ccfg,
+// both closed when b ends.
+func serveAndDial(b *testing.B, wcfg, ccfg remote.Config, reg *remote.Registry) (*remote.Worker, *remote.Client) {
+	b.Helper()
+	w, err := remote.Serve(context.Background(), wcfg, reg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = w.Shutdown(context.Background()) })
-	c, err := remote.Dial(context.Background(), cfg)
+	c, err := remote.Dial(context.Background(), ccfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = c.Close() })
-	e.w, e.c = w, c
-	return c, e
+	return w, c
 }
 
 // rawJetStream is the hand-written reference, in-process like remote's:
@@ -183,6 +190,12 @@ func BenchmarkThroughput64(b *testing.B) {
 
 func throughputRemote(b *testing.B, c *remote.Client, inFlight int) {
 	start, done := remoteNoop(b, c)
+	throughput(b, inFlight, start, done)
+}
+
+// throughput reports the tasks per second of b.N tasks with inFlight at
+// a time, after warmTasks untimed.
+func throughput(b *testing.B, inFlight int, start, done func()) {
 	pump(warmTasks, inFlight, start, done)
 	b.ReportAllocs()
 	b.ResetTimer()

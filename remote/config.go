@@ -52,7 +52,7 @@ type Config struct {
 //	vela.<queue>.cancel.<user>                   cancels, "<batch> <secret>" per line
 //	_VELA.<user>.<queue>.<client>.(a|l|p).<n>    a client's publish acks, loss marks, purge answers
 //	_VELA.<user>.<queue>.<client>.r.0            its replies (each names its task in its data)
-//	_VELA.<user>.<worker>.p.<n>                  a worker's deliveries, by pull request
+//	_VELA.<user>.<queue>.<worker>.p.<n>          a worker's deliveries, by pull request
 //
 // <user> is Config.User, or "_" without one.
 type settings struct {

@@ -10,11 +10,7 @@ import (
 // lists and no control connection inside: ServeControl beside it lets
 // users set queues up and withdraw their tasks.
 func TestServeControlBesideAnExternalServer(t *testing.T) {
-	users := []User{
-		{Name: "alice", Password: "pa", Role: RoleClient, Queues: []string{"jobs"}},
-		{Name: "wk", Password: "pw", Role: RoleWorker, Queues: []string{"jobs"}},
-		{Name: "ops", Password: "po", Role: RoleAdmin},
-	}
+	users := externalUsers
 	url := externalServer(t, users, nil)
 	ctx := context.Background()
 	ctx2, cancel := context.WithTimeout(ctx, 3*time.Second)

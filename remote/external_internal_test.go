@@ -7,6 +7,14 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
+// externalUsers are the users of the external-server tests: a client
+// and a worker of queue "jobs", and an admin for ServeControl.
+var externalUsers = []User{
+	{Name: "alice", Password: "pa", Role: RoleClient, Queues: []string{"jobs"}},
+	{Name: "wk", Password: "pw", Role: RoleWorker, Queues: []string{"jobs"}},
+	{Name: "ops", Password: "po", Role: RoleAdmin},
+}
+
 // externalServer starts a nats-server of one's own, as an operator would
 // run it beside remote (not StartServer): JetStream on a random loopback
 // port, users logging in with passwords and the permissions the delivery

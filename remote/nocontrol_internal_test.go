@@ -17,11 +17,7 @@ import (
 // and a Client dialled while a control connection answered keeps working
 // (its withdrawals then leave the tasks queued: the documented limit).
 func TestDialNeedsAControlConnectionOnAServerWithUsers(t *testing.T) {
-	users := []User{
-		{Name: "alice", Password: "pa", Role: RoleClient, Queues: []string{"jobs"}},
-		{Name: "wk", Password: "pw", Role: RoleWorker, Queues: []string{"jobs"}},
-		{Name: "ops", Password: "po", Role: RoleAdmin},
-	}
+	users := externalUsers
 	url := externalServer(t, users, nil)
 	ctx := context.Background()
 	aliceCfg := Config{URL: url, Queue: "jobs", User: "alice", Password: "pa"}

@@ -127,7 +127,8 @@ type reader struct {
 	ok bool
 }
 
-// bytes is str without a copy: the result shares the message's data.
+// bytes reads a length-prefixed field without a copy: the result shares
+// the message's data.
 func (r *reader) bytes() []byte {
 	n, k := binary.Uvarint(r.b)
 	if k <= 0 || n > uint64(len(r.b)-k) {
@@ -198,6 +199,9 @@ func decodeTask(data []byte, queue string, from sender) (h taskHead, arg []byte,
 	sb.WriteByte('.')
 	sb.Write(digits)
 	replyAt := sb.Len()
+	// The reply subject is settings.prefix(client) + "r.0", the subject
+	// its Client subscribed (Client.replies), written out here so that it
+	// shares the allocation.
 	sb.WriteString("_VELA.")
 	sb.WriteString(from.user)
 	sb.WriteByte('.')

@@ -2,15 +2,8 @@ package remote_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -22,36 +15,13 @@ import (
 	"github.com/velalang/runtime/workers"
 )
 
-// testTLS returns a server configuration with a fresh self-signed
-// certificate for 127.0.0.1, and a client configuration that trusts it.
-func testTLS(t *testing.T) (srv, cli *tls.Config) {
+// testTLS returns a server configuration with a fresh certificate for
+// 127.0.0.1, and a client configuration that trusts it.
+func testTLS(t testing.TB) (srv, cli *tls.Config) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "vela test"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:         true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	srv = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
-	cli = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	ca := newTestCA(t, "vela test")
+	srv = &tls.Config{Certificates: []tls.Certificate{ca.issue(t, "server", true)}, MinVersion: tls.VersionTLS12}
+	cli = &tls.Config{RootCAs: ca.pool, MinVersion: tls.VersionTLS12}
 	return srv, cli
 }
 

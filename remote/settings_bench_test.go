@@ -2,7 +2,6 @@ package remote_test
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"strings"
 	"testing"
@@ -55,7 +54,7 @@ func settingsUnderTest() []setting {
 		// The server's control connection, in-process, creates the queue in
 		// memory on a server without a Dir.
 		{name: "users-tls-tcp", storage: jetstream.MemoryStorage, repl: 1, start: func(b *testing.B) (remote.Config, remote.Config, []nats.Option, string) {
-			srvTLS, cliTLS := testTLSB(b)
+			srvTLS, cliTLS := testTLS(b)
 			srv, err := remote.StartServer(remote.ServerConfig{Port: -1, Users: testUsers, TLS: srvTLS})
 			if err != nil {
 				b.Fatal(err)
@@ -91,16 +90,7 @@ func BenchmarkSettings(b *testing.B) {
 				if st.name == "cluster-r3-tcp" {
 					ccfg.Replicas, wcfg.Replicas = 3, 3
 				}
-				w, err := remote.Serve(context.Background(), wcfg, testRegistry())
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.Cleanup(func() { _ = w.Shutdown(context.Background()) })
-				c, err := remote.Dial(context.Background(), ccfg)
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.Cleanup(func() { _ = c.Close() })
+				_, c := serveAndDial(b, wcfg, ccfg, testRegistry())
 				if st.place != nil {
 					st.place(b, "VELA_bench", "workers")
 				}
@@ -171,13 +161,7 @@ func roundTripRaw(b *testing.B, r *rawJetStream) {
 }
 
 func throughputRaw(b *testing.B, r *rawJetStream, inFlight int) {
-	start, done := r.publish, func() { <-r.replies }
-	pump(warmTasks, inFlight, start, done)
-	b.ReportAllocs()
-	b.ResetTimer()
-	t0 := time.Now()
-	pump(b.N, inFlight, start, done)
-	b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "tasks/s")
+	throughput(b, inFlight, r.publish, func() { <-r.replies })
 }
 
 // newRawOn is the reference on a given server: url ("" for in-process
@@ -230,15 +214,6 @@ func newRawOn(b *testing.B, url string, opts []nats.Option, storage jetstream.St
 		wnc.Close()
 	}
 	return r
-}
-
-func testTLSB(b *testing.B) (*tls.Config, *tls.Config) {
-	t := &testing.T{}
-	s, c := testTLS(t)
-	if t.Failed() {
-		b.Fatal("certificate")
-	}
-	return s, c
 }
 
 func startClusterB(b *testing.B) []*remote.Server {

@@ -24,7 +24,7 @@ type testCA struct {
 	pool *x509.CertPool
 }
 
-func newTestCA(t *testing.T, name string) *testCA {
+func newTestCA(t testing.TB, name string) *testCA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -51,7 +51,7 @@ func newTestCA(t *testing.T, name string) *testCA {
 
 // issue returns a certificate signed by the CA, for a server (on
 // 127.0.0.1) or a client.
-func (ca *testCA) issue(t *testing.T, name string, server bool) tls.Certificate {
+func (ca *testCA) issue(t testing.TB, name string, server bool) tls.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
